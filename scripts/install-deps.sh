@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine (run as root, or with sudo).
+# Debian packages only, plus the npm packages of the JavaScript test oracles (tests/tokenizer_js).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ clang pkg-config git
+  # libraries we build on
+  libpcre2-dev libutf8proc-dev liburing-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libedit-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs npm
+  # independent oracles and the nano model's training (python3-torch uses OpenBLAS when installed)
+  python3-numpy python3-torch libopenblas0-pthread bible-kjv
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# JavaScript oracles (the npm registry): exact versions pinned by package-lock.json.
+if [ -f tests/tokenizer_js/package.json ]; then
+  (cd tests/tokenizer_js && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+echo "install-deps: ok"

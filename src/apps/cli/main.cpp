@@ -1,0 +1,45 @@
+// smallthinker: the command-line tool. A thin layer: every subcommand lives in cmd_<name>.cpp
+// and calls libsmallthinker; errors from the library are printed here, once.
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include "apps/cli/command.h"
+
+namespace st::cli {
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+}  // namespace
+
+bool register_command(Command command) {
+  registry().push_back(std::move(command));
+  return true;
+}
+
+}  // namespace st::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"smallthinker: runs SmallThinker mixture-of-experts models on the CPU, inside a memory budget"};
+  app.require_subcommand(1);
+  std::function<int()> to_run;
+  for (auto& command : st::cli::registry()) {
+    CLI::App* sub = app.add_subcommand(command.name, command.help);
+    auto run = std::make_shared<std::function<int()>>(command.setup(*sub));
+    sub->callback([run, &to_run] { to_run = *run; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return to_run ? to_run() : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
