@@ -1,0 +1,110 @@
+// libsmallthinker: the public API. Load a SmallThinker GGUF model, open sessions (each with
+// its own KV cache), evaluate tokens and generate text. Errors are thrown as std::exception
+// subclasses whose message names the file or argument at fault and, where possible, the fix.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace smallthinker {
+
+struct ModelOptions {
+  std::string path;
+  int n_threads = 0;                      // 0: one per physical core
+  std::optional<std::string> gating;      // "softmax" | "sigmoid": override the file's metadata
+  std::optional<int64_t> window;          // override the sliding-window size (tests)
+};
+
+struct ModelInfo {
+  std::string name;
+  int n_layer = 0;
+  int64_t n_embd = 0;
+  int n_head = 0, n_head_kv = 0;
+  int64_t head_dim = 0;
+  int n_expert = 0, n_expert_used = 0;
+  int64_t n_ff_exp = 0;
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  std::string gating;                     // "softmax" | "sigmoid"
+  std::vector<std::string> layer_kinds;   // per layer: "global-rope", "global-nope", "swa-rope(W)", ...
+  uint64_t file_bytes = 0;
+  std::vector<std::string> warnings;      // non-fatal notes from loading
+};
+
+class Model {
+ public:
+  static std::shared_ptr<Model> load(const ModelOptions& options);
+  ~Model();
+  const ModelInfo& info() const;
+  int n_threads() const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SessionOptions {
+  int64_t n_ctx = 4096;       // context size (tokens) of the KV cache
+  bool kv_f32 = false;        // F16 KV cache by default
+  int64_t n_batch = 512;      // prompt tokens per forward pass
+};
+
+struct SamplingOptions {
+  float temperature = 0.8f;   // <= 0: greedy
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  uint64_t seed = UINT64_MAX; // UINT64_MAX: random
+};
+
+struct Timings {
+  int64_t prompt_tokens = 0;
+  double prompt_seconds = 0;
+  int64_t generated_tokens = 0;
+  double generate_seconds = 0;
+};
+
+class Session {
+ public:
+  Session(std::shared_ptr<Model> model, SessionOptions options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Appends tokens to the context in batches of n_batch (n_batch = 1: token by token) and
+  // returns the logits of the last token, or of every token with all_logits ([n, n_vocab]).
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits = false);
+  int64_t n_past() const;
+  int64_t n_ctx() const;
+  void reset();
+  const SessionOptions& options() const { return options_; }
+
+  // Evaluates `prompt`, then samples up to n_predict tokens; on_token returns false to stop.
+  // Stops early at an end-of-generation token when `stop_tokens` contains it.
+  std::vector<int32_t> generate(std::span<const int32_t> prompt, int n_predict, const SamplingOptions& sampling,
+                                const std::vector<int32_t>& stop_tokens,
+                                const std::function<bool(int32_t)>& on_token, Timings* timings = nullptr);
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Model> model_;
+  SessionOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Peak resident set size of this process so far (bytes).
+uint64_t peak_rss_bytes();
+
+}  // namespace smallthinker

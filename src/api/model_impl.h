@@ -1,0 +1,25 @@
+// The loaded model behind smallthinker::Model (private to the library and its tools).
+#pragma once
+#include <memory>
+
+#include "formats/gguf.h"
+#include "kernels/thread_pool.h"
+#include "model/config.h"
+#include "model/expert_source.h"
+#include "model/forward.h"
+#include "model/resident_expert_source.h"
+#include "model/weights.h"
+#include "smallthinker/engine.h"
+
+namespace smallthinker {
+
+struct Model::Impl {
+  std::unique_ptr<st::GgufFile> file;
+  st::ModelConfig config;
+  st::ModelWeights weights;
+  std::unique_ptr<st::ThreadPool> pool;
+  std::unique_ptr<st::ExpertSource> experts;
+  ModelInfo info;
+};
+
+}  // namespace smallthinker

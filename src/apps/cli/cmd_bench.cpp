@@ -1,0 +1,101 @@
+// `smallthinker bench`: prompt processing (pp) and generation (tg) speed like llama-bench,
+// with mean and spread over repetitions, plus peak RSS. --json prints one JSON object.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "apps/cli/command.h"
+#include "apps/cli/common.h"
+
+namespace st::cli {
+namespace {
+
+struct BenchArgs {
+  ModelArgs model;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int reps = 3;
+  bool json = false;
+};
+
+struct Stat {
+  double mean = 0, stddev = 0;
+};
+
+Stat stat(const std::vector<double>& v) {
+  Stat s;
+  if (v.empty()) return s;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+int run_bench(const BenchArgs& a) {
+  using clock = std::chrono::steady_clock;
+  auto model = a.model.load();
+  const auto& info = model->info();
+  auto so = a.model.session_options();
+  so.n_ctx = a.n_prompt + a.n_gen + 1;
+  smallthinker::Session session(model, so);
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(std::min<int64_t>(info.n_vocab, 32000) - 1));
+
+  std::vector<double> pp, tg;
+  for (int r = 0; r < a.reps + 1; ++r) {  // first round warms caches and page-ins, not counted
+    session.reset();
+    std::vector<int32_t> prompt(static_cast<size_t>(std::max(a.n_prompt, 1)));
+    for (auto& t : prompt) t = dist(rng);
+    const auto t0 = clock::now();
+    if (a.n_prompt > 0) session.eval(prompt);
+    const auto t1 = clock::now();
+    if (r > 0 && a.n_prompt > 0) pp.push_back(a.n_prompt / std::chrono::duration<double>(t1 - t0).count());
+    if (a.n_gen > 0) {
+      session.reset();
+      int32_t tok = prompt[0];
+      const auto t2 = clock::now();
+      for (int i = 0; i < a.n_gen; ++i) {
+        const auto logits = session.eval(std::span<const int32_t>(&tok, 1));
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      const auto t3 = clock::now();
+      if (r > 0) tg.push_back(a.n_gen / std::chrono::duration<double>(t3 - t2).count());
+    }
+  }
+  const Stat p = stat(pp), g = stat(tg);
+  const uint64_t rss = smallthinker::peak_rss_bytes();
+  if (a.json) {
+    std::printf("%s\n", fmt::format("{{\"model\": \"{}\", \"file_bytes\": {}, \"threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
+                                    "\"reps\": {}, \"prefill_tok_s\": {:.3f}, \"prefill_tok_s_stddev\": {:.3f}, "
+                                    "\"decode_tok_s\": {:.3f}, \"decode_tok_s_stddev\": {:.3f}, \"peak_rss_bytes\": {}}}",
+                                    a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
+                                    p.mean, p.stddev, g.mean, g.stddev, rss)
+                            .c_str());
+  } else {
+    std::printf("model: %s (%.2f GiB), threads: %d\n", a.model.model.path.c_str(), static_cast<double>(info.file_bytes) / (1 << 30),
+                model->n_threads());
+    if (a.n_prompt > 0) std::printf("pp%-5d %10.2f ± %.2f tok/s\n", a.n_prompt, p.mean, p.stddev);
+    if (a.n_gen > 0) std::printf("tg%-5d %10.2f ± %.2f tok/s\n", a.n_gen, g.mean, g.stddev);
+    std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
+  }
+  return 0;
+}
+
+const bool registered = register_command({"bench", "measure prompt processing and generation speed", [](CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  a->model.add_to(app);
+  app.add_option("-p,--n-prompt", a->n_prompt, "prompt tokens")->capture_default_str();
+  app.add_option("-n,--n-gen", a->n_gen, "generated tokens")->capture_default_str();
+  app.add_option("-r,--repetitions", a->reps, "repetitions")->capture_default_str();
+  app.add_flag("--json", a->json, "print one JSON object");
+  return [a] { return run_bench(*a); };
+}});
+
+}  // namespace
+}  // namespace st::cli

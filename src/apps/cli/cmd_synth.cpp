@@ -1,0 +1,46 @@
+// `smallthinker synth`: write a random-weight model of any shape (presets or explicit sizes).
+#include <cstdio>
+
+#include "apps/cli/command.h"
+#include "smallthinker/tools.h"
+
+namespace st::cli {
+namespace {
+
+const bool registered = register_command({"synth", "write a random-weight SmallThinker model (GGUF)", [](CLI::App& app) {
+  auto o = std::make_shared<smallthinker::SynthOptions>();
+  auto out = std::make_shared<std::string>();
+  auto window = std::make_shared<int64_t>(-1);
+  app.add_option("-o,--output", *out, "output GGUF file")->required();
+  app.add_option("--preset", o->preset, "tiny | tiny-swa | 4b | 21b")->capture_default_str();
+  app.add_option("--type", o->type, "tensor type of the matrices: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k")
+      ->capture_default_str();
+  app.add_option("--seed", o->seed, "random seed")->capture_default_str();
+  app.add_option("--tokenizer-json", o->tokenizer_json, "embed this HF tokenizer.json (default: built-in byte vocabulary)");
+  app.add_option("--layers", o->n_layer, "number of layers");
+  app.add_option("--hidden", o->n_embd, "hidden size");
+  app.add_option("--heads", o->n_head, "query heads");
+  app.add_option("--heads-kv", o->n_head_kv, "key/value heads");
+  app.add_option("--head-dim", o->head_dim, "head dimension");
+  app.add_option("--experts", o->n_expert, "experts per layer");
+  app.add_option("--experts-used", o->n_expert_used, "experts selected per token");
+  app.add_option("--ff", o->n_ff_exp, "expert FFN size");
+  app.add_option("--vocab", o->n_vocab, "vocabulary size");
+  app.add_option("--ctx", o->n_ctx, "training context length (metadata)");
+  app.add_option("--window", *window, "sliding window (0 = all layers global RoPE)");
+  app.add_option("--gating", o->gating, "softmax | sigmoid");
+  app.add_flag("--tied", o->tied_output, "no output.weight: lm_head shares token_embd");
+  app.add_option("-t,--threads", o->n_threads, "threads");
+  return [o, out, window] {
+    if (*window >= 0) o->window = *window;
+    smallthinker::synth_model(*o, *out, [](size_t done, size_t total) {
+      std::fprintf(stderr, "\rsynth: %zu/%zu tensors", done, total);
+      if (done == total) std::fprintf(stderr, "\n");
+    });
+    std::fprintf(stderr, "wrote %s\n", out->c_str());
+    return 0;
+  };
+}});
+
+}  // namespace
+}  // namespace st::cli

@@ -1,0 +1,70 @@
+#include "apps/cli/common.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace st::cli {
+
+void ModelArgs::add_to(CLI::App& app) {
+  app.add_option("-m,--model", model.path, "model file (GGUF)")->required();
+  app.add_option("-t,--threads", model.n_threads, "threads (default: physical cores)");
+  app.add_option("-c,--ctx-size", session.n_ctx, "context size in tokens (0 = the model's)")->capture_default_str();
+  app.add_option("-b,--batch-size,--batch", session.n_batch, "prompt tokens per forward pass")->capture_default_str();
+  app.add_option("--gating", gating, "override the router gating: softmax | sigmoid (for files that omit it)");
+  app.add_option("--window", window, "override the sliding-window size");
+  app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 instead of f16");
+}
+
+std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
+  smallthinker::ModelOptions o = model;
+  if (!gating.empty()) o.gating = gating;
+  if (window > 0) o.window = window;
+  auto m = smallthinker::Model::load(o);
+  for (const auto& w : m->info().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  return m;
+}
+
+smallthinker::SessionOptions ModelArgs::session_options() const {
+  smallthinker::SessionOptions s = session;
+  s.kv_f32 = kv_f32;
+  return s;
+}
+
+void SamplingArgs::add_to(CLI::App& app) {
+  app.add_option("--temp", s.temperature, "temperature (0 = greedy)")->capture_default_str();
+  app.add_option("--top-k", s.top_k, "top-k sampling (0 = off)")->capture_default_str();
+  app.add_option("--top-p", s.top_p, "top-p sampling (1 = off)")->capture_default_str();
+  app.add_option("--min-p", s.min_p, "min-p sampling (0 = off)")->capture_default_str();
+  app.add_option("--repeat-penalty", s.repeat_penalty, "penalise repeated tokens (1 = off)")->capture_default_str();
+  app.add_option("--repeat-last-n", s.repeat_last_n, "tokens the repeat penalty looks back on")->capture_default_str();
+  app.add_option("--presence-penalty", s.presence_penalty, "presence penalty (0 = off)");
+  app.add_option("--frequency-penalty", s.frequency_penalty, "frequency penalty (0 = off)");
+  app.add_option("-s,--seed", seed, "random seed (-1 = random)")->capture_default_str();
+}
+
+smallthinker::SamplingOptions SamplingArgs::options() const {
+  smallthinker::SamplingOptions o = s;
+  o.seed = seed < 0 ? UINT64_MAX : static_cast<uint64_t>(seed);
+  return o;
+}
+
+std::vector<int32_t> parse_token_list(const std::string& text) {
+  std::vector<int32_t> out;
+  size_t i = 0;
+  while (i <= text.size()) {
+    const size_t j = std::min(text.find(',', i), text.size());
+    const std::string item = text.substr(i, j - i);
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument("");
+      out.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      throw std::invalid_argument("--tokens: '" + item + "' is not a token id (expected e.g. 1,2,3)");
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace st::cli

@@ -1,0 +1,36 @@
+// Options shared by the subcommands that run a model, named as llama.cpp names them so
+// users' habits carry over (-m, -t, -c, -b, --temp, --top-k, ...).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "smallthinker/engine.h"
+
+namespace st::cli {
+
+struct ModelArgs {
+  smallthinker::ModelOptions model;
+  smallthinker::SessionOptions session;
+  std::string gating;
+  int64_t window = 0;
+  bool kv_f32 = false;
+
+  void add_to(CLI::App& app);
+  std::shared_ptr<smallthinker::Model> load() const;  // prints warnings to stderr
+  smallthinker::SessionOptions session_options() const;
+};
+
+struct SamplingArgs {
+  smallthinker::SamplingOptions s;
+  int64_t seed = -1;
+  void add_to(CLI::App& app);
+  smallthinker::SamplingOptions options() const;
+};
+
+// "1,2,3" -> {1, 2, 3}; throws naming the bad element.
+std::vector<int32_t> parse_token_list(const std::string& text);
+
+}  // namespace st::cli

@@ -1,0 +1,41 @@
+// Threaded matrix products over weights in any storage type: activations are quantized once
+// into the weight type's vec_dot_type, then output rows are split across the pool's threads.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "formats/tensor_type.h"
+
+namespace st {
+class ThreadPool;
+
+// Weight rows in their storage type (a view; see model/tensor_view.h for the model-level one).
+struct WeightRows {
+  TensorType type;
+  int64_t n_cols;
+  int64_t n_rows;
+  size_t row_bytes;
+  const uint8_t* data;
+};
+
+// Activations quantized for one weight type: n_tok rows of row_bytes each.
+struct QuantizedActs {
+  TensorType type = TensorType::F32;
+  int64_t n_cols = 0;
+  int64_t n_tok = 0;
+  size_t row_bytes = 0;
+  std::vector<uint8_t> bytes;  // grows, never shrinks: no allocation in steady state
+  const uint8_t* row(int64_t t) const { return bytes.data() + static_cast<size_t>(t) * row_bytes; }
+};
+
+// Quantizes x [n_tok, n_cols] into the dot partner of `weight_type` (parallel over tokens).
+void quantize_acts(TensorType weight_type, const float* x, int64_t n_tok, int64_t n_cols, QuantizedActs& out,
+                   ThreadPool* pool);
+
+// y[t * ldy + r] = w_r . act_t for all rows r of w and tokens t of act.
+void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy, ThreadPool& pool);
+// The same on a row range [row_begin, row_end), single-threaded (callers that split work themselves).
+void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
+                 int64_t ldy);
+
+}  // namespace st

@@ -1,0 +1,48 @@
+// What the forward pass needs from wherever expert weights live (RAM, mmap, SSD + cache).
+// Declared here, where it is used; runtime/ implements the storage-backed version, so the
+// dependency still points down. Forward never learns where the bytes came from.
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "model/tensor_view.h"
+
+namespace st {
+
+struct ExpertView {
+  TensorView gate;  // [n_ff_exp rows x n_embd]
+  TensorView up;    // [n_ff_exp rows x n_embd]
+  TensorView down;  // [n_embd rows x n_ff_exp]
+};
+
+class ExpertSource {
+ public:
+  virtual ~ExpertSource() = default;
+  // Called right after the pre-attention router picked `experts` for `layer`, before attention
+  // runs, so reads can overlap attention. A hint: a source may ignore it.
+  virtual void prefetch(int layer, std::span<const int32_t> experts) = 0;
+  // Blocks until the expert's weights are readable; they stay valid until release().
+  virtual ExpertView acquire(int layer, int expert) = 0;
+  virtual void release(int layer, int expert) = 0;
+};
+
+// RAII pairing of acquire/release.
+class ExpertLease {
+ public:
+  ExpertLease(ExpertSource& source, int layer, int expert)
+      : source_(&source), layer_(layer), expert_(expert), view_(source.acquire(layer, expert)) {}
+  ~ExpertLease() { if (source_) source_->release(layer_, expert_); }
+  ExpertLease(ExpertLease&& o) noexcept : source_(o.source_), layer_(o.layer_), expert_(o.expert_), view_(o.view_) { o.source_ = nullptr; }
+  ExpertLease(const ExpertLease&) = delete;
+  ExpertLease& operator=(const ExpertLease&) = delete;
+  ExpertLease& operator=(ExpertLease&&) = delete;
+  const ExpertView& view() const { return view_; }
+
+ private:
+  ExpertSource* source_;
+  int layer_;
+  int expert_;
+  ExpertView view_;
+};
+
+}  // namespace st

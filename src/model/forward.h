@@ -1,0 +1,68 @@
+// The SmallThinker forward pass (spec section 2), one function per block:
+//   per layer: router on the raw residual -> prefetch experts -> RMSNorm -> attention
+//   (GQA, RoPE or NoPE, global or sliding window) -> residual -> RMSNorm -> ReGLU experts
+//   weighted by the router -> residual;  then final RMSNorm and lm_head.
+// Prompt processing (many tokens) and decode (one token) share this one code path; a batch
+// may also hold several sequences, each with its own KV cache (the server's slots).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
+#include "model/config.h"
+#include "model/expert_source.h"
+#include "model/kv_store.h"
+#include "model/weights.h"
+
+namespace st {
+
+// One sequence's tokens in a batch: positions kv.n_past() .. + tokens.size().
+struct SeqChunk {
+  KvStore* kv = nullptr;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;  // logits for every token, or only the last
+};
+
+// Observes routing and expert activity (statistics, traces); all calls on the calling thread.
+struct ForwardObserver {
+  virtual ~ForwardObserver() = default;
+  // Top-K experts of each token of the batch for `layer`: [n_tok, K] ids and weights.
+  virtual void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float* weights) = 0;
+};
+
+// Reusable buffers so that steady-state decode allocates nothing.
+struct ForwardScratch;
+
+class Forward {
+ public:
+  Forward(const ModelConfig& config, const ModelWeights& weights, ExpertSource& experts, ThreadPool& pool);
+  ~Forward();
+
+  // Runs the batch; returns logits rows in order: for each chunk, every token's row if
+  // all_logits else its last token's row. Each row has n_vocab floats. Advances every kv.
+  std::span<const float> run(std::span<const SeqChunk> chunks);
+
+  void set_observer(ForwardObserver* observer) { observer_ = observer; }
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  void embed(std::span<const int32_t> tokens, float* x);
+  void route(int il, int64_t n_tok);
+  void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
+  void moe_block(int il, int64_t n_tok);
+
+  const ModelConfig& config_;
+  const ModelWeights& weights_;
+  ExpertSource& experts_;
+  ThreadPool& pool_;
+  ForwardObserver* observer_ = nullptr;
+  std::unique_ptr<ForwardScratch> s_;
+};
+
+WeightRows weight_rows(const TensorView& v);
+
+}  // namespace st

@@ -1,0 +1,44 @@
+// Buffers of one Forward, reused across calls (they only grow). Private to model/.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/matmul.h"
+
+namespace st {
+
+struct ForwardScratch {
+  std::vector<float> x;              // [n_tok, n_embd]   residual stream
+  std::vector<float> h;              // [n_tok, n_embd]   normed input of a block
+  std::vector<float> tmp;            // [n_tok, n_embd]   block output before the residual add
+  std::vector<float> router_logits;  // [n_tok, n_expert]
+  std::vector<int32_t> topk_ids;     // [n_tok, K]
+  std::vector<float> topk_w;         // [n_tok, K]
+  std::vector<float> q;              // [n_tok, q_width]
+  std::vector<float> k;              // [n_tok, kv_width]
+  std::vector<float> v;              // [n_tok, kv_width]
+  std::vector<float> attn;           // [n_tok, q_width]
+  std::vector<int64_t> pos;          // [n_tok] absolute position of each token
+  QuantizedActs act;                 // activations quantized for the current matmul
+  QuantizedActs act2;
+
+  // Mixture of experts: tokens grouped per expert.
+  std::vector<int32_t> expert_count;   // [n_expert] assignments per expert
+  std::vector<int32_t> expert_begin;   // [n_expert + 1] offsets into `assign`
+  std::vector<int32_t> assign;         // [n_tok * K] (token * K + slot), grouped by expert
+  std::vector<float> gate;             // [n_tok * K, n_ff]   gate then ReGLU activation
+  std::vector<float> up;               // [n_tok * K, n_ff]
+  std::vector<float> expert_out;       // [n_tok * K, n_embd] down output per (token, slot)
+  std::vector<QuantizedActs> expert_act;  // per expert: its tokens' h2 rows, then activations
+
+  std::vector<float> logits;           // [n_out, n_vocab]
+  std::vector<float> final_h;          // [n_out, n_embd]
+};
+
+template <class T>
+inline T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace st

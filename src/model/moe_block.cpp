@@ -1,0 +1,135 @@
+// Mixture-of-experts block of one layer: RMSNorm -> for each selected expert, ReGLU
+// (relu(gate h2) * up h2) -> down, weighted by the router -> residual add.
+// Tokens are grouped per expert so each expert's weights are read once per batch. Expert
+// outputs are kept per (token, slot) and summed in top-K order, as llama.cpp does, so the
+// result does not depend on how work was split across threads.
+#include <algorithm>
+
+#include "kernels/kernel_table.h"
+#include "kernels/ops/norm_rope.h"
+#include "model/forward.h"
+#include "model/forward_scratch.h"
+
+namespace st {
+
+void Forward::moe_block(int il, int64_t n_tok) {
+  const auto& c = config_;
+  const LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
+  const int E = c.n_expert, K = c.n_expert_used;
+  const int64_t H = c.n_embd, F = c.n_ff_exp;
+  float* x = s_->x.data();
+  float* h = s_->h.data();
+  auto& S = *s_;
+
+  pool_.parallel_for(n_tok, 8, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) ops::rmsnorm(x + t * H, L.ffn_norm.data(), h + t * H, H, c.rms_eps);
+  });
+
+  // Group (token, slot) assignments by expert: a counting sort keeps token order per expert.
+  const int32_t* ids = S.topk_ids.data();
+  grow(S.expert_count, static_cast<size_t>(E));
+  grow(S.expert_begin, static_cast<size_t>(E + 1));
+  std::fill(S.expert_count.begin(), S.expert_count.begin() + E, 0);
+  for (int64_t i = 0; i < n_tok * K; ++i) S.expert_count[static_cast<size_t>(ids[i])]++;
+  S.expert_begin[0] = 0;
+  for (int e = 0; e < E; ++e) S.expert_begin[static_cast<size_t>(e + 1)] = S.expert_begin[static_cast<size_t>(e)] + S.expert_count[static_cast<size_t>(e)];
+  int32_t* assign = grow(S.assign, static_cast<size_t>(n_tok * K));
+  {
+    std::vector<int32_t>& fill = S.expert_count;  // reused as write cursors
+    for (int e = 0; e < E; ++e) fill[static_cast<size_t>(e)] = S.expert_begin[static_cast<size_t>(e)];
+    for (int64_t i = 0; i < n_tok * K; ++i) assign[fill[static_cast<size_t>(ids[i])]++] = static_cast<int32_t>(i);
+  }
+  std::vector<int> active;
+  for (int e = 0; e < E; ++e)
+    if (S.expert_begin[static_cast<size_t>(e + 1)] > S.expert_begin[static_cast<size_t>(e)]) active.push_back(e);
+
+  // Acquire every selected expert (blocks until a storage-backed source has it in RAM).
+  std::vector<ExpertLease> leases;
+  leases.reserve(active.size());
+  for (int e : active) leases.emplace_back(experts_, il, e);
+
+  // Each expert's tokens: their h2 rows quantized for the gate/up type, gathered contiguously.
+  if (S.expert_act.size() < static_cast<size_t>(E)) S.expert_act.resize(static_cast<size_t>(E));
+  const TensorType gate_type = leases.empty() ? TensorType::F32 : leases[0].view().gate.type;
+  quantize_acts(gate_type, h, n_tok, H, S.act, &pool_);
+  for (size_t a = 0; a < active.size(); ++a) {
+    const int e = active[a];
+    QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
+    const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+    qa.type = S.act.type;
+    qa.n_cols = H;
+    qa.n_tok = n;
+    qa.row_bytes = S.act.row_bytes;
+    grow(qa.bytes, qa.row_bytes * static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) {
+      const int64_t t = assign[b + i] / K;
+      std::copy_n(S.act.row(t), qa.row_bytes, qa.bytes.data() + static_cast<size_t>(i) * qa.row_bytes);
+    }
+  }
+
+  // Phase 1: gate and up products for every active expert, split in row chunks over threads.
+  float* gate = grow(S.gate, static_cast<size_t>(n_tok * K * F));
+  float* up = grow(S.up, static_cast<size_t>(n_tok * K * F));
+  const int64_t row_chunk = 64;
+  const int64_t chunks_per_expert = (F + row_chunk - 1) / row_chunk;
+  const int64_t n_items1 = static_cast<int64_t>(active.size()) * chunks_per_expert * 2;
+  pool_.parallel_for(n_items1, 1, [&](int64_t ib, int64_t ie, int) {
+    for (int64_t item = ib; item < ie; ++item) {
+      const size_t a = static_cast<size_t>(item / (chunks_per_expert * 2));
+      const int64_t rest = item % (chunks_per_expert * 2);
+      const bool is_up = rest >= chunks_per_expert;
+      const int64_t r0 = (rest % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
+      const int e = active[a];
+      const ExpertView& ev = leases[a].view();
+      const QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
+      float* out = (is_up ? up : gate) + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * F;
+      matmul_rows(weight_rows(is_up ? ev.up : ev.gate), r0, r1, qa, out, F);
+    }
+  });
+
+  // ReGLU: relu(gate) * up, then quantize each expert's activations for its down matrix.
+  const int64_t n_assign = n_tok * K;
+  pool_.parallel_for(n_assign, 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b * F; i < e * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
+  });
+  for (size_t a = 0; a < active.size(); ++a) {
+    const int e = active[a];
+    const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+    quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
+                  S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
+  }
+
+  // Phase 2: down products into per-(expert-grouped assignment) rows of H.
+  float* down = grow(S.expert_out, static_cast<size_t>(n_assign * H));
+  const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
+  pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+    for (int64_t item = ib; item < ie; ++item) {
+      const size_t a = static_cast<size_t>(item / chunks_h);
+      const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+      const int e = active[a];
+      float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
+      matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
+    }
+  });
+
+  // Weighted sum in top-K order per token, then the residual add.
+  std::vector<int32_t>& where = S.expert_count;  // assignment index -> grouped row
+  grow(where, static_cast<size_t>(n_assign));
+  for (int64_t r = 0; r < n_assign; ++r) where[static_cast<size_t>(assign[r])] = static_cast<int32_t>(r);
+  const float* w = S.topk_w.data();
+  pool_.parallel_for(n_tok, 4, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      float* xt = x + t * H;
+      float* acc = s_->tmp.data() + t * H;
+      std::fill(acc, acc + H, 0.0f);
+      for (int j = 0; j < K; ++j) {
+        const float wj = w[t * K + j];
+        const float* d = down + static_cast<int64_t>(where[static_cast<size_t>(t * K + j)]) * H;
+        for (int64_t i = 0; i < H; ++i) acc[i] += wj * d[i];
+      }
+      for (int64_t i = 0; i < H; ++i) xt[i] += acc[i];
+    }
+  });
+}
+
+}  // namespace st

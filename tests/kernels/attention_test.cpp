@@ -1,0 +1,97 @@
+// ops::attention against a direct double-precision softmax(q k^T / sqrt(d)) v, with keys
+// spread over several segments (as a wrapped ring buffer plus the fresh batch provide them).
+#include "kernels/ops/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/kernel_table.h"
+#include "kernels/thread_pool.h"
+
+namespace st::ops {
+namespace {
+
+struct Case {
+  int n_head, n_head_kv;
+  int64_t head_dim, window, n_pos, n_tok;
+  TensorType cache_type;
+};
+
+class AttentionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AttentionTest, MatchesDirectSoftmax) {
+  const Case c = GetParam();
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t kvw = c.n_head_kv * c.head_dim, qw = c.n_head * c.head_dim;
+  std::vector<float> k(static_cast<size_t>(c.n_pos * kvw)), v(k.size()), q(static_cast<size_t>(c.n_tok * qw));
+  for (auto* buf : {&k, &v, &q})
+    for (auto& x : *buf) x = nd(rng) * 1.5f;
+
+  // Positions [0, n_pos - n_tok) are "cached" in cache_type, split into two segments out of
+  // order (a wrapped ring); the last n_tok positions are the fresh f32 batch.
+  const int64_t n_cached = c.n_pos - c.n_tok;
+  const size_t row = row_bytes(c.cache_type, kvw);
+  std::vector<uint8_t> kc(row * static_cast<size_t>(n_cached)), vc(kc.size());
+  const KernelTable& kt = kernel_table(c.cache_type);
+  for (int64_t p = 0; p < n_cached; ++p) {
+    kt.quantize_row(k.data() + p * kvw, kc.data() + static_cast<size_t>(p) * row, kvw);
+    kt.quantize_row(v.data() + p * kvw, vc.data() + static_cast<size_t>(p) * row, kvw);
+    // The reference sees the same rounded values the cache holds.
+    kt.dequantize_row(kc.data() + static_cast<size_t>(p) * row, k.data() + p * kvw, kvw);
+    kt.dequantize_row(vc.data() + static_cast<size_t>(p) * row, v.data() + p * kvw, kvw);
+  }
+  std::vector<KvSegment> segs;
+  const int64_t split = n_cached / 3;
+  segs.push_back({split, n_cached - split, c.cache_type, kc.data() + split * row, vc.data() + split * row, row});
+  segs.push_back({0, split, c.cache_type, kc.data(), vc.data(), row});
+  segs.push_back({n_cached, c.n_tok, TensorType::F32, reinterpret_cast<const uint8_t*>(k.data() + n_cached * kvw),
+                  reinterpret_cast<const uint8_t*>(v.data() + n_cached * kvw), static_cast<size_t>(kvw) * 4});
+
+  std::vector<int64_t> pos(static_cast<size_t>(c.n_tok));
+  for (int64_t t = 0; t < c.n_tok; ++t) pos[static_cast<size_t>(t)] = n_cached + t;
+  std::vector<float> out(q.size());
+  ThreadPool pool(2);
+  attention({c.n_head, c.n_head_kv, c.head_dim, c.window}, q.data(), pos.data(), c.n_tok, segs, out.data(), pool);
+
+  const int group = c.n_head / c.n_head_kv;
+  for (int64_t t = 0; t < c.n_tok; ++t) {
+    const int64_t p = pos[static_cast<size_t>(t)];
+    const int64_t lo = c.window > 0 ? std::max<int64_t>(0, p - c.window + 1) : 0;
+    for (int h = 0; h < c.n_head; ++h) {
+      const float* qh = q.data() + t * qw + h * c.head_dim;
+      const int64_t g = h / group;
+      std::vector<double> w;
+      double mx = -1e300;
+      for (int64_t j = lo; j <= p; ++j) {
+        double s = 0;
+        for (int64_t d = 0; d < c.head_dim; ++d) s += static_cast<double>(qh[d]) * k[static_cast<size_t>(j * kvw + g * c.head_dim + d)];
+        s /= std::sqrt(static_cast<double>(c.head_dim));
+        w.push_back(s);
+        mx = std::max(mx, s);
+      }
+      double sum = 0;
+      for (auto& x : w) sum += (x = std::exp(x - mx));
+      for (int64_t d = 0; d < c.head_dim; ++d) {
+        double o = 0;
+        for (int64_t j = lo; j <= p; ++j) o += w[static_cast<size_t>(j - lo)] * v[static_cast<size_t>(j * kvw + g * c.head_dim + d)];
+        o /= sum;
+        ASSERT_NEAR(out[static_cast<size_t>(t * qw + h * c.head_dim + d)], o, 2e-5 * (1 + std::fabs(o)))
+            << "token " << t << " head " << h << " dim " << d;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
+                         ::testing::Values(Case{4, 2, 32, 0, 150, 1, TensorType::F32},
+                                           Case{4, 2, 32, 0, 150, 40, TensorType::F16},
+                                           Case{6, 1, 64, 0, 70, 70, TensorType::F32},     // all fresh, decode-free prefill
+                                           Case{7, 1, 16, 9, 100, 30, TensorType::F16},    // window shorter than batch
+                                           Case{4, 4, 8, 64, 200, 1, TensorType::F32},     // window crosses segments
+                                           Case{2, 1, 128, 3, 20, 5, TensorType::F32}));
+
+}  // namespace
+}  // namespace st::ops
