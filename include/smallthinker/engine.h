@@ -35,6 +35,11 @@ struct ModelInfo {
   std::vector<std::string> warnings;      // non-fatal notes from loading
 };
 
+struct ChatMessage {
+  std::string role;     // "system" | "user" | "assistant"
+  std::string content;
+};
+
 class Model {
  public:
   static std::shared_ptr<Model> load(const ModelOptions& options);
@@ -42,8 +47,22 @@ class Model {
   const ModelInfo& info() const;
   int n_threads() const;
 
+  // Text, through the tokenizer stored in the GGUF (throws if the file has none).
+  bool has_tokenizer() const;
+  // parse_special = false treats "<|im_start|>" etc. in the text as plain text (untrusted input).
+  std::vector<int32_t> tokenize(const std::string& text, bool parse_special = true) const;
+  std::string detokenize(std::span<const int32_t> tokens) const;
+  // Tokens that end a generation (<|im_end|>, <|endoftext|>, eos).
+  std::vector<int32_t> stop_tokens() const;
+  // ChatML rendering of messages (+ the assistant prompt), as token ids.
+  std::vector<int32_t> chat_tokens(std::span<const ChatMessage> messages, bool add_generation_prompt = true) const;
+  // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
+  // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
+  std::vector<int32_t> chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const;
+
   struct Impl;
   Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);
@@ -101,6 +120,20 @@ class Session {
  private:
   std::shared_ptr<Model> model_;
   SessionOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Turns generated token ids into text, emitting only complete UTF-8 characters (a character
+// split across tokens is held back until its last byte arrives).
+class TextStreamer {
+ public:
+  explicit TextStreamer(const Model& model, bool show_control = false);
+  ~TextStreamer();
+  std::string push(int32_t token);
+  std::string flush();  // an unfinished character at the end becomes U+FFFD
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/model_impl.h"
+#include "formats/gguf_names.h"
 #include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
 
@@ -38,6 +39,10 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   impl->info.warnings.clear();
   impl->config = st::config_from_gguf(*impl->file, ov, &impl->info.warnings);
   impl->weights = st::weights_from_gguf(*impl->file, impl->config);
+  if (impl->file->has(st::gguf_names::kTokTokens)) {
+    impl->tokenizer = std::make_unique<st::Tokenizer>(st::Tokenizer::from_gguf(*impl->file));
+    impl->chat = st::ChatTemplate::from_template_string(impl->tokenizer->chat_template());
+  }
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
   impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights);
 

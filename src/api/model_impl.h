@@ -10,6 +10,8 @@
 #include "model/resident_expert_source.h"
 #include "model/weights.h"
 #include "smallthinker/engine.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 
 namespace smallthinker {
 
@@ -20,6 +22,10 @@ struct Model::Impl {
   std::unique_ptr<st::ThreadPool> pool;
   std::unique_ptr<st::ExpertSource> experts;
   ModelInfo info;
+  std::unique_ptr<st::Tokenizer> tokenizer;  // null when the file has no tokenizer
+  st::ChatTemplate chat;
+
+  const st::Tokenizer& tok() const;
 };
 
 }  // namespace smallthinker

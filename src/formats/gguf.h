@@ -28,7 +28,10 @@ enum class GgufValueType : uint32_t {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
+// "UINT32", "STRING", ...; "unknown" for ids outside the enum.
 std::string_view gguf_value_type_name(GgufValueType t);
+// UINT8..INT64 (the eight integer types).
+bool gguf_is_integer_type(GgufValueType t);
 
 // One metadata value. Scalars keep their on-disk type; arrays keep their element type.
 // Integer arrays are widened to int64 (uint64 values above INT64_MAX are rejected) and
@@ -40,15 +43,29 @@ struct GgufValue {
                std::vector<int64_t>, std::vector<double>, std::vector<std::string>, std::vector<uint8_t>>
       data;  // bool arrays are stored as vector<uint8_t>
 
+  // Unsigned scalars hold uint64_t, signed ones int64_t, FLOAT32/FLOAT64 double.
+  static GgufValue u8(uint8_t v);
+  static GgufValue i8(int8_t v);
+  static GgufValue u16(uint16_t v);
+  static GgufValue i16(int16_t v);
   static GgufValue u32(uint32_t v);
   static GgufValue i32(int32_t v);
   static GgufValue u64(uint64_t v);
+  static GgufValue i64(int64_t v);
   static GgufValue f32(float v);
+  static GgufValue f64(double v);
   static GgufValue boolean(bool v);
   static GgufValue string(std::string v);
   static GgufValue string_array(std::vector<std::string> v);
   static GgufValue int_array(GgufValueType elem, std::vector<int64_t> v);  // elem: an integer type
   static GgufValue float_array(std::vector<double> v);                      // stored as FLOAT32
+  static GgufValue float_array(GgufValueType elem, std::vector<double> v);  // elem: FLOAT32/FLOAT64
+  static GgufValue bool_array(std::vector<uint8_t> v);                      // each 0 or 1
+
+  // "UINT32", "array of STRING": for error messages.
+  std::string type_name() const;
+  // Element count of an array (0 for scalars).
+  size_t array_size() const;
 };
 
 struct GgufTensorInfo {
@@ -94,6 +111,7 @@ class GgufFile {
   const std::vector<std::string>& get_string_array(std::string_view key) const;
   const std::vector<int64_t>& get_int_array(std::string_view key) const;
   const std::vector<double>& get_float_array(std::string_view key) const;
+  const std::vector<uint8_t>& get_bool_array(std::string_view key) const;  // 0/1 per element
   // With defaults when the key is absent (still throw on a present key of the wrong kind).
   int64_t get_int_or(std::string_view key, int64_t fallback) const;
   double get_float_or(std::string_view key, double fallback) const;
@@ -105,6 +123,9 @@ class GgufFile {
  private:
   GgufFile() = default;
   void parse_all();
+  // The value of a present key of an accepted kind, or a GgufError naming key, kind and type.
+  const GgufValue& expect(std::string_view key, std::string_view kind, bool ok_kind(const GgufValue&)) const;
+  [[noreturn]] void fail_type(std::string_view key, std::string_view kind, const GgufValue& v) const;
 
   std::string path_;
   const uint8_t* bytes_ = nullptr;
@@ -125,14 +146,21 @@ class GgufFile {
 class GgufWriter {
  public:
   using FillFn = std::function<void(std::span<uint8_t> dst)>;
+  // An alignment other than 32 (the GGUF default) is recorded as general.alignment (UINT32).
   explicit GgufWriter(uint64_t alignment = 32);
 
-  void set(const std::string& key, GgufValue value);  // replaces an existing key, keeps order
+  // Replaces an existing key, keeps order. Validates the value (type tag matches the stored
+  // alternative, integers fit their width); setting general.alignment changes the alignment.
+  void set(const std::string& key, GgufValue value);
   // ne in ggml order; ne[0] must be a whole number of blocks of `type`.
   void add_tensor(const std::string& name, TensorType type, std::vector<int64_t> ne, FillFn fill);
   void add_tensor(const std::string& name, TensorType type, std::vector<int64_t> ne, std::vector<uint8_t> bytes);
   // progress(done_tensors, total_tensors) after each tensor; may be empty.
+  // Writes to a temporary file next to `path` and renames it over `path` only on success.
   void write(const std::string& path, const std::function<void(size_t, size_t)>& progress = {}) const;
+
+  uint64_t alignment() const { return alignment_; }
+  size_t n_tensors() const { return tensors_.size(); }
 
  private:
   struct Pending {
@@ -144,7 +172,9 @@ class GgufWriter {
   };
   uint64_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
+  std::map<std::string, size_t, std::less<>> metadata_index_;  // key -> position in metadata_
   std::vector<Pending> tensors_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;    // name -> position in tensors_
 };
 
 }  // namespace st

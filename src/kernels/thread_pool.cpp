@@ -49,20 +49,30 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_erased(JobFn fn, void* ctx) {
-  if (n_threads_ == 1) {
-    fn(ctx, 0, 1);
-    return;
+void ThreadPool::work(int thread) {
+  for (;;) {
+    const int64_t b = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (b >= n_) return;
+    fn_(ctx_, b, b + grain_ < n_ ? b + grain_ : n_, thread);
   }
-  job_ = fn;
-  job_ctx_ = ctx;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
+}
+
+void ThreadPool::run_loop(ChunkFn fn, void* ctx, int64_t n, int64_t grain) {
+  fn_ = fn;
+  ctx_ = ctx;
+  n_ = n;
+  grain_ = grain;
+  next_.store(0, std::memory_order_relaxed);
+  open_.store(true);  // seq_cst: publishes the fields above before any worker can join
+  generation_.fetch_add(1);
   generation_.notify_all();
-  fn(ctx, 0, n_threads_);
-  // Wait for the workers; they finish within the same short window, so spin.
+  work(0);
+  // Close the loop, then wait only for workers that joined it (they are mid-chunk).
+  // Joining is "active_++ then check open_", closing is "open_ = false then check active_":
+  // with sequentially consistent atomics one side always sees the other.
+  open_.store(false);
   int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  while (active_.load() != 0) {
     if (++spins < kSpinIterations) ST_CPU_RELAX();
     else std::this_thread::yield();
   }
@@ -82,8 +92,9 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = g;
     if (stop_.load()) return;
-    job_(job_ctx_, index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    active_.fetch_add(1);
+    if (open_.load()) work(index);
+    active_.fetch_sub(1);
   }
 }
 

@@ -1,11 +1,15 @@
-// A small fork-join pool for the compute kernels: the calling thread plus n-1 workers run one
-// job at a time. Workers spin briefly before sleeping, because a decode step issues hundreds
-// of short parallel regions per token and waking sleeping threads costs more than the work.
+// A small fork-join pool for the compute kernels: the calling thread plus n-1 workers share
+// one parallel loop at a time, handing out chunks through an atomic counter.
+// Workers spin briefly before sleeping, because a decode step issues hundreds of short
+// parallel loops per token and waking sleeping threads costs more than the work. A worker
+// that arrives after the loop's work is gone does not join it, so a descheduled worker on a
+// busy machine never makes the caller wait: the caller simply does the work itself.
 // Lives in kernels/ because every compute layer above uses it; it knows nothing of models.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace st {
@@ -20,14 +24,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(thread_index, n_threads) once on every thread (the caller is thread 0) and
-  // returns when all calls have finished.
-  template <class Fn>
-  void run(Fn&& fn) {
-    run_erased([](void* ctx, int t, int n) { (*static_cast<Fn*>(ctx))(t, n); }, &fn);
-  }
-
-  // Splits [0, n) into chunks of `grain` handed out dynamically; fn(begin, end, thread).
+  // Splits [0, n) into chunks of `grain` handed out dynamically; calls fn(begin, end, thread)
+  // with thread in [0, size()). Returns when every chunk is done.
   template <class Fn>
   void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     if (n <= 0) return;
@@ -36,29 +34,29 @@ class ThreadPool {
       fn(int64_t{0}, n, 0);
       return;
     }
-    std::atomic<int64_t> next{0};
-    run([&](int t, int) {
-      for (;;) {
-        const int64_t b = next.fetch_add(grain, std::memory_order_relaxed);
-        if (b >= n) break;
-        fn(b, b + grain < n ? b + grain : n, t);
-      }
-    });
+    using F = std::remove_reference_t<Fn>;
+    run_loop([](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<F*>(ctx))(b, e, t); }, &fn, n, grain);
   }
 
   static int physical_cores();
 
  private:
-  using JobFn = void (*)(void* ctx, int thread, int n_threads);
-  void run_erased(JobFn fn, void* ctx);
+  using ChunkFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
+  void run_loop(ChunkFn fn, void* ctx, int64_t n, int64_t grain);
+  void work(int thread);  // take chunks of the current loop until none is left
   void worker_loop(int index);
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
-  JobFn job_ = nullptr;
-  void* job_ctx_ = nullptr;
+  // The current loop; written by the caller only while no worker is inside it.
+  ChunkFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0;
+  int64_t grain_ = 1;
+  std::atomic<int64_t> next_{0};
+  std::atomic<bool> open_{false};   // workers may join the current loop
+  std::atomic<int> active_{0};      // workers inside the current loop
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
 };
 

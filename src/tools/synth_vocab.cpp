@@ -7,6 +7,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_names.h"
 #include "text/byte_unicode.h"
+#include "text/tokenizer.h"
 
 namespace smallthinker {
 namespace names = st::gguf_names;
@@ -24,8 +25,15 @@ const char* const kMerges[][2] = {
 }  // namespace
 
 void add_synth_vocab(st::GgufWriter& w, int64_t n_vocab, const std::string& tokenizer_json) {
-  if (!tokenizer_json.empty())
-    throw std::invalid_argument("--tokenizer-json is not supported yet by synth (" + tokenizer_json + ")");
+  if (!tokenizer_json.empty()) {
+    const st::Tokenizer tok = st::Tokenizer::from_hf_json(tokenizer_json);
+    if (tok.n_vocab() > n_vocab)
+      throw std::invalid_argument(tokenizer_json + " has " + std::to_string(tok.n_vocab()) +
+                                  " tokens, more than the model's vocabulary of " + std::to_string(n_vocab) +
+                                  " (raise --vocab)");
+    tok.to_gguf(w, static_cast<int32_t>(n_vocab));
+    return;
+  }
   std::vector<std::string> tokens;
   std::vector<int64_t> types;
   for (int b = 0; b < 256; ++b) {

@@ -23,20 +23,31 @@ TEST(ThreadPool, ParallelForCoversEveryIndexExactlyOnce) {
   }
 }
 
-TEST(ThreadPool, RunCallsEveryThreadOnceAndManyJobsInARow) {
+TEST(ThreadPool, ManyShortLoopsInARowUseBothThreads) {
   ThreadPool pool(2);
   EXPECT_EQ(pool.size(), 2);
-  std::atomic<int> total{0};
+  std::atomic<int64_t> total{0};
+  std::atomic<int> mask{0};
   for (int job = 0; job < 2000; ++job) {
-    std::atomic<int> mask{0};
-    pool.run([&](int t, int n) {
-      EXPECT_EQ(n, 2);
+    pool.parallel_for(64, 1, [&](int64_t b, int64_t e, int t) {
       mask.fetch_or(1 << t);
-      total++;
+      total += e - b;
     });
-    ASSERT_EQ(mask.load(), 3);
   }
-  EXPECT_EQ(total.load(), 4000);
+  EXPECT_EQ(total.load(), 2000 * 64);
+  EXPECT_EQ(mask.load() & 1, 1);  // the caller always works; the worker joins when it is awake
+}
+
+TEST(ThreadPool, NestedWorkSeesConsistentData) {
+  // Results written inside a loop are visible to the caller after parallel_for returns.
+  ThreadPool pool(2);
+  std::vector<int64_t> out(10000);
+  for (int round = 0; round < 50; ++round) {
+    pool.parallel_for(10000, 7, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) out[static_cast<size_t>(i)] = i * round;
+    });
+    for (int64_t i = 0; i < 10000; i += 997) ASSERT_EQ(out[static_cast<size_t>(i)], i * round);
+  }
 }
 
 TEST(ThreadPool, DefaultSizeIsThePhysicalCoreCount) {

@@ -1,0 +1,60 @@
+// The text half of the public API: tokenizer, chat template and streaming detokenizer.
+#include <algorithm>
+#include <stdexcept>
+
+#include "api/model_impl.h"
+#include "text/stream_decoder.h"
+
+namespace smallthinker {
+namespace {
+
+std::vector<st::ChatMessage> to_st(std::span<const ChatMessage> messages) {
+  std::vector<st::ChatMessage> out;
+  for (const auto& m : messages) out.push_back({m.role, m.content});
+  return out;
+}
+
+}  // namespace
+
+const st::Tokenizer& Model::Impl::tok() const {
+  if (!tokenizer)
+    throw std::runtime_error(file->path() + " has no tokenizer (tokenizer.ggml.* metadata); pass token ids with --tokens");
+  return *tokenizer;
+}
+
+bool Model::has_tokenizer() const { return impl_->tokenizer != nullptr; }
+
+std::vector<int32_t> Model::tokenize(const std::string& text, bool parse_special) const {
+  return impl_->tok().encode(text, parse_special);
+}
+
+std::string Model::detokenize(std::span<const int32_t> tokens) const { return impl_->tok().decode(tokens, false); }
+
+std::vector<int32_t> Model::stop_tokens() const {
+  std::vector<int32_t> ids = impl_->chat.stop_ids(impl_->tok());
+  for (int32_t id : impl_->tok().eog_ids())
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
+}
+
+std::vector<int32_t> Model::chat_tokens(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
+  const auto m = to_st(messages);
+  return impl_->chat.encode(impl_->tok(), m, add_generation_prompt);
+}
+
+std::vector<int32_t> Model::chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const {
+  const auto m = to_st(new_messages);
+  return impl_->chat.encode_continuation(impl_->tok(), m, reply_closed, true);
+}
+
+struct TextStreamer::Impl {
+  st::StreamDecoder decoder;
+};
+
+TextStreamer::TextStreamer(const Model& model, bool show_control)
+    : impl_(std::make_unique<Impl>(Impl{st::StreamDecoder(model.impl().tok(), show_control)})) {}
+TextStreamer::~TextStreamer() = default;
+std::string TextStreamer::push(int32_t token) { return impl_->decoder.push(token); }
+std::string TextStreamer::flush() { return impl_->decoder.flush(); }
+
+}  // namespace smallthinker
