@@ -12,7 +12,10 @@ namespace st {
 struct ExpertView {
   TensorView gate;  // [n_ff_exp rows x n_embd]
   TensorView up;    // [n_ff_exp rows x n_embd]
-  TensorView down;  // [n_embd rows x n_ff_exp]
+  TensorView down;  // [n_embd rows x n_ff_exp], or [n_ff_exp rows x n_embd] when down_transposed
+  // PowerInfer GGUFs may store ffn_down transposed: one row per neuron, so an active neuron
+  // adds one contiguous row to the output (an axpy instead of dot products).
+  bool down_transposed = false;
 };
 
 class ExpertSource {

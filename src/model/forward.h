@@ -54,6 +54,8 @@ class Forward {
   void route(int il, int64_t n_tok);
   void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
   void moe_block(int il, int64_t n_tok);
+  void down_transposed(const std::vector<int>& active, const std::vector<ExpertLease>& leases, const float* act,
+                       float* down);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;

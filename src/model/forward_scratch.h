@@ -29,7 +29,10 @@ struct ForwardScratch {
   std::vector<float> gate;             // [n_tok * K, n_ff]   gate then ReGLU activation
   std::vector<float> up;               // [n_tok * K, n_ff]
   std::vector<float> expert_out;       // [n_tok * K, n_embd] down output per (token, slot)
-  std::vector<QuantizedActs> expert_act;  // per expert: its tokens' h2 rows, then activations
+  std::vector<QuantizedActs> expert_act;     // per expert: its tokens' h2 rows (gate type), then activations
+  std::vector<QuantizedActs> expert_act_up;  // per expert: h2 rows for up, when its dot type differs from gate's
+  QuantizedActs act_up;
+  std::vector<std::vector<float>> row_buf;   // per thread: one dequantized row (transposed down)
 
   std::vector<float> logits;           // [n_out, n_vocab]
   std::vector<float> final_h;          // [n_out, n_embd]

@@ -4,6 +4,8 @@
 // outputs are kept per (token, slot) and summed in top-K order, as llama.cpp does, so the
 // result does not depend on how work was split across threads.
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/kernel_table.h"
 #include "kernels/ops/norm_rope.h"
@@ -48,23 +50,31 @@ void Forward::moe_block(int il, int64_t n_tok) {
   leases.reserve(active.size());
   for (int e : active) leases.emplace_back(experts_, il, e);
 
-  // Each expert's tokens: their h2 rows quantized for the gate/up type, gathered contiguously.
+  // Each expert's tokens: their h2 rows quantized for the gate (and, if its dot type
+  // differs, the up) matrix, gathered contiguously so each expert is one small gemm.
   if (S.expert_act.size() < static_cast<size_t>(E)) S.expert_act.resize(static_cast<size_t>(E));
+  if (S.expert_act_up.size() < static_cast<size_t>(E)) S.expert_act_up.resize(static_cast<size_t>(E));
   const TensorType gate_type = leases.empty() ? TensorType::F32 : leases[0].view().gate.type;
+  const TensorType up_type = leases.empty() ? TensorType::F32 : leases[0].view().up.type;
+  const bool separate_up = kernel_table(gate_type).vec_dot_type != kernel_table(up_type).vec_dot_type;
   quantize_acts(gate_type, h, n_tok, H, S.act, &pool_);
-  for (size_t a = 0; a < active.size(); ++a) {
-    const int e = active[a];
-    QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
+  if (separate_up) quantize_acts(up_type, h, n_tok, H, S.act_up, &pool_);
+  auto gather = [&](const QuantizedActs& src, QuantizedActs& dst, int e) {
     const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-    qa.type = S.act.type;
-    qa.n_cols = H;
-    qa.n_tok = n;
-    qa.row_bytes = S.act.row_bytes;
-    grow(qa.bytes, qa.row_bytes * static_cast<size_t>(n));
-    for (int32_t i = 0; i < n; ++i) {
-      const int64_t t = assign[b + i] / K;
-      std::copy_n(S.act.row(t), qa.row_bytes, qa.bytes.data() + static_cast<size_t>(i) * qa.row_bytes);
-    }
+    dst.type = src.type;
+    dst.n_cols = H;
+    dst.n_tok = n;
+    dst.row_bytes = src.row_bytes;
+    grow(dst.bytes, dst.row_bytes * static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i)
+      std::copy_n(src.row(assign[b + i] / K), dst.row_bytes, dst.bytes.data() + static_cast<size_t>(i) * dst.row_bytes);
+  };
+  for (size_t a = 0; a < active.size(); ++a) {
+    const ExpertView& ev = leases[a].view();
+    if (ev.gate.type != gate_type || ev.up.type != up_type)
+      throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
+    gather(S.act, S.expert_act[static_cast<size_t>(active[a])], active[a]);
+    if (separate_up) gather(S.act_up, S.expert_act_up[static_cast<size_t>(active[a])], active[a]);
   }
 
   // Phase 1: gate and up products for every active expert, split in row chunks over threads.
@@ -81,7 +91,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
       const int64_t r0 = (rest % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
       const int e = active[a];
       const ExpertView& ev = leases[a].view();
-      const QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
+      const QuantizedActs& qa = (is_up && separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
       float* out = (is_up ? up : gate) + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * F;
       matmul_rows(weight_rows(is_up ? ev.up : ev.gate), r0, r1, qa, out, F);
     }
@@ -92,25 +102,29 @@ void Forward::moe_block(int il, int64_t n_tok) {
   pool_.parallel_for(n_assign, 16, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b * F; i < e * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
   });
-  for (size_t a = 0; a < active.size(); ++a) {
-    const int e = active[a];
-    const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-    quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
-                  S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
-  }
-
-  // Phase 2: down products into per-(expert-grouped assignment) rows of H.
   float* down = grow(S.expert_out, static_cast<size_t>(n_assign * H));
-  const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
-  pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
-    for (int64_t item = ib; item < ie; ++item) {
-      const size_t a = static_cast<size_t>(item / chunks_h);
-      const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+  const bool transposed = !leases.empty() && leases[0].view().down_transposed;
+  if (transposed) {
+    down_transposed(active, leases, gate, down);
+  } else {
+    for (size_t a = 0; a < active.size(); ++a) {
       const int e = active[a];
-      float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
-      matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
+      const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+      quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
+                    S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
     }
-  });
+    // Phase 2: down products into per-(expert-grouped assignment) rows of H.
+    const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
+    pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+      for (int64_t item = ib; item < ie; ++item) {
+        const size_t a = static_cast<size_t>(item / chunks_h);
+        const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+        const int e = active[a];
+        float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
+        matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
+      }
+    });
+  }
 
   // Weighted sum in top-K order per token, then the residual add.
   std::vector<int32_t>& where = S.expert_count;  // assignment index -> grouped row
@@ -128,6 +142,44 @@ void Forward::moe_block(int il, int64_t n_tok) {
         for (int64_t i = 0; i < H; ++i) acc[i] += wj * d[i];
       }
       for (int64_t i = 0; i < H; ++i) xt[i] += acc[i];
+    }
+  });
+}
+
+}  // namespace st
+
+namespace st {
+
+// Down projection for experts whose down matrix is stored one row per neuron: each token's
+// output is the sum of its active neurons' rows scaled by their activation. Inactive (zero)
+// ReGLU neurons are skipped, which is exact. Rows are dequantized to f32 and accumulated in
+// f32, so results agree with the dot-product layout within float rounding.
+void Forward::down_transposed(const std::vector<int>& active, const std::vector<ExpertLease>& leases, const float* act,
+                              float* down) {
+  auto& S = *s_;
+  const int64_t H = config_.n_embd, F = config_.n_ff_exp;
+  if (S.row_buf.size() < static_cast<size_t>(pool_.size())) S.row_buf.resize(static_cast<size_t>(pool_.size()));
+  for (auto& b : S.row_buf) grow(b, static_cast<size_t>(H));
+  // Work item: one (expert, token) pair; rows are dequantized once per pair.
+  std::vector<std::pair<size_t, int32_t>> items;
+  for (size_t a = 0; a < active.size(); ++a) {
+    const int e = active[a];
+    for (int32_t r = S.expert_begin[static_cast<size_t>(e)]; r < S.expert_begin[static_cast<size_t>(e + 1)]; ++r) items.push_back({a, r});
+  }
+  pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t ib, int64_t ie, int thread) {
+    float* row = S.row_buf[static_cast<size_t>(thread)].data();
+    for (int64_t it = ib; it < ie; ++it) {
+      const auto [a, r] = items[static_cast<size_t>(it)];
+      const TensorView& dv = leases[a].view().down;
+      const KernelTable& kt = kernel_table(dv.type);
+      const float* ar = act + static_cast<int64_t>(r) * F;
+      float* out = down + static_cast<int64_t>(r) * H;
+      std::fill(out, out + H, 0.0f);
+      for (int64_t i = 0; i < F; ++i) {
+        if (ar[i] == 0.0f) continue;
+        kt.dequantize_row(dv.row(i), row, H);
+        for (int64_t d = 0; d < H; ++d) out[d] += ar[i] * row[d];
+      }
     }
   });
 }

@@ -14,7 +14,7 @@ class ResidentExpertSource final : public ExpertSource {
   void prefetch(int, std::span<const int32_t>) override {}
   ExpertView acquire(int layer, int expert) override {
     const auto& L = weights_.layers[static_cast<size_t>(layer)];
-    return {L.gate_exps.expert(expert), L.up_exps.expert(expert), L.down_exps.expert(expert)};
+    return {L.gate_exps.expert(expert), L.up_exps.expert(expert), L.down_exps.expert(expert), L.down_transposed};
   }
   void release(int, int) override {}
 

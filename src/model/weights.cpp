@@ -96,7 +96,13 @@ ModelWeights weights_from_gguf(const GgufFile& file, const ModelConfig& c) {
     L.router = ld.matrix(name(names::kFfnRouter), c.n_embd, c.n_expert);
     L.gate_exps = ld.experts(name(names::kFfnGateExps), c.n_embd, c.n_ff_exp);
     L.up_exps = ld.experts(name(names::kFfnUpExps), c.n_embd, c.n_ff_exp);
-    L.down_exps = ld.experts(name(names::kFfnDownExps), c.n_ff_exp, c.n_embd);
+    // PowerInfer files may store down transposed; the shape tells (only when F != H).
+    const GgufTensorInfo* down = file.find_tensor(name(names::kFfnDownExps));
+    L.down_transposed = down && c.n_ff_exp != c.n_embd && down->ne[0] == c.n_embd && down->ne[1] == c.n_ff_exp;
+    if (L.down_transposed)
+      L.down_exps = ld.experts(name(names::kFfnDownExps), c.n_embd, c.n_ff_exp);
+    else
+      L.down_exps = ld.experts(name(names::kFfnDownExps), c.n_ff_exp, c.n_embd);
   }
   return w;
 }

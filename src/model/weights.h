@@ -33,7 +33,8 @@ struct LayerWeights {
   TensorView router;              // [n_expert rows x n_embd]   ffn_gate_inp
   ExpertTensor gate_exps;         // per expert [n_ff_exp rows x n_embd]
   ExpertTensor up_exps;           // per expert [n_ff_exp rows x n_embd]
-  ExpertTensor down_exps;         // per expert [n_embd rows x n_ff_exp]
+  ExpertTensor down_exps;         // per expert [n_embd rows x n_ff_exp] ([n_ff_exp x n_embd] if transposed)
+  bool down_transposed = false;   // ffn_down_exps stored as ne {H, F, E} (PowerInfer files)
 };
 
 struct ModelWeights {
