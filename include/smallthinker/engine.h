@@ -17,6 +17,28 @@ struct ModelOptions {
   int n_threads = 0;                      // 0: one per physical core
   std::optional<std::string> gating;      // "softmax" | "sigmoid": override the file's metadata
   std::optional<int64_t> window;          // override the sliding-window size (tests)
+  // Memory budget ("1GiB", "512MiB", bytes; empty = none: the file is mapped and every
+  // weight may stay in RAM). With a budget, experts stream from the file through a cache.
+  std::string memory;
+  std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing)
+  std::string io_backend = "auto";        // auto | io_uring | pread
+  // What the memory plan reserves for sessions: context, batch and KV type.
+  int64_t plan_ctx = 4096;
+  int64_t plan_batch = 512;
+  bool plan_kv_f32 = false;
+};
+
+// Counters of the expert store (zero without a memory budget).
+struct RuntimeStats {
+  bool budgeted = false;
+  std::string io_backend;
+  std::string cache_policy;
+  uint64_t hits = 0, misses = 0;
+  double expert_hit_rate = 0;
+  uint64_t experts_read = 0, bytes_read = 0;
+  uint64_t prefetched = 0, demand_reads = 0;  // reads started before attention vs. at use
+  double io_wait_seconds = 0;
+  int cache_slots = 0, cache_resident = 0;
 };
 
 struct ModelInfo {
@@ -59,6 +81,11 @@ class Model {
   // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
   // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
   std::vector<int32_t> chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const;
+
+  // The memory plan printed at start-up (empty without a budget).
+  std::string memory_plan() const;
+  RuntimeStats runtime_stats() const;
+  void reset_runtime_stats();
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -19,9 +19,43 @@ namespace smallthinker {
 
 namespace {
 
+uint64_t current_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
 std::string layer_kind(const st::LayerConfig& l) {
   std::string s = l.window > 0 ? "swa(" + std::to_string(l.window) + ")" : "global";
   return s + (l.use_rope ? "-rope" : "-nope");
+}
+
+// Plans the budget, copies the dense weights out of the file and opens the expert store.
+void setup_budget(Model::Impl& m, const ModelOptions& o) {
+  const uint64_t budget = st::parse_byte_size(o.memory);
+  const auto policy = st::cache_policy_from_name(o.cache_policy);
+  if (!policy) throw std::invalid_argument("unknown cache policy '" + o.cache_policy + "' (lru or lfu)");
+  st::AsyncReaderOptions io;
+  if (o.io_backend == "io_uring") io.backend = st::IoBackend::io_uring;
+  else if (o.io_backend == "pread") io.backend = st::IoBackend::pread;
+  else if (o.io_backend != "auto") throw std::invalid_argument("--io must be auto, io_uring or pread");
+  // What the process holds before any weight: code, libraries, tokenizer, parsed metadata.
+  st::drop_file_pages(*m.file);
+  const uint64_t baseline = current_rss_bytes();
+  m.plan = st::plan_memory(m.config, m.weights, o.plan_ctx, o.plan_kv_f32 ? st::TensorType::F32 : st::TensorType::F16,
+                           o.plan_batch, budget, baseline);
+  m.plan_ctx = o.plan_ctx;
+  m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights);
+  st::ExpertStoreOptions so;
+  so.n_slots = m.plan->n_slots;
+  so.slot_bytes = m.plan->slot_bytes;
+  so.policy = *policy;
+  so.io = io;
+  auto store = std::make_unique<st::ExpertStore>(m.file->path(), m.config, m.weights, so);
+  m.store = store.get();
+  m.experts = std::move(store);
 }
 
 }  // namespace
@@ -29,6 +63,9 @@ std::string layer_kind(const st::LayerConfig& l) {
 std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->file = st::GgufFile::open(options.path);
+  // Under a budget, a fault in the mapping must not read megabytes around it (readahead
+  // windows reach 8 MiB): every page it brings in is page cache charged to the budget.
+  if (!options.memory.empty()) st::disable_readahead(*impl->file);
   st::ConfigOverrides ov;
   if (options.gating) {
     if (*options.gating == "softmax") ov.gating = st::GatingFunc::softmax;
@@ -44,7 +81,11 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
     impl->chat = st::ChatTemplate::from_template_string(impl->tokenizer->chat_template());
   }
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
-  impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights);
+  if (options.memory.empty()) {
+    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights);
+  } else {
+    setup_budget(*impl, options);
+  }
 
   const auto& c = impl->config;
   ModelInfo& i = impl->info;
@@ -66,6 +107,32 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::string Model::memory_plan() const { return impl_->plan ? impl_->plan->describe() : std::string(); }
+
+RuntimeStats Model::runtime_stats() const {
+  RuntimeStats r;
+  const st::ExpertStore* s = impl_->store;
+  if (!s) return r;
+  r.budgeted = true;
+  r.io_backend = s->io_backend();
+  r.cache_policy = st::cache_policy_name(s->cache().policy());
+  r.hits = s->cache_stats().hits;
+  r.misses = s->cache_stats().misses;
+  r.expert_hit_rate = s->cache_stats().hit_rate();
+  r.experts_read = s->stats().experts_read;
+  r.bytes_read = s->stats().bytes_read;
+  r.prefetched = s->stats().prefetched;
+  r.demand_reads = s->stats().demand_reads;
+  r.io_wait_seconds = s->stats().io_wait_seconds;
+  r.cache_slots = s->cache().n_slots();
+  r.cache_resident = s->cache().n_resident();
+  return r;
+}
+
+void Model::reset_runtime_stats() {
+  if (impl_->store) impl_->store->reset_stats();
+}
 Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 int Model::n_threads() const { return impl_->pool->size(); }
@@ -83,7 +150,11 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
   if (options_.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
   impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx,
                                             options_.kv_f32 ? st::TensorType::F32 : st::TensorType::F16);
+  if (m.plan && options_.n_ctx > m.plan_ctx)
+    throw std::invalid_argument("context of " + std::to_string(options_.n_ctx) + " tokens exceeds the " +
+                                std::to_string(m.plan_ctx) + " the memory plan reserved (pass the same -c to the model)");
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
+  if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
 }
 
 Session::~Session() = default;

@@ -1,6 +1,7 @@
 // The loaded model behind smallthinker::Model (private to the library and its tools).
 #pragma once
 #include <memory>
+#include <optional>
 
 #include "formats/gguf.h"
 #include "kernels/thread_pool.h"
@@ -9,6 +10,9 @@
 #include "model/forward.h"
 #include "model/resident_expert_source.h"
 #include "model/weights.h"
+#include "runtime/dense_weights.h"
+#include "runtime/expert_store.h"
+#include "runtime/memory_plan.h"
 #include "smallthinker/engine.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -21,6 +25,11 @@ struct Model::Impl {
   st::ModelWeights weights;
   std::unique_ptr<st::ThreadPool> pool;
   std::unique_ptr<st::ExpertSource> experts;
+  // Under a memory budget:
+  std::optional<st::MemoryPlan> plan;
+  std::unique_ptr<st::DenseWeights> dense;
+  st::ExpertStore* store = nullptr;  // == experts.get()
+  int64_t plan_ctx = 0;
   ModelInfo info;
   std::unique_ptr<st::Tokenizer> tokenizer;  // null when the file has no tokenizer
   st::ChatTemplate chat;

@@ -97,6 +97,8 @@ class GgufFile {
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return size_; }
+  // Start of the file bytes (the mapping when opened from a path): tensor file_offset is relative to it.
+  const uint8_t* bytes() const { return bytes_; }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

@@ -43,6 +43,15 @@ void store_kv(const KvLayerStore& st, int64_t p0, int64_t n, const float* k, con
   }
 }
 
+void round_to_cache_type(TensorType type, float* k, float* v, int64_t n, std::vector<uint8_t>& tmp) {
+  const KernelTable& kt = kernel_table(type);
+  tmp.resize(row_bytes(type, n));
+  for (float* x : {k, v}) {
+    kt.quantize_row(x, tmp.data(), n);
+    kt.dequantize_row(tmp.data(), x, n);
+  }
+}
+
 }  // namespace
 
 void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok) {
@@ -92,6 +101,10 @@ void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t 
     const int64_t n = static_cast<int64_t>(ch.tokens.size());
     const int64_t p0 = ch.kv->n_past();
     const KvLayerStore store = ch.kv->layer(il);
+    // The batch's own keys and values are used in f32 below; round them to the cache's
+    // precision first, so a token sees exactly the values it would read back from the cache
+    // and results do not depend on how a prompt is split into batches.
+    if (store.type != TensorType::F32) round_to_cache_type(store.type, k + t0 * KVW, v + t0 * KVW, n * KVW, s_->kv_round);
     segments.clear();
     cached_segments(store, p0, segments);
     ops::KvSegment fresh;  // this chunk's own keys, still in f32

@@ -27,6 +27,16 @@ class ExpertSource {
   // Blocks until the expert's weights are readable; they stay valid until release().
   virtual ExpertView acquire(int layer, int expert) = 0;
   virtual void release(int layer, int expert) = 0;
+  // How many experts may be acquired at once; callers needing more work in chunks.
+  virtual int max_acquired() const { return 1 << 30; }
+};
+
+// Reads one row of a matrix that is not resident (token embeddings under a memory budget:
+// a step needs one row per token, so the table can stay on storage).
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  virtual void read_row(int64_t row, uint8_t* dst) = 0;  // dst: row_bytes of the matrix
 };
 
 // RAII pairing of acquire/release.

@@ -27,7 +27,14 @@ void Forward::embed(std::span<const int32_t> tokens, float* x) {
     if (id < 0 || id >= e.n_rows)
       throw std::out_of_range("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                               std::to_string(e.n_rows) + ")");
-    kt.dequantize_row(e.row(id), x + static_cast<int64_t>(t) * config_.n_embd, config_.n_embd);
+    const uint8_t* row = e.data ? e.row(id) : nullptr;
+    if (!row) {
+      if (!embedding_reader_) throw std::logic_error("token embeddings are not resident and no reader is set");
+      s_->embd_row.resize(e.row_bytes);
+      embedding_reader_->read_row(id, s_->embd_row.data());
+      row = s_->embd_row.data();
+    }
+    kt.dequantize_row(row, x + static_cast<int64_t>(t) * config_.n_embd, config_.n_embd);
   }
 }
 

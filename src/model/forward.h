@@ -47,6 +47,8 @@ class Forward {
   std::span<const float> run(std::span<const SeqChunk> chunks);
 
   void set_observer(ForwardObserver* observer) { observer_ = observer; }
+  // Token embeddings come from `reader` when weights.token_embd is not resident (data == nullptr).
+  void set_embedding_reader(RowReader* reader) { embedding_reader_ = reader; }
   const ModelConfig& config() const { return config_; }
 
  private:
@@ -54,7 +56,7 @@ class Forward {
   void route(int il, int64_t n_tok);
   void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
   void moe_block(int il, int64_t n_tok);
-  void down_transposed(const std::vector<int>& active, const std::vector<ExpertLease>& leases, const float* act,
+  void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
                        float* down);
 
   const ModelConfig& config_;
@@ -62,6 +64,7 @@ class Forward {
   ExpertSource& experts_;
   ThreadPool& pool_;
   ForwardObserver* observer_ = nullptr;
+  RowReader* embedding_reader_ = nullptr;
   std::unique_ptr<ForwardScratch> s_;
 };
 

@@ -18,6 +18,7 @@ struct ForwardScratch {
   std::vector<float> k;              // [n_tok, kv_width]
   std::vector<float> v;              // [n_tok, kv_width]
   std::vector<float> attn;           // [n_tok, q_width]
+  std::vector<uint8_t> kv_round;      // fresh K/V rounded through the cache type
   std::vector<int64_t> pos;          // [n_tok] absolute position of each token
   QuantizedActs act;                 // activations quantized for the current matmul
   QuantizedActs act2;
@@ -34,6 +35,7 @@ struct ForwardScratch {
   QuantizedActs act_up;
   std::vector<std::vector<float>> row_buf;   // per thread: one dequantized row (transposed down)
 
+  std::vector<uint8_t> embd_row;       // one token embedding row read from storage
   std::vector<float> logits;           // [n_out, n_vocab]
   std::vector<float> final_h;          // [n_out, n_embd]
 };

@@ -41,90 +41,111 @@ void Forward::moe_block(int il, int64_t n_tok) {
     for (int e = 0; e < E; ++e) fill[static_cast<size_t>(e)] = S.expert_begin[static_cast<size_t>(e)];
     for (int64_t i = 0; i < n_tok * K; ++i) assign[fill[static_cast<size_t>(ids[i])]++] = static_cast<int32_t>(i);
   }
-  std::vector<int> active;
+  std::vector<int32_t> all_active;
   for (int e = 0; e < E; ++e)
-    if (S.expert_begin[static_cast<size_t>(e + 1)] > S.expert_begin[static_cast<size_t>(e)]) active.push_back(e);
+    if (S.expert_begin[static_cast<size_t>(e + 1)] > S.expert_begin[static_cast<size_t>(e)]) all_active.push_back(e);
 
-  // Acquire every selected expert (blocks until a storage-backed source has it in RAM).
-  std::vector<ExpertLease> leases;
-  leases.reserve(active.size());
-  for (int e : active) leases.emplace_back(experts_, il, e);
-
-  // Each expert's tokens: their h2 rows quantized for the gate (and, if its dot type
-  // differs, the up) matrix, gathered contiguously so each expert is one small gemm.
-  if (S.expert_act.size() < static_cast<size_t>(E)) S.expert_act.resize(static_cast<size_t>(E));
-  if (S.expert_act_up.size() < static_cast<size_t>(E)) S.expert_act_up.resize(static_cast<size_t>(E));
-  const TensorType gate_type = leases.empty() ? TensorType::F32 : leases[0].view().gate.type;
-  const TensorType up_type = leases.empty() ? TensorType::F32 : leases[0].view().up.type;
-  const bool separate_up = kernel_table(gate_type).vec_dot_type != kernel_table(up_type).vec_dot_type;
-  quantize_acts(gate_type, h, n_tok, H, S.act, &pool_);
-  if (separate_up) quantize_acts(up_type, h, n_tok, H, S.act_up, &pool_);
-  auto gather = [&](const QuantizedActs& src, QuantizedActs& dst, int e) {
-    const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-    dst.type = src.type;
-    dst.n_cols = H;
-    dst.n_tok = n;
-    dst.row_bytes = src.row_bytes;
-    grow(dst.bytes, dst.row_bytes * static_cast<size_t>(n));
-    for (int32_t i = 0; i < n; ++i)
-      std::copy_n(src.row(assign[b + i] / K), dst.row_bytes, dst.bytes.data() + static_cast<size_t>(i) * dst.row_bytes);
-  };
-  for (size_t a = 0; a < active.size(); ++a) {
-    const ExpertView& ev = leases[a].view();
-    if (ev.gate.type != gate_type || ev.up.type != up_type)
-      throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
-    gather(S.act, S.expert_act[static_cast<size_t>(active[a])], active[a]);
-    if (separate_up) gather(S.act_up, S.expert_act_up[static_cast<size_t>(active[a])], active[a]);
-  }
-
-  // Phase 1: gate and up products for every active expert, split in row chunks over threads.
-  float* gate = grow(S.gate, static_cast<size_t>(n_tok * K * F));
-  float* up = grow(S.up, static_cast<size_t>(n_tok * K * F));
-  const int64_t row_chunk = 64;
-  const int64_t chunks_per_expert = (F + row_chunk - 1) / row_chunk;
-  const int64_t n_items1 = static_cast<int64_t>(active.size()) * chunks_per_expert * 2;
-  pool_.parallel_for(n_items1, 1, [&](int64_t ib, int64_t ie, int) {
-    for (int64_t item = ib; item < ie; ++item) {
-      const size_t a = static_cast<size_t>(item / (chunks_per_expert * 2));
-      const int64_t rest = item % (chunks_per_expert * 2);
-      const bool is_up = rest >= chunks_per_expert;
-      const int64_t r0 = (rest % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
-      const int e = active[a];
-      const ExpertView& ev = leases[a].view();
-      const QuantizedActs& qa = (is_up && separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
-      float* out = (is_up ? up : gate) + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * F;
-      matmul_rows(weight_rows(is_up ? ev.up : ev.gate), r0, r1, qa, out, F);
-    }
-  });
-
-  // ReGLU: relu(gate) * up, then quantize each expert's activations for its down matrix.
+  // Experts are processed in chunks of what the source can hold at once (all of them when
+  // weights are resident; under a small memory budget a long prompt may select more experts
+  // in one layer than the cache has slots).
   const int64_t n_assign = n_tok * K;
-  pool_.parallel_for(n_assign, 16, [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b * F; i < e * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
-  });
-  float* down = grow(S.expert_out, static_cast<size_t>(n_assign * H));
-  const bool transposed = !leases.empty() && leases[0].view().down_transposed;
-  if (transposed) {
-    down_transposed(active, leases, gate, down);
-  } else {
-    for (size_t a = 0; a < active.size(); ++a) {
-      const int e = active[a];
-      const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-      quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
-                    S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
+  grow(S.gate, static_cast<size_t>(n_assign * F));
+  grow(S.up, static_cast<size_t>(n_assign * F));
+  grow(S.expert_out, static_cast<size_t>(n_assign * H));
+  const size_t cap = static_cast<size_t>(std::max(1, experts_.max_acquired()));
+  for (size_t c0 = 0; c0 < all_active.size(); c0 += cap) {
+    const std::span<const int32_t> active(all_active.data() + c0, std::min(cap, all_active.size() - c0));
+    const size_t n0 = c0 + active.size();
+    const std::span<const int32_t> next(all_active.data() + n0, std::min(cap, all_active.size() - n0));
+    const bool first = c0 == 0;
+    // Acquire the chunk's experts (blocks until a storage-backed source has them in RAM),
+    // then start reading the next chunk's so that I/O overlaps this chunk's compute.
+    std::vector<ExpertLease> leases;
+    leases.reserve(active.size());
+    for (int e : active) leases.emplace_back(experts_, il, e);
+    if (!next.empty()) experts_.prefetch(il, next);
+
+    // Each expert's tokens: their h2 rows quantized for the gate (and, if its dot type
+    // differs, the up) matrix, gathered contiguously so each expert is one small gemm.
+    if (S.expert_act.size() < static_cast<size_t>(E)) S.expert_act.resize(static_cast<size_t>(E));
+    if (S.expert_act_up.size() < static_cast<size_t>(E)) S.expert_act_up.resize(static_cast<size_t>(E));
+    const TensorType gate_type = leases.empty() ? TensorType::F32 : leases[0].view().gate.type;
+    const TensorType up_type = leases.empty() ? TensorType::F32 : leases[0].view().up.type;
+    const bool separate_up = kernel_table(gate_type).vec_dot_type != kernel_table(up_type).vec_dot_type;
+    if (first) {
+      quantize_acts(gate_type, h, n_tok, H, S.act, &pool_);
+      if (separate_up) quantize_acts(up_type, h, n_tok, H, S.act_up, &pool_);
     }
-    // Phase 2: down products into per-(expert-grouped assignment) rows of H.
-    const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
-    pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+    auto gather = [&](const QuantizedActs& src, QuantizedActs& dst, int e) {
+      const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+      dst.type = src.type;
+      dst.n_cols = H;
+      dst.n_tok = n;
+      dst.row_bytes = src.row_bytes;
+      grow(dst.bytes, dst.row_bytes * static_cast<size_t>(n));
+      for (int32_t i = 0; i < n; ++i)
+        std::copy_n(src.row(assign[b + i] / K), dst.row_bytes, dst.bytes.data() + static_cast<size_t>(i) * dst.row_bytes);
+    };
+    for (size_t a = 0; a < active.size(); ++a) {
+      const ExpertView& ev = leases[a].view();
+      if (ev.gate.type != gate_type || ev.up.type != up_type)
+        throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
+      gather(S.act, S.expert_act[static_cast<size_t>(active[a])], active[a]);
+      if (separate_up) gather(S.act_up, S.expert_act_up[static_cast<size_t>(active[a])], active[a]);
+    }
+
+    // Phase 1: gate and up products for every active expert, split in row chunks over threads.
+    float* gate = S.gate.data();
+    float* up = S.up.data();
+    const int64_t row_chunk = 64;
+    const int64_t chunks_per_expert = (F + row_chunk - 1) / row_chunk;
+    const int64_t n_items1 = static_cast<int64_t>(active.size()) * chunks_per_expert * 2;
+    pool_.parallel_for(n_items1, 1, [&](int64_t ib, int64_t ie, int) {
       for (int64_t item = ib; item < ie; ++item) {
-        const size_t a = static_cast<size_t>(item / chunks_h);
-        const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+        const size_t a = static_cast<size_t>(item / (chunks_per_expert * 2));
+        const int64_t rest = item % (chunks_per_expert * 2);
+        const bool is_up = rest >= chunks_per_expert;
+        const int64_t r0 = (rest % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
         const int e = active[a];
-        float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
-        matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
+        const ExpertView& ev = leases[a].view();
+        const QuantizedActs& qa = (is_up && separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
+        float* out = (is_up ? up : gate) + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * F;
+        matmul_rows(weight_rows(is_up ? ev.up : ev.gate), r0, r1, qa, out, F);
       }
     });
+
+    // ReGLU: relu(gate) * up, then quantize each expert's activations for its down matrix.
+    const int64_t a0 = S.expert_begin[static_cast<size_t>(active.front())];
+    const int64_t a1 = S.expert_begin[static_cast<size_t>(active.back() + 1)];
+    pool_.parallel_for(a1 - a0, 16, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = (a0 + b) * F; i < (a0 + e) * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
+    });
+    float* down = S.expert_out.data();
+    const bool transposed = !leases.empty() && leases[0].view().down_transposed;
+    if (transposed) {
+      down_transposed(active, leases, gate, down);
+    } else {
+      for (size_t a = 0; a < active.size(); ++a) {
+        const int e = active[a];
+        const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+        quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
+                      S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
+      }
+      // Phase 2: down products into per-(expert-grouped assignment) rows of H.
+      const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
+      pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+        for (int64_t item = ib; item < ie; ++item) {
+          const size_t a = static_cast<size_t>(item / chunks_h);
+          const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+          const int e = active[a];
+          float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
+          matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
+        }
+      });
+    }
+
   }
+  float* down = S.expert_out.data();
 
   // Weighted sum in top-K order per token, then the residual add.
   std::vector<int32_t>& where = S.expert_count;  // assignment index -> grouped row
@@ -154,7 +175,7 @@ namespace st {
 // output is the sum of its active neurons' rows scaled by their activation. Inactive (zero)
 // ReGLU neurons are skipped, which is exact. Rows are dequantized to f32 and accumulated in
 // f32, so results agree with the dot-product layout within float rounding.
-void Forward::down_transposed(const std::vector<int>& active, const std::vector<ExpertLease>& leases, const float* act,
+void Forward::down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
                               float* down) {
   auto& S = *s_;
   const int64_t H = config_.n_embd, F = config_.n_ff_exp;

@@ -70,8 +70,8 @@ TEST_P(BatchInvariance, OneBatchEqualsTokenByTokenAndChunks) {
   const auto whole = eval_all(path, tokens, 512, true);
   expect_close(whole, eval_all(path, tokens, 1, true), 1e-5f);
   expect_close(whole, eval_all(path, tokens, 13, true), 1e-5f);
-  // The f16 cache rounds keys and values: close, not equal.
-  expect_close(whole, eval_all(path, tokens, 1, false), 2e-2f);
+  // With the f16 cache, fresh keys are rounded like cached ones: batching still does not matter.
+  expect_close(eval_all(path, tokens, 512, false), eval_all(path, tokens, 1, false), 1e-5f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BatchInvariance, ::testing::Values("tiny", "tiny-swa"));

@@ -48,6 +48,7 @@ int run_bench(const BenchArgs& a) {
   std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(std::min<int64_t>(info.n_vocab, 32000) - 1));
 
   std::vector<double> pp, tg;
+  double last_decode_seconds = 0;
   for (int r = 0; r < a.reps + 1; ++r) {  // first round warms caches and page-ins, not counted
     session.reset();
     std::vector<int32_t> prompt(static_cast<size_t>(std::max(a.n_prompt, 1)));
@@ -59,6 +60,7 @@ int run_bench(const BenchArgs& a) {
     if (a.n_gen > 0) {
       session.reset();
       int32_t tok = prompt[0];
+      if (r == a.reps) model->reset_runtime_stats();  // expert-store counters of the last decode round
       const auto t2 = clock::now();
       for (int i = 0; i < a.n_gen; ++i) {
         const auto logits = session.eval(std::span<const int32_t>(&tok, 1));
@@ -66,23 +68,41 @@ int run_bench(const BenchArgs& a) {
       }
       const auto t3 = clock::now();
       if (r > 0) tg.push_back(a.n_gen / std::chrono::duration<double>(t3 - t2).count());
+      if (r == a.reps) last_decode_seconds = std::chrono::duration<double>(t3 - t2).count();
     }
   }
   const Stat p = stat(pp), g = stat(tg);
   const uint64_t rss = smallthinker::peak_rss_bytes();
+  const smallthinker::RuntimeStats rs = model->runtime_stats();
+  const double per_token = a.n_gen > 0 ? 1.0 / a.n_gen : 0.0;
+  const double io_wait_fraction = last_decode_seconds > 0 ? rs.io_wait_seconds / last_decode_seconds : 0.0;
+  const double prefetch_coverage = rs.experts_read ? static_cast<double>(rs.prefetched) / static_cast<double>(rs.experts_read) : 0.0;
   if (a.json) {
-    std::printf("%s\n", fmt::format("{{\"model\": \"{}\", \"file_bytes\": {}, \"threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
-                                    "\"reps\": {}, \"prefill_tok_s\": {:.3f}, \"prefill_tok_s_stddev\": {:.3f}, "
-                                    "\"decode_tok_s\": {:.3f}, \"decode_tok_s_stddev\": {:.3f}, \"peak_rss_bytes\": {}}}",
-                                    a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
-                                    p.mean, p.stddev, g.mean, g.stddev, rss)
-                            .c_str());
+    std::string j = fmt::format("{{\"model\": \"{}\", \"file_bytes\": {}, \"threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
+                                "\"reps\": {}, \"prefill_tok_s\": {:.3f}, \"prefill_tok_s_stddev\": {:.3f}, "
+                                "\"decode_tok_s\": {:.3f}, \"decode_tok_s_stddev\": {:.3f}, \"peak_rss_bytes\": {}",
+                                a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
+                                p.mean, p.stddev, g.mean, g.stddev, rss);
+    if (rs.budgeted)
+      j += fmt::format(", \"memory_budget\": \"{}\", \"cache_policy\": \"{}\", \"io_backend\": \"{}\", "
+                       "\"expert_hit_rate\": {:.4f}, \"hits\": {}, \"misses\": {}, \"read_bytes_per_token\": {:.0f}, "
+                       "\"io_wait_fraction\": {:.4f}, \"prefetch_coverage\": {:.4f}, \"cache_slots\": {}, "
+                       "\"cache_occupancy\": {:.4f}",
+                       a.model.model.memory, rs.cache_policy, rs.io_backend, rs.expert_hit_rate, rs.hits, rs.misses,
+                       static_cast<double>(rs.bytes_read) * per_token, io_wait_fraction, prefetch_coverage, rs.cache_slots,
+                       rs.cache_slots ? static_cast<double>(rs.cache_resident) / rs.cache_slots : 0.0);
+    std::printf("%s}\n", j.c_str());
   } else {
     std::printf("model: %s (%.2f GiB), threads: %d\n", a.model.model.path.c_str(), static_cast<double>(info.file_bytes) / (1 << 30),
                 model->n_threads());
     if (a.n_prompt > 0) std::printf("pp%-5d %10.2f ± %.2f tok/s\n", a.n_prompt, p.mean, p.stddev);
     if (a.n_gen > 0) std::printf("tg%-5d %10.2f ± %.2f tok/s\n", a.n_gen, g.mean, g.stddev);
     std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
+    if (rs.budgeted)
+      std::printf("experts (last decode round): hit rate %.1f%%, %.1f MB read per token, I/O wait %.1f%% of decode, "
+                  "%.0f%% of reads started before attention; cache %d/%d slots (%s, %s)\n",
+                  100 * rs.expert_hit_rate, static_cast<double>(rs.bytes_read) * per_token / 1e6, 100 * io_wait_fraction,
+                  100 * prefetch_coverage, rs.cache_resident, rs.cache_slots, rs.cache_policy.c_str(), rs.io_backend.c_str());
   }
   return 0;
 }

@@ -13,14 +13,21 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("--gating", gating, "override the router gating: softmax | sigmoid (for files that omit it)");
   app.add_option("--window", window, "override the sliding-window size");
   app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 instead of f16");
+  app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
+  app.add_option("--cache-policy", model.cache_policy, "expert cache policy under --memory: lru | lfu")->capture_default_str();
+  app.add_option("--io", model.io_backend, "I/O backend under --memory: auto | io_uring | pread")->capture_default_str();
 }
 
 std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   smallthinker::ModelOptions o = model;
   if (!gating.empty()) o.gating = gating;
   if (window > 0) o.window = window;
+  o.plan_ctx = session.n_ctx > 0 ? session.n_ctx : 4096;
+  o.plan_batch = session.n_batch;
+  o.plan_kv_f32 = kv_f32;
   auto m = smallthinker::Model::load(o);
   for (const auto& w : m->info().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!m->memory_plan().empty()) std::fprintf(stderr, "%s", m->memory_plan().c_str());
   return m;
 }
 

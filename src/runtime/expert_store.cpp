@@ -1,0 +1,209 @@
+#include "runtime/expert_store.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+namespace st {
+namespace {
+
+constexpr uint64_t kAlign = 4096;
+uint64_t round_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+const ExpertTensor& tensor_of(const LayerWeights& L, int which) {
+  return which == 0 ? L.gate_exps : which == 1 ? L.up_exps : L.down_exps;
+}
+
+}  // namespace
+
+ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, const ModelWeights& weights,
+                         const ExpertStoreOptions& o)
+    : path_(path), config_(config), weights_(weights),
+      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes) {
+  if (o.n_slots <= 0 || o.slot_bytes == 0 || o.slot_bytes % kAlign) throw std::invalid_argument("expert store: bad slot geometry");
+  reader_ = open_async_reader(path, o.io);
+  tail_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat sb {};
+  if (tail_fd_ < 0 || fstat(tail_fd_, &sb) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  file_size_ = static_cast<uint64_t>(sb.st_size);
+  posix_fadvise(tail_fd_, 0, 0, POSIX_FADV_RANDOM);
+
+  // Part sizes: the largest over layers, so any expert fits any slot.
+  uint64_t sizes[3] = {0, 0, 0};
+  for (const auto& L : weights.layers)
+    for (int w = 0; w < 3; ++w) sizes[w] = std::max<uint64_t>(sizes[w], round_up(tensor_of(L, w).expert_bytes()) + kAlign);
+  part_offset_[1] = sizes[0];
+  part_offset_[2] = sizes[0] + sizes[1];
+  if (sizes[0] + sizes[1] + sizes[2] > slot_bytes_) throw std::invalid_argument("expert store: slot too small");
+
+  // Pre-faulted anonymous memory: the budget is taken now, visibly, not page by page later.
+  slots_len_ = static_cast<size_t>(o.n_slots) * slot_bytes_;
+  void* m = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (m == MAP_FAILED) throw std::runtime_error("cannot allocate the expert cache (" + std::to_string(slots_len_) + " bytes)");
+  slots_ = static_cast<uint8_t*>(m);
+  pending_.assign(static_cast<size_t>(o.n_slots), 0);
+  error_.assign(static_cast<size_t>(o.n_slots), 0);
+  slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
+  slot_expert_.assign(static_cast<size_t>(o.n_slots), -1);
+  selected_.reserve(static_cast<size_t>(config.n_expert));
+  completions_.reserve(256);
+}
+
+ExpertStore::~ExpertStore() {
+  // Reads may still target the slots: let them land before the memory goes away.
+  try {
+    while (reader_ && reader_->in_flight() > 0) {
+      completions_.clear();
+      reader_->reap(completions_, 1);
+    }
+  } catch (...) {
+  }
+  if (slots_) munmap(slots_, slots_len_);
+  if (tail_fd_ >= 0) ::close(tail_fd_);
+}
+
+void ExpertStore::reset_stats() {
+  stats_ = {};
+  cache_.reset_stats();
+}
+
+ExpertStore::Part ExpertStore::part(int layer, int which, int expert) const {
+  const ExpertTensor& t = tensor_of(weights_.layers[static_cast<size_t>(layer)], which);
+  const uint64_t begin = t.file_offset + static_cast<uint64_t>(expert) * t.expert_bytes();
+  const uint64_t aligned = begin / kAlign * kAlign;
+  return {aligned, static_cast<size_t>(round_up(begin + t.expert_bytes()) - aligned), static_cast<size_t>(begin - aligned)};
+}
+
+int ExpertStore::bring_in(int layer, int expert, bool prefetching) {
+  const ExpertCache::Admit a = cache_.access(layer, expert);
+  if (a.slot < 0)
+    throw std::runtime_error("expert cache: every slot is in use; the memory budget is too small for this batch");
+  if (a.hit) return a.slot;
+  const size_t s = static_cast<size_t>(a.slot);
+  slot_layer_[s] = layer;
+  slot_expert_[s] = expert;
+  error_[s] = 0;
+  pending_[s] = 0;
+  ReadRequest reqs[3];
+  int n = 0;
+  for (int w = 0; w < 3; ++w) {
+    const Part p = part(layer, w, expert);
+    uint8_t* dst = slots_ + s * slot_bytes_ + part_offset_[w];
+    if (p.aligned_offset + p.aligned_length > file_size_) {
+      // The expert ends in the file's last partial page: a direct read would come back
+      // short, so read the exact bytes through the page cache and drop them again.
+      const ExpertTensor& t = tensor_of(weights_.layers[static_cast<size_t>(layer)], w);
+      const uint64_t begin = p.aligned_offset + p.skip;
+      const ssize_t got = pread(tail_fd_, dst + p.skip, t.expert_bytes(), static_cast<off_t>(begin));
+      posix_fadvise(tail_fd_, static_cast<off_t>(begin), static_cast<off_t>(t.expert_bytes()), POSIX_FADV_DONTNEED);
+      if (got != static_cast<ssize_t>(t.expert_bytes())) {
+        cache_.invalidate(a.slot);
+        throw std::runtime_error(path_ + ": reading expert " + std::to_string(expert) + " of layer " + std::to_string(layer) +
+                                 " failed: the file is truncated");
+      }
+      stats_.bytes_read += t.expert_bytes();
+      continue;
+    }
+    reqs[n++] = {p.aligned_offset, p.aligned_length, dst, static_cast<uint64_t>(a.slot) * 4 + static_cast<uint64_t>(w)};
+    stats_.bytes_read += p.aligned_length;
+  }
+  pending_[s] = static_cast<int8_t>(n);
+  if (n) reader_->submit(reqs, static_cast<size_t>(n));
+  stats_.experts_read++;
+  (prefetching ? stats_.prefetched : stats_.demand_reads)++;
+  return a.slot;
+}
+
+void ExpertStore::handle(const ReadCompletion& c) {
+  const size_t s = static_cast<size_t>(c.tag / 4);
+  if (c.error && !error_[s]) error_[s] = c.error;
+  pending_[s]--;
+}
+
+void ExpertStore::wait_ready(int slot) {
+  const size_t s = static_cast<size_t>(slot);
+  if (pending_[s] > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (pending_[s] > 0) {
+      completions_.clear();
+      reader_->reap(completions_, 1);
+      for (const auto& c : completions_) handle(c);
+    }
+    stats_.io_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  if (error_[s]) {
+    const int err = error_[s];
+    const int layer = slot_layer_[s], expert = slot_expert_[s];
+    cache_.invalidate(slot);
+    throw std::runtime_error(path_ + ": reading expert " + std::to_string(expert) + " of layer " + std::to_string(layer) +
+                             " failed: " + (err == EIO ? std::string("I/O error or truncated file") : std::strerror(err)) +
+                             " (check the file and the disk)");
+  }
+}
+
+int ExpertStore::max_acquired() const {
+  // Half the slots: one chunk being computed while the next chunk's reads fly.
+  return std::max(config_.n_expert_used, cache_.n_slots() / 2);
+}
+
+void ExpertStore::prefetch(int layer, std::span<const int32_t> experts) {
+  // A prefetch is a hint: pins left by an earlier layer that never acquired them are dropped
+  // so pins cannot leak (with Forward every prefetched expert is acquired and released).
+  for (size_t i = 0; i < selected_.size();) {
+    if (slot_layer_[static_cast<size_t>(selected_[i])] != layer) {
+      cache_.unpin(selected_[i]);
+      selected_[i] = selected_.back();
+      selected_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  for (int32_t e : experts) {
+    if (static_cast<int>(selected_.size()) >= max_acquired()) break;  // the rest: read when acquired
+    const int slot = bring_in(layer, e, /*prefetching=*/true);
+    if (std::find(selected_.begin(), selected_.end(), slot) != selected_.end()) continue;
+    cache_.pin(slot);  // the layer's choice stays resident until its FFN is done
+    selected_.push_back(slot);
+  }
+  // Collect whatever has already finished without blocking.
+  completions_.clear();
+  reader_->reap(completions_, 0);
+  for (const auto& c : completions_) handle(c);
+}
+
+ExpertView ExpertStore::acquire(int layer, int expert) {
+  int slot = cache_.find(layer, expert);
+  const bool selected = slot >= 0 && std::find(selected_.begin(), selected_.end(), slot) != selected_.end();
+  if (!selected) {
+    slot = bring_in(layer, expert, /*prefetching=*/false);
+    cache_.pin(slot);
+    selected_.push_back(slot);
+  }
+  wait_ready(slot);
+  const uint8_t* base = slots_ + static_cast<size_t>(slot) * slot_bytes_;
+  const LayerWeights& L = weights_.layers[static_cast<size_t>(layer)];
+  auto view = [&](int w) {
+    TensorView v = tensor_of(L, w).all;
+    v.n_rows = tensor_of(L, w).rows_per_expert;
+    v.data = base + part_offset_[w] + part(layer, w, expert).skip;
+    return v;
+  };
+  return {view(0), view(1), view(2), L.down_transposed};
+}
+
+void ExpertStore::release(int layer, int expert) {
+  const int slot = cache_.find(layer, expert);
+  auto it = std::find(selected_.begin(), selected_.end(), slot);
+  if (slot < 0 || it == selected_.end()) return;
+  selected_.erase(it);
+  cache_.unpin(slot);
+}
+
+}  // namespace st

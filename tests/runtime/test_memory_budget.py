@@ -1,0 +1,97 @@
+"""The memory budget, checked from outside the process: a model several times larger than its
+budget runs inside a cgroup-v1 memory limit of that budget and produces logits bit-identical to
+the unlimited in-RAM run, with memory.failcnt == 0 (the kernel never had to refuse a charge).
+
+Needs root and a writable cgroup v1 memory controller (as on the development machine and CI);
+where that is missing the budgeted run is still compared with the in-RAM run, and the cgroup
+part is reported as skipped."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ST_BIN = os.environ.get("ST_BIN")
+CG_ROOT = "/sys/fs/cgroup/memory"
+passed = failed = skipped = 0
+
+
+def check(ok, what):
+    global passed, failed
+    print(("PASS " if ok else "FAIL ") + what, flush=True)
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def run(cmd, cgroup=None):
+    def enter():
+        if cgroup:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+    return subprocess.run(cmd, capture_output=True, text=True, preexec_fn=enter if cgroup else None, timeout=600)
+
+
+def main():
+    global skipped
+    if not ST_BIN or not os.path.exists(ST_BIN):
+        print("FAIL: ST_BIN is not set to the smallthinker binary")
+        return 1
+    tmp = tempfile.mkdtemp(prefix="st_budget_")
+    model = os.path.join(tmp, "m.gguf")
+    # ~40 MB of experts (32 per layer, 6 layers, q8_0), a few MB of everything else.
+    r = run([ST_BIN, "synth", "-o", model, "--preset", "tiny-swa", "--type", "q8_0", "--layers", "6",
+             "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5"])
+    check(r.returncode == 0, "synth a %d MB model" % (os.path.getsize(model) >> 20 if r.returncode == 0 else -1))
+    if r.returncode:
+        print(r.stderr)
+        return 1
+    size = os.path.getsize(model)
+    tokens = ",".join(str((i * 37 + 11) % 400) for i in range(48))
+    ref = os.path.join(tmp, "ref.f32")
+    r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", ref, "-c", "64", "-b", "16"])
+    check(r.returncode == 0, "in-RAM logits")
+    budget = 24 << 20
+    assert budget < size / 1.5, "the budget must be well below the file size"
+
+    for policy in ("lru", "lfu"):
+        out = os.path.join(tmp, "budget_%s.f32" % policy)
+        cmd = [ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", out, "-c", "64", "-b", "16",
+               "--memory", str(budget), "--cache-policy", policy]
+        cg = None
+        if os.geteuid() == 0 and os.access(CG_ROOT, os.W_OK):
+            cg = os.path.join(CG_ROOT, "st_budget_test_%d_%s" % (os.getpid(), policy))
+            os.makedirs(cg, exist_ok=True)
+            with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(budget))
+            subprocess.run(["sync"])
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3")
+        else:
+            skipped += 1
+            print("SKIP cgroup limit (needs root and cgroup v1 memory); running without it")
+        r = run(cmd, cg)
+        check(r.returncode == 0, "%s: budgeted run exits 0%s" % (policy, "" if r.returncode == 0 else ": " + r.stderr[-2000:]))
+        if cg:
+            failcnt = int(open(os.path.join(cg, "memory.failcnt")).read())
+            peak = int(open(os.path.join(cg, "memory.max_usage_in_bytes")).read())
+            check(failcnt == 0, "%s: memory.failcnt == 0 (was %d), peak %.1f MB of %.1f MB limit, file %.1f MB"
+                  % (policy, failcnt, peak / 2**20, budget / 2**20, size / 2**20))
+            os.rmdir(cg)
+        if r.returncode == 0:
+            a, b = np.fromfile(ref, dtype=np.float32), np.fromfile(out, dtype=np.float32)
+            check(a.shape == b.shape and np.array_equal(a, b), "%s: logits bit-identical to the in-RAM run" % policy)
+        if policy == "lru":
+            check("memory plan" in r.stderr and "expert cache" in r.stderr, "the plan is printed")
+
+    # A budget below the minimum is refused with a message naming the minimum.
+    r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", os.path.join(tmp, "x.f32"), "--memory", "1MiB"])
+    check(r.returncode != 0 and "minimum" in r.stderr, "a too-small budget is refused naming the minimum")
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
