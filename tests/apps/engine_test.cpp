@@ -68,10 +68,20 @@ TEST_P(BatchInvariance, OneBatchEqualsTokenByTokenAndChunks) {
   const std::string path = synth(GetParam(), "f32");
   const auto tokens = some_tokens(70, 300);  // longer than tiny-swa's window of 16
   const auto whole = eval_all(path, tokens, 512, true);
-  expect_close(whole, eval_all(path, tokens, 1, true), 1e-5f);
-  expect_close(whole, eval_all(path, tokens, 13, true), 1e-5f);
-  // With the f16 cache, fresh keys are rounded like cached ones: batching still does not matter.
-  expect_close(eval_all(path, tokens, 512, false), eval_all(path, tokens, 1, false), 1e-5f);
+  {
+    SCOPED_TRACE("token by token, f32 cache");
+    expect_close(whole, eval_all(path, tokens, 1, true), 1e-5f);
+  }
+  {
+    SCOPED_TRACE("batches of 13, f32 cache");
+    expect_close(whole, eval_all(path, tokens, 13, true), 1e-5f);
+  }
+  SCOPED_TRACE("token by token, f16 cache");
+  // With the f16 cache, fresh keys are rounded like cached ones, so batching matters only
+  // where float-rounding differences between the batched and single-token kernels push a
+  // value across an f16 rounding boundary (one f16 ulp, 5e-4 relative, on a few entries).
+  // Without the rounding of fresh keys the difference is ~1e-2 (measured before it existed).
+  expect_close(eval_all(path, tokens, 512, false), eval_all(path, tokens, 1, false), 1e-3f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BatchInvariance, ::testing::Values("tiny", "tiny-swa"));

@@ -37,7 +37,8 @@ std::string tmp_path(const std::string& name) { return ::testing::TempDir() + "/
 
 ModelConfig load(const std::function<void(GgufWriter&)>& edit, std::vector<std::string>* warnings = nullptr,
                  ConfigOverrides ov = {}, bool with_gating = true) {
-  const std::string p = tmp_path("config_test.gguf");
+  // One file per test: ctest runs tests of this binary in parallel processes.
+  const std::string p = tmp_path(std::string("config_test_") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".gguf");
   write_model(edit, p, with_gating);
   auto f = GgufFile::open(p);
   return config_from_gguf(*f, ov, warnings);
