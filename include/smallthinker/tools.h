@@ -26,6 +26,11 @@ struct SynthOptions {
   std::optional<int64_t> window;      // sliding window (0 = none: all global RoPE)
   std::string gating;                 // softmax | sigmoid
   bool tied_output = false;           // omit output.weight (lm_head = token_embd)
+  // Realistic activity (0 = off: uniform routing, ~50% zero neurons): the hot quarter of the
+  // experts gets a router-logit advantage of about routing_skew (2-3 gives the paper's
+  // 0.4-0.6 hot frequencies), and about reglu_zero_fraction of gate pre-activations are < 0.
+  double routing_skew = 0;
+  double reglu_zero_fraction = 0;
   int n_threads = 0;
 };
 

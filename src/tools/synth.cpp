@@ -56,6 +56,11 @@ struct Rng {
 struct Init {
   float mean;
   float stddev;
+  // Optionally adds `dir_scale` * direction to the rows for which dir_rows(row) is true:
+  // how realistic routing and ReGLU sparsity are planted (see synth_model).
+  const std::vector<float>* direction = nullptr;
+  float dir_scale = 0;
+  bool (*dir_rows)(int64_t row) = nullptr;
 };
 
 class Synthesizer {
@@ -80,6 +85,8 @@ class Synthesizer {
         for (int64_t r = b; r < e; ++r) {
           Rng rng{tensor_seed ^ (static_cast<uint64_t>(r) * 0xD1B54A32D192ED03ull)};
           for (int64_t c = 0; c < cols; ++c) buf[c] = init.mean + (2.0f * rng.uniform() - 1.0f) * half_width;
+          if (init.direction && (!init.dir_rows || init.dir_rows(r)))
+            for (int64_t c = 0; c < cols; ++c) buf[c] += init.dir_scale * (*init.direction)[static_cast<size_t>(c)];
           kt.quantize_row(buf, dst.data() + static_cast<size_t>(r) * rb, cols);
         }
       });
@@ -91,6 +98,16 @@ class Synthesizer {
   st::ThreadPool& pool_;
   uint64_t n_tensors_ = 0;
 };
+
+// Inverse of the standard normal CDF (bisection on erfc: precise enough for planting).
+double normal_quantile(double p) {
+  double lo = -8, hi = 8;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
 
 }  // namespace
 
@@ -141,8 +158,38 @@ void synth_model(const SynthOptions& o, const std::string& path, const std::func
   const int64_t H = s.n_embd, F = s.n_ff_exp, QW = s.head_dim * s.n_head, KVW = s.head_dim * s.n_head_kv;
   const auto f32 = st::TensorType::F32;
   const auto inv_sqrt = [](int64_t n) { return 1.0f / std::sqrt(static_cast<float>(n)); };
+  if (o.routing_skew < 0 || o.reglu_zero_fraction < 0 || o.reglu_zero_fraction >= 1)
+    throw std::invalid_argument("--routing-skew must be >= 0 and --reglu-zero in [0, 1)");
+  // Realistic routing and sparsity. Random weights route uniformly and half the ReGLU neurons
+  // fire; real SmallThinker checkpoints have a stable hot set (20-30% of experts at 0.4-0.6
+  // frequency) and mostly-zero neurons. Both are planted through one shared direction u:
+  // every embedding row gets a component along u, so the residual stream carries u through
+  // all layers; router rows of hot experts (every 4th expert) lean towards u, raising their
+  // logits by about `routing_skew`; gate rows lean away from u, shifting gate
+  // pre-activations down so that about `reglu_zero_fraction` of them are negative.
+  std::vector<float> u(static_cast<size_t>(H));
+  const bool planted = o.routing_skew > 0 || o.reglu_zero_fraction > 0;
+  if (planted) {
+    Rng rng{o.seed ^ 0xC0FFEEull};
+    double norm = 0;
+    for (auto& v : u) {
+      v = 2.0f * rng.uniform() - 1.0f;
+      norm += static_cast<double>(v) * v;
+    }
+    for (auto& v : u) v = static_cast<float>(v / std::sqrt(norm));
+  }
+  const float sqrt_h = std::sqrt(static_cast<float>(H));
+  // Embedding elements have std 1 (|row| ~ sqrt(H)); the planted component has the same norm.
+  Init embd{0.0f, 1.0f, planted ? &u : nullptr, sqrt_h, nullptr};
+  // x.u ~ sqrt(H) and rmsnorm divides by ~sqrt(2): logit shift = scale * sqrt(H) (router), and
+  // gate shift = -scale * sqrt(H / 2) measured in units of the gate's std (~1).
+  Init router{0.0f, 0.5f * inv_sqrt(H), o.routing_skew > 0 ? &u : nullptr,
+              static_cast<float>(o.routing_skew) / sqrt_h, [](int64_t row) { return row % 4 == 0; }};
+  const double z = o.reglu_zero_fraction > 0 ? normal_quantile(o.reglu_zero_fraction) : 0.0;
+  Init gate{0.0f, inv_sqrt(H), o.reglu_zero_fraction > 0 ? &u : nullptr,
+            static_cast<float>(-z * std::sqrt(2.0) / sqrt_h), nullptr};
   Synthesizer syn(o, pool);
-  syn.add(w, std::string(names::kTokenEmbd), *type, {H, s.n_vocab}, {0.0f, 1.0f});
+  syn.add(w, std::string(names::kTokenEmbd), *type, {H, s.n_vocab}, embd);
   for (int il = 0; il < s.n_layer; ++il) {
     auto n = [&](std::string_view suffix) { return names::blk(il, suffix); };
     syn.add(w, n(names::kAttnNorm), f32, {H}, {1.0f, 0.1f});
@@ -152,8 +199,8 @@ void synth_model(const SynthOptions& o, const std::string& path, const std::func
     syn.add(w, n(names::kAttnOut), *type, {QW, H}, {0.0f, inv_sqrt(QW)});
     syn.add(w, n(names::kFfnNorm), f32, {H}, {1.0f, 0.1f});
     // Router on the raw residual (norm grows with depth): small scale keeps logits O(1).
-    syn.add(w, n(names::kFfnRouter), f32, {H, s.n_expert}, {0.0f, 0.5f * inv_sqrt(H)});
-    syn.add(w, n(names::kFfnGateExps), *type, {H, F, s.n_expert}, {0.0f, inv_sqrt(H)});
+    syn.add(w, n(names::kFfnRouter), f32, {H, s.n_expert}, router);
+    syn.add(w, n(names::kFfnGateExps), *type, {H, F, s.n_expert}, gate);
     syn.add(w, n(names::kFfnUpExps), *type, {H, F, s.n_expert}, {0.0f, inv_sqrt(H)});
     syn.add(w, n(names::kFfnDownExps), *type, {F, H, s.n_expert}, {0.0f, inv_sqrt(F)});
   }

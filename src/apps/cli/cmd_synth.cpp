@@ -30,6 +30,8 @@ const bool registered = register_command({"synth", "write a random-weight SmallT
   app.add_option("--window", *window, "sliding window (0 = all layers global RoPE)");
   app.add_option("--gating", o->gating, "softmax | sigmoid");
   app.add_flag("--tied", o->tied_output, "no output.weight: lm_head shares token_embd");
+  app.add_option("--routing-skew", o->routing_skew, "router-logit advantage of a hot quarter of the experts (e.g. 2.5)");
+  app.add_option("--reglu-zero", o->reglu_zero_fraction, "target fraction of zero ReGLU neurons (e.g. 0.7)");
   app.add_option("-t,--threads", o->n_threads, "threads");
   return [o, out, window] {
     if (*window >= 0) o->window = *window;
