@@ -20,7 +20,7 @@ struct ModelOptions {
   // Memory budget ("1GiB", "512MiB", bytes; empty = none: the file is mapped and every
   // weight may stay in RAM). With a budget, experts stream from the file through a cache.
   std::string memory;
-  std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing)
+  std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
   // What the memory plan reserves for sessions: context, batch and KV type.
   int64_t plan_ctx = 4096;
