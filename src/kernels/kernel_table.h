@@ -7,6 +7,18 @@
 // row is quantized once into the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q5_0/Q8_0,
 // Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, F16/BF16/F32 for the float types), so a layer
 // quantizes its input once and reuses it for every row.
+//
+// Contracts shared by every kernel:
+// - n is a whole number of blocks of the type (row_fits); rows are whole blocks.
+// - Row pointers are aligned to the block struct's alignment (2 bytes; 4 for Q8_K, 4 for
+//   F32), which GGUF data (32-byte aligned, whole-block rows) and malloc'd buffers satisfy.
+// - Dot products accumulate in f32 (int32 inside a block); results differ from ref/ only by
+//   float summation order. Dequantization is bit-exact with ref/ on every ISA, and so are
+//   the activation quantizers (Q8_0, Q8_1, Q8_K) and the F16/BF16 conversions.
+// - Non-finite input to a quantizer yields a non-finite block (see ref/q8_0.cpp).
+// - Kernels are single-threaded and re-entrant; the caller splits rows across threads.
+//   gemv/gemm may use per-thread scratch memory (scratch.h), never allocated per call once
+//   warm.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,12 +37,11 @@ using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of one weight row (storage type) with one activation row (vec_dot_type), n elements.
 using VecDotFn = float (*)(int64_t n, const void* w_row, const void* act_row);
 // y[r] = dot(w row r, act) for r in [0, n_rows); rows are `w_row_bytes` apart.
-using GemvFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
-                        const void* act, float* y);
+using GemvFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 // Y[t * ldy + r] = dot(w row r, act row t) for r < n_rows, t < n_tok; act rows are
 // `act_row_bytes` apart. The batched form lets a kernel reuse each weight block for many tokens.
-using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
-                        const void* act, size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy);
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                        size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy);
 
 struct KernelTable {
   TensorType type = TensorType::F32;
@@ -42,7 +53,9 @@ struct KernelTable {
   GemmFn gemm = nullptr;
 };
 
-// Table for the active ISA (chosen once, thread-safe).
+// Table for the active ISA (chosen once, thread-safe; throws std::runtime_error if
+// ST_FORCE_ISA names an unknown or unusable ISA, and std::invalid_argument for a type
+// without kernels).
 const KernelTable& kernel_table(TensorType type);
 // Table for a specific ISA (tests and benchmarks); entries fall back to the next-best ISA
 // where a kernel has no specialised version. Throws if the ISA is not usable on this CPU.

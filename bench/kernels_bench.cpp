@@ -1,0 +1,129 @@
+// Kernel micro-benchmarks: gemv (one token) and gemm (a prefill batch) per weight type and
+// ISA, plus the activation quantizers. Counters: weight GB/s (bytes of the weight matrix
+// streamed per second) and GOP/s (2 * n * rows * tokens per second).
+//
+//   build-kern/bench/kernels_bench --benchmark_filter='gemv/q4_0'
+//
+// Each benchmark runs on one thread; the "large" gemv matrices (> 100 MB) measure DRAM
+// bandwidth, the others run from L2/L3.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "formats/tensor_type.h"
+#include "kernels/kernel_table.h"
+
+namespace st {
+namespace {
+
+std::vector<float> gaussian(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// n_rows rows: 64 distinct quantized rows repeated (the content does not change the speed).
+std::vector<uint8_t> weight_matrix(TensorType type, int64_t n, int64_t n_rows) {
+  const size_t rb = row_bytes(type, n);
+  const int64_t distinct = std::min<int64_t>(64, n_rows);
+  std::vector<uint8_t> w(rb * static_cast<size_t>(n_rows));
+  const auto& k = kernel_table(type, Isa::scalar);
+  for (int64_t r = 0; r < distinct; ++r)
+    k.quantize_row(gaussian(n, 1 + static_cast<uint32_t>(r)).data(), w.data() + r * rb, n);
+  for (int64_t r = distinct; r < n_rows; ++r) std::memcpy(w.data() + r * rb, w.data() + (r % distinct) * rb, rb);
+  return w;
+}
+
+std::vector<uint8_t> activations(TensorType weight_type, int64_t n, int64_t n_tok, Isa isa) {
+  const auto& k = kernel_table(kernel_table(weight_type, isa).vec_dot_type, isa);
+  const size_t rb = row_bytes(k.type, n);
+  std::vector<uint8_t> a(rb * static_cast<size_t>(n_tok));
+  for (int64_t t = 0; t < n_tok; ++t)
+    k.quantize_row(gaussian(n, 100 + static_cast<uint32_t>(t)).data(), a.data() + t * rb, n);
+  return a;
+}
+
+void set_counters(benchmark::State& state, double weight_bytes, double ops) {
+  const auto iters = static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(weight_bytes * iters / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GOP/s"] = benchmark::Counter(ops * iters / 1e9, benchmark::Counter::kIsRate);
+}
+
+void bench_gemv(benchmark::State& state, TensorType type, Isa isa, int64_t n, int64_t n_rows) {
+  const auto& k = kernel_table(type, isa);
+  const auto w = weight_matrix(type, n, n_rows);
+  const auto a = activations(type, n, 1, isa);
+  std::vector<float> y(static_cast<size_t>(n_rows));
+  const size_t rb = row_bytes(type, n);
+  for (auto _ : state) {
+    k.gemv(n, w.data(), rb, n_rows, a.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows));
+}
+
+void bench_gemm(benchmark::State& state, TensorType type, Isa isa, int64_t n, int64_t n_rows, int64_t n_tok) {
+  const auto& k = kernel_table(type, isa);
+  const auto w = weight_matrix(type, n, n_rows);
+  const auto a = activations(type, n, n_tok, isa);
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
+  const size_t rb = row_bytes(type, n), arb = row_bytes(k.vec_dot_type, n);
+  for (auto _ : state) {
+    k.gemm(n, w.data(), rb, n_rows, a.data(), arb, n_tok, y.data(), n_rows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows * n_tok));
+}
+
+void bench_quantize(benchmark::State& state, TensorType act_type, Isa isa, int64_t n) {
+  const auto& k = kernel_table(act_type, isa);
+  const auto x = gaussian(n, 7);
+  std::vector<uint8_t> out(row_bytes(act_type, n));
+  for (auto _ : state) {
+    k.quantize_row(x.data(), out.data(), n);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+
+std::string name(const char* what, TensorType t, Isa isa, const std::string& shape) {
+  return std::string(what) + "/" + std::string(tensor_type_name(t)) + "/" + std::string(isa_name(isa)) + "/" + shape;
+}
+
+int register_all() {
+  using T = TensorType;
+  const T types[] = {T::Q4_0, T::Q8_0, T::Q4_K, T::Q6_K, T::Q5_K, T::Q4_1, T::Q5_0, T::Q5_1, T::F16, T::BF16, T::F32};
+  for (Isa isa : available_isas()) {
+    for (T t : types) {
+      const int64_t big_rows = static_cast<int64_t>(110e6 / static_cast<double>(row_bytes(t, 1536))) + 1;
+      struct Shape {
+        const char* label;
+        int64_t n, rows;
+      };
+      for (Shape s : {Shape{"1536x1536", 1536, 1536}, Shape{"768x1536", 768, 1536}, Shape{"1536x4096", 1536, 4096},
+                      Shape{"1536xlarge", 1536, big_rows}}) {
+        benchmark::RegisterBenchmark(name("gemv", t, isa, s.label).c_str(), bench_gemv, t, isa, s.n, s.rows)
+            ->Unit(benchmark::kMicrosecond);
+      }
+      benchmark::RegisterBenchmark(name("gemm", t, isa, "1536x1536x64tok").c_str(), bench_gemm, t, isa, 1536, 1536, 64)
+          ->Unit(benchmark::kMicrosecond);
+    }
+    for (T t : {T::Q8_0, T::Q8_1, T::Q8_K})
+      benchmark::RegisterBenchmark(name("quantize", t, isa, "1536").c_str(), bench_quantize, t, isa, 1536);
+  }
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace st
+
+BENCHMARK_MAIN();

@@ -1,0 +1,229 @@
+// The type-specific halves of tile_gemm.h: weight packers (one per block format) and the
+// activation preparers (one per activation format), plus the AVX2 integer dot policies.
+// Shared by avx2/ and avx512/; internal linkage throughout (see simd.h).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/avx2/simd.h"
+#include "kernels/avx2/tile_gemm.h"
+#include "kernels/blocks.h"
+
+namespace st::simd {
+namespace {
+
+// ---- activation side -------------------------------------------------------------------
+
+inline int32_t sum_i8x32(const uint8_t* p) {
+  return hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), loadu256(p)), _mm256_set1_epi16(1)));
+}
+
+// Q8_0 activations against a weight format with zero point c (0: none).
+inline void prepare_act_q8_0(GemmScratch& g, int64_t n_tok, int c) {
+  const int64_t nb = g.act.n_blocks;
+  for (int64_t b = 0; b < nb; ++b) g.qs_offset[b] = static_cast<int32_t>(b * 34 + 2);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const uint8_t* row = g.act.base + static_cast<size_t>(t) * g.act.row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      g.da[t * nb + b] = load_half(row + b * 34);
+      if (g.zero) g.zero[t * nb + b] = -c * sum_i8x32(row + b * 34 + 2);
+    }
+  }
+}
+
+// Q8_1 activations (formats with a min): s already holds d * sum(codes).
+inline void prepare_act_q8_1(GemmScratch& g, int64_t n_tok) {
+  const int64_t nb = g.act.n_blocks;
+  for (int64_t b = 0; b < nb; ++b) g.qs_offset[b] = static_cast<int32_t>(b * 36 + 4);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const uint8_t* row = g.act.base + static_cast<size_t>(t) * g.act.row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      g.da[t * nb + b] = load_half(row + b * 36);
+      g.sa[t * nb + b] = load_half(row + b * 36 + 2);
+    }
+  }
+}
+
+// Q8_K activations seen as blocks of `block` (32: Q4_K/Q5_K with mins; 16: Q6_K, zero point 32).
+inline void prepare_act_q8_k(GemmScratch& g, int64_t n_tok, int block) {
+  const int64_t nb = g.act.n_blocks, per_sb = kQK_K / block;
+  for (int64_t b = 0; b < nb; ++b)
+    g.qs_offset[b] = static_cast<int32_t>((b / per_sb) * sizeof(BlockQ8_K) + 4 + (b % per_sb) * block);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const uint8_t* row = g.act.base + static_cast<size_t>(t) * g.act.row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* sb = row + (b / per_sb) * sizeof(BlockQ8_K);
+      float d;
+      std::memcpy(&d, sb, 4);
+      int16_t bs[kQK_K / 16];
+      std::memcpy(bs, sb + 4 + kQK_K, sizeof bs);
+      const int64_t j = b % per_sb;
+      g.da[t * nb + b] = d;
+      if (block == 32)
+        g.sa[t * nb + b] = d * static_cast<float>(bs[2 * j] + bs[2 * j + 1]);
+      else
+        g.zero[t * nb + b] = -32 * bs[j];
+    }
+  }
+}
+
+// ---- weight side -----------------------------------------------------------------------
+
+struct PackQ4_0 {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 18;  // fp16 d at offset 0
+  static constexpr bool kHasMin = false;
+  static __m256i codes(const uint8_t* row, int64_t c) { return unpack_nibbles16(row + c * 18 + 2); }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float*) { *scale = load_half(row + c * 18); }
+};
+
+struct PackQ4_1 {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 20;  // fp16 d at offset 0, fp16 m at 2
+  static constexpr bool kHasMin = true;
+  static __m256i codes(const uint8_t* row, int64_t c) { return unpack_nibbles16(row + c * 20 + 4); }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float* minc) {
+    *scale = load_half(row + c * 20);
+    *minc = load_half(row + c * 20 + 2);
+  }
+};
+
+struct PackQ5_0 {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 22;  // fp16 d at offset 0
+  static constexpr bool kHasMin = false;
+  static __m256i codes(const uint8_t* row, int64_t c) {
+    const uint8_t* b = row + c * 22;
+    return _mm256_or_si256(unpack_nibbles16(b + 6), bits_to_0x10(static_cast<uint32_t>(load_i32(b + 2))));
+  }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float*) { *scale = load_half(row + c * 22); }
+};
+
+struct PackQ5_1 {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 24;  // fp16 d at offset 0, fp16 m at 2
+  static constexpr bool kHasMin = true;
+  static __m256i codes(const uint8_t* row, int64_t c) {
+    const uint8_t* b = row + c * 24;
+    return _mm256_or_si256(unpack_nibbles16(b + 8), bits_to_0x10(static_cast<uint32_t>(load_i32(b + 4))));
+  }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float* minc) {
+    *scale = load_half(row + c * 24);
+    *minc = load_half(row + c * 24 + 2);
+  }
+};
+
+// Q8_0 kept signed (for the AVX2 sign-trick policy).
+struct PackQ8_0Signed {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 34;  // fp16 d at offset 0
+  static constexpr bool kHasMin = false;
+  static __m256i codes(const uint8_t* row, int64_t c) { return loadu256(row + c * 34 + 2); }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float*) { *scale = load_half(row + c * 34); }
+};
+
+// Q8_0 biased to u8 (q + 128, zero point 128) for VNNI's u8 x s8 product.
+struct PackQ8_0Biased {
+  static constexpr int kBlock = 32;
+  static constexpr int kBlockBytes = 34;
+  static constexpr bool kHasMin = false;
+  static __m256i codes(const uint8_t* row, int64_t c) {
+    return _mm256_xor_si256(PackQ8_0Signed::codes(row, c), _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+  static void scales(const uint8_t* row, int64_t c, float* scale, float* minc) {
+    PackQ8_0Signed::scales(row, c, scale, minc);
+  }
+};
+
+// Q4_K/Q5_K: chunk c is sub-block c%8 of super-block c/8; scale d*sc, min coefficient -dmin*m.
+template <int kBlockBytes, int kQsOffset, bool kFifthBit>
+struct PackK4 {
+  static constexpr int kBlock = 32;
+  static constexpr bool kHasMin = true;
+  static void scales(const uint8_t* row, int64_t c, float* scale, float* minc) {
+    const uint8_t* b = row + (c / 8) * kBlockBytes;
+    uint8_t sc, m;
+    unpack_scale_min_k4(static_cast<int>(c % 8), b + 4, &sc, &m);
+    *scale = load_half(b) * sc;
+    *minc = -(load_half(b + 2) * m);
+  }
+  static __m256i codes(const uint8_t* row, int64_t c) {
+    const uint8_t* b = row + (c / 8) * kBlockBytes;
+    const int j = static_cast<int>(c % 8);
+    const __m256i packed = loadu256(b + kQsOffset + 32 * (j / 2));
+    __m256i v = _mm256_and_si256(_mm256_srli_epi16(packed, 4 * (j % 2)), _mm256_set1_epi8(0x0F));
+    if constexpr (kFifthBit) {
+      const __m256i qh = _mm256_and_si256(_mm256_srli_epi16(loadu256(b + 16), j), _mm256_set1_epi8(1));
+      v = _mm256_or_si256(v, _mm256_slli_epi16(qh, 4));
+    }
+    return v;
+  }
+};
+using PackQ4_K = PackK4<sizeof(BlockQ4_K), 16, false>;
+using PackQ5_K = PackK4<sizeof(BlockQ5_K), 48, true>;
+
+// Q6_K: chunk c holds 32 consecutive elements = sub-blocks 2c and 2c+1 (16 each), zero point 32.
+struct PackQ6_K {
+  static constexpr int kBlock = 16;
+  static constexpr bool kHasMin = false;
+  static void scales(const uint8_t* row, int64_t c, float* scale, float*) {
+    const uint8_t* b = row + (c / 8) * sizeof(BlockQ6_K);
+    const float d = load_half(b + 208);
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    scale[0] = d * sc[2 * (c % 8)];
+    scale[1] = d * sc[2 * (c % 8) + 1];
+  }
+  static __m256i codes(const uint8_t* row, int64_t c) {
+    const uint8_t* b = row + (c / 8) * sizeof(BlockQ6_K);
+    const int k8 = static_cast<int>(c % 8), h = k8 / 4, k = k8 % 4;
+    const __m256i ql = loadu256(b + 64 * h + 32 * (k % 2));
+    const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (k / 2)), _mm256_set1_epi8(0x0F));
+    const __m256i qh = _mm256_and_si256(_mm256_srli_epi16(loadu256(b + 128 + 32 * h), 2 * k), _mm256_set1_epi8(3));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(qh, 4));
+  }
+};
+
+// ---- AVX2 integer dot policies ---------------------------------------------------------
+
+// Unsigned codes: maddubs products of G16 groups are summed in int16 before widening, which
+// is exact while G16 * 2 * max_code * 128 <= 32767 (15 -> 8 groups, 31 -> 4, 63 -> 2).
+template <int G16>
+struct Avx2DotU {
+  static constexpr int kTokens = 4;
+  template <int kGroups, int TT>
+  static void accumulate(__m256i* isum, const uint8_t* q, const uint8_t* const* arow, int32_t off) {
+    static_assert(kGroups % G16 == 0);
+    for (int g0 = 0; g0 < kGroups; g0 += G16) {
+      __m256i p[TT];
+      for (int gi = 0; gi < G16; ++gi) {
+        const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * (g0 + gi)));
+        for (int t = 0; t < TT; ++t) {
+          const __m256i a = _mm256_set1_epi32(load_i32(arow[t] + off + 4 * (g0 + gi)));
+          const __m256i m = _mm256_maddubs_epi16(w, a);
+          p[t] = gi == 0 ? m : _mm256_add_epi16(p[t], m);
+        }
+      }
+      for (int t = 0; t < TT; ++t) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p[t], _mm256_set1_epi16(1)));
+    }
+  }
+};
+
+// Signed codes (Q8_0): |w| times the activation with w's sign.
+struct Avx2DotS {
+  static constexpr int kTokens = 4;
+  template <int kGroups, int TT>
+  static void accumulate(__m256i* isum, const uint8_t* q, const uint8_t* const* arow, int32_t off) {
+    for (int g = 0; g < kGroups; ++g) {
+      const __m256i w = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * g));
+      const __m256i wabs = _mm256_sign_epi8(w, w);
+      for (int t = 0; t < TT; ++t) {
+        const __m256i a = _mm256_set1_epi32(load_i32(arow[t] + off + 4 * g));
+        isum[t] = _mm256_add_epi32(isum[t], dot_u8s8(wabs, _mm256_sign_epi8(a, w)));
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace st::simd

@@ -1,0 +1,63 @@
+// Declarations of the AVX2 kernels (one file per type in this folder); registry.cpp puts
+// them into the tables. Signatures as in kernel_table.h.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace st::avx2 {
+
+float vec_dot_f32(int64_t n, const void* w_row, const void* act_row);
+void gemv_f32(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_f32(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+              int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_f16(int64_t n, const void* w_row, const void* act_row);
+void gemv_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+              int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_bf16(int64_t n, const void* w_row, const void* act_row);
+void gemv_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q4_0(int64_t n, const void* w_row, const void* act_row);
+void gemv_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q4_1(int64_t n, const void* w_row, const void* act_row);
+void gemv_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q5_0(int64_t n, const void* w_row, const void* act_row);
+void gemv_q5_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q5_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q5_1(int64_t n, const void* w_row, const void* act_row);
+void gemv_q5_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q5_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row);
+void gemv_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);
+void gemv_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q5_k(int64_t n, const void* w_row, const void* act_row);
+void gemv_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);
+void gemv_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+
+// Float rows and activation quantizers (bit-identical to ref/).
+void dequantize_row_f16(const void* src, float* dst, int64_t n);
+void quantize_row_f16(const float* src, void* dst, int64_t n);
+void dequantize_row_bf16(const void* src, float* dst, int64_t n);
+void quantize_row_bf16(const float* src, void* dst, int64_t n);
+void quantize_row_q8_0(const float* src, void* dst, int64_t n);
+void quantize_row_q8_1(const float* src, void* dst, int64_t n);
+void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+
+}  // namespace st::avx2

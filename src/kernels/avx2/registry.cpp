@@ -1,0 +1,43 @@
+// Fills the AVX2 entries of a type's table. Dequantization of the block formats stays on
+// ref/ (it is not on the hot path and ref/ is the bit-exact definition); the float types'
+// conversions and the activation quantizers are replaced because the forward pass runs them.
+#include "kernels/avx2/avx2.h"
+#include "kernels/avx2/kernels.h"
+
+namespace st::avx2 {
+
+void override_kernels(KernelTable& t) {
+  auto dots = [&t](VecDotFn dot, GemvFn gemv, GemmFn gemm) {
+    t.vec_dot = dot;
+    t.gemv = gemv;
+    t.gemm = gemm;
+  };
+  switch (t.type) {
+    case TensorType::F32: dots(vec_dot_f32, gemv_f32, gemm_f32); break;
+    case TensorType::F16:
+      dots(vec_dot_f16, gemv_f16, gemm_f16);
+      t.dequantize_row = dequantize_row_f16;
+      t.quantize_row = quantize_row_f16;
+      break;
+    case TensorType::BF16:
+      dots(vec_dot_bf16, gemv_bf16, gemm_bf16);
+      t.dequantize_row = dequantize_row_bf16;
+      t.quantize_row = quantize_row_bf16;
+      break;
+    case TensorType::Q4_0: dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0); break;
+    case TensorType::Q4_1: dots(vec_dot_q4_1, gemv_q4_1, gemm_q4_1); break;
+    case TensorType::Q5_0: dots(vec_dot_q5_0, gemv_q5_0, gemm_q5_0); break;
+    case TensorType::Q5_1: dots(vec_dot_q5_1, gemv_q5_1, gemm_q5_1); break;
+    case TensorType::Q8_0:
+      dots(vec_dot_q8_0, gemv_q8_0, gemm_q8_0);
+      t.quantize_row = quantize_row_q8_0;
+      break;
+    case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;
+    case TensorType::Q4_K: dots(vec_dot_q4_k, gemv_q4_k, gemm_q4_k); break;
+    case TensorType::Q5_K: dots(vec_dot_q5_k, gemv_q5_k, gemm_q5_k); break;
+    case TensorType::Q6_K: dots(vec_dot_q6_k, gemv_q6_k, gemm_q6_k); break;
+    case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
+  }
+}
+
+}  // namespace st::avx2

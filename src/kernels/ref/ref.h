@@ -1,0 +1,49 @@
+// Plain C++ reference kernels: the readable definition of every tensor type, and the twin
+// that each SIMD kernel is tested against. Signatures are those of kernel_table.h; gemv and
+// gemm come from the loops in row_loops.h over vec_dot.
+#pragma once
+#include <cstdint>
+
+namespace st::ref {
+
+void dequantize_row_f32(const void* src, float* dst, int64_t n);
+void dequantize_row_f16(const void* src, float* dst, int64_t n);
+void dequantize_row_bf16(const void* src, float* dst, int64_t n);
+void dequantize_row_q4_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q4_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_k(const void* src, float* dst, int64_t n);
+
+void quantize_row_f32(const float* src, void* dst, int64_t n);
+void quantize_row_f16(const float* src, void* dst, int64_t n);
+void quantize_row_bf16(const float* src, void* dst, int64_t n);
+void quantize_row_q4_0(const float* src, void* dst, int64_t n);
+void quantize_row_q4_1(const float* src, void* dst, int64_t n);
+void quantize_row_q5_0(const float* src, void* dst, int64_t n);
+void quantize_row_q5_1(const float* src, void* dst, int64_t n);
+void quantize_row_q8_0(const float* src, void* dst, int64_t n);
+void quantize_row_q8_1(const float* src, void* dst, int64_t n);
+void quantize_row_q4_k(const float* src, void* dst, int64_t n);
+void quantize_row_q5_k(const float* src, void* dst, int64_t n);
+void quantize_row_q6_k(const float* src, void* dst, int64_t n);
+void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+
+float vec_dot_f32(int64_t n, const void* w_row, const void* act_row);   // act: F32
+float vec_dot_f16(int64_t n, const void* w_row, const void* act_row);   // act: F16
+float vec_dot_bf16(int64_t n, const void* w_row, const void* act_row);  // act: BF16
+float vec_dot_q4_0(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
+float vec_dot_q4_1(int64_t n, const void* w_row, const void* act_row);  // act: Q8_1
+float vec_dot_q5_0(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
+float vec_dot_q5_1(int64_t n, const void* w_row, const void* act_row);  // act: Q8_1
+float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
+float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+float vec_dot_q5_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+
+}  // namespace st::ref

@@ -1,0 +1,135 @@
+// Every ISA's kernels against ref/: dequantize and quantize bit-exact, vec_dot / gemv / gemm
+// within float rounding (1e-5 of the sum of |products|, offsets included). Odd sizes make
+// sure tails and partial tiles are covered.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernel_test_util.h"
+
+namespace st {
+namespace {
+
+using test::dot_magnitude;
+
+struct Case {
+  TensorType type;
+  Isa isa;
+};
+
+std::vector<Case> all_cases(const std::vector<TensorType>& types) {
+  std::vector<Case> out;
+  for (Isa isa : available_isas())
+    for (TensorType t : types) out.push_back({t, isa});
+  return out;
+}
+
+std::vector<int64_t> test_lengths(TensorType t) {
+  const int64_t bs = tensor_type_info(t).block_size;
+  const int64_t blk = bs == 1 ? 32 : bs;  // float types: still exercise 8/16-wide tails
+  std::vector<int64_t> n{blk, 3 * blk, 1536 + blk};
+  if (bs == 1) n.insert(n.end(), {1, 7, 37});
+  return n;
+}
+
+class AllTypes : public ::testing::TestWithParam<Case> {};
+class WeightTypes : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AllTypes, DequantizeIsBitExact) {
+  const auto [type, isa] = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  const auto& simd = kernel_table(type, isa);
+  for (int64_t n : test_lengths(type)) {
+    // Realistic blocks, plus blocks of random bytes (any code pattern a file might hold;
+    // scale fields kept finite so equality is meaningful).
+    auto data = test::quantized_rows(type, n, 2, row_bytes(type, n), 11);
+    std::mt19937 rng(5);
+    const size_t rb = row_bytes(type, n);
+    for (size_t i = rb; i < 2 * rb; ++i) data[i] = static_cast<uint8_t>(rng());
+    const auto [off, len] = test::scale_field(type);
+    const size_t bb = tensor_type_info(type).block_bytes;
+    for (size_t b = 0; len > 0 && b < rb / bb; ++b)
+      std::memcpy(data.data() + rb + b * bb + off, data.data() + b * bb + off, len);
+    if (type == TensorType::F16 || type == TensorType::BF16)
+      for (size_t i = rb + 1; i < 2 * rb; i += 2) data[i] &= 0x3f;  // finite, mixed magnitudes
+    for (int r = 0; r < 2; ++r) {
+      std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      ref.dequantize_row(data.data() + r * rb, a.data(), n);
+      simd.dequantize_row(data.data() + r * rb, b.data(), n);
+      ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "n=" << n << " row " << r;
+    }
+  }
+}
+
+TEST_P(AllTypes, QuantizeMatchesRef) {
+  const auto [type, isa] = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  const auto& simd = kernel_table(type, isa);
+  if (!ref.quantize_row) GTEST_SKIP();
+  for (int64_t n : test_lengths(type)) {
+    auto x = test::gaussian(n, 3, 2.5f);
+    x[0] = 0;  // exact zero and a block of zeros
+    if (n >= 64) std::fill(x.begin() + 32, x.begin() + 64, 0.f);
+    std::vector<uint8_t> a(row_bytes(type, n)), b(row_bytes(type, n));
+    ref.quantize_row(x.data(), a.data(), n);
+    simd.quantize_row(x.data(), b.data(), n);
+    ASSERT_EQ(a, b) << "n=" << n;
+  }
+}
+
+TEST_P(WeightTypes, VecDotGemvGemmMatchRef) {
+  const auto [type, isa] = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  const auto& simd = kernel_table(type, isa);
+  const TensorType at = ref.vec_dot_type;
+  for (int64_t n : test_lengths(type)) {
+    const size_t wrb = row_bytes(type, n) + 4;  // padded strides: kernels must honour them
+    const size_t arb = row_bytes(at, n) + 4;
+    constexpr int64_t kMaxRows = 17, kMaxTok = 17;
+    const auto w = test::quantized_rows(type, n, kMaxRows, wrb, 100 + static_cast<uint32_t>(n));
+    const auto act = test::quantized_rows(at, n, kMaxTok, arb, 200 + static_cast<uint32_t>(n), 3.0f);
+    auto wrow = [&](int64_t r) { return w.data() + static_cast<size_t>(r) * wrb; };
+    auto arow = [&](int64_t t) { return act.data() + static_cast<size_t>(t) * arb; };
+    std::vector<double> mag(kMaxRows * kMaxTok);
+    std::vector<float> expect(kMaxRows * kMaxTok);
+    for (int64_t t = 0; t < kMaxTok; ++t)
+      for (int64_t r = 0; r < kMaxRows; ++r) {
+        mag[t * kMaxRows + r] = dot_magnitude(type, wrow(r), arow(t), n);
+        expect[t * kMaxRows + r] = ref.vec_dot(n, wrow(r), arow(t));
+      }
+    auto check = [&](float got, int64_t r, int64_t t, const char* what) {
+      const double tol = 1e-5 * mag[t * kMaxRows + r] + 1e-30;
+      ASSERT_NEAR(got, expect[t * kMaxRows + r], tol) << what << " n=" << n << " row " << r << " tok " << t;
+    };
+    for (int64_t r = 0; r < kMaxRows; ++r) check(simd.vec_dot(n, wrow(r), arow(0)), r, 0, "vec_dot");
+    for (int64_t rows : {1, 3, 7, 17}) {
+      std::vector<float> y(static_cast<size_t>(rows) + 1, -7.f);
+      simd.gemv(n, w.data(), wrb, rows, arow(2), y.data());
+      for (int64_t r = 0; r < rows; ++r) check(y[r], r, 2, "gemv");
+      ASSERT_EQ(y[rows], -7.f) << "gemv wrote past n_rows";
+      for (int64_t toks : {1, 3, 7, 17}) {
+        const int64_t ldy = rows + 3;
+        std::vector<float> yy(static_cast<size_t>(ldy * toks), -7.f);
+        simd.gemm(n, w.data(), wrb, rows, act.data(), arb, toks, yy.data(), ldy);
+        for (int64_t t = 0; t < toks; ++t) {
+          for (int64_t r = 0; r < rows; ++r) check(yy[t * ldy + r], r, t, "gemm");
+          for (int64_t r = rows; r < ldy; ++r) ASSERT_EQ(yy[t * ldy + r], -7.f) << "gemm wrote outside its rows";
+        }
+      }
+    }
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = test::type_isa_name(info.param.type, info.param.isa);
+  for (auto& c : s)
+    if (c == '/') c = '_';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, AllTypes, ::testing::ValuesIn(all_cases(test::all_types())), case_name);
+INSTANTIATE_TEST_SUITE_P(Kernels, WeightTypes, ::testing::ValuesIn(all_cases(test::weight_types())), case_name);
+
+}  // namespace
+}  // namespace st
