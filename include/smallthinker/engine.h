@@ -22,6 +22,7 @@ struct ModelOptions {
   std::string memory;
   std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
+  bool lookahead = true;                  // under a budget: guess the next layer's experts early
   // What the memory plan reserves for sessions: context, batch and KV type.
   int64_t plan_ctx = 4096;
   int64_t plan_batch = 512;
@@ -37,6 +38,8 @@ struct RuntimeStats {
   double expert_hit_rate = 0;
   uint64_t experts_read = 0, bytes_read = 0;
   uint64_t prefetched = 0, demand_reads = 0;  // reads started before attention vs. at use
+  uint64_t speculated = 0;                    // reads started by look-ahead guesses
+  double lookahead_accuracy = 0;              // share of guessed experts the real router chose
   double io_wait_seconds = 0;
   int cache_slots = 0, cache_resident = 0;
 };

@@ -2,6 +2,7 @@
 // weights -> forward pass over an expert source -> KV cache, sampler) behind engine.h.
 #include "smallthinker/engine.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -53,6 +54,7 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   so.slot_bytes = m.plan->slot_bytes;
   so.policy = *policy;
   so.io = io;
+  so.lookahead = o.lookahead;
   auto store = std::make_unique<st::ExpertStore>(m.file->path(), m.config, m.weights, so);
   m.store = store.get();
   m.experts = std::move(store);
@@ -66,6 +68,9 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   // Under a budget, a fault in the mapping must not read megabytes around it (readahead
   // windows reach 8 MiB): every page it brings in is page cache charged to the budget.
   if (!options.memory.empty()) st::disable_readahead(*impl->file);
+  // Without a budget every weight will be used: start reading the whole file now, in the
+  // background, instead of faulting it in page by page during the first tokens.
+  else madvise(const_cast<uint8_t*>(impl->file->bytes()), impl->file->file_size(), MADV_WILLNEED);
   st::ConfigOverrides ov;
   if (options.gating) {
     if (*options.gating == "softmax") ov.gating = st::GatingFunc::softmax;
@@ -124,6 +129,8 @@ RuntimeStats Model::runtime_stats() const {
   r.bytes_read = s->stats().bytes_read;
   r.prefetched = s->stats().prefetched;
   r.demand_reads = s->stats().demand_reads;
+  r.speculated = s->stats().speculated;
+  r.lookahead_accuracy = s->stats().guesses ? static_cast<double>(s->stats().guesses_right) / static_cast<double>(s->stats().guesses) : 0.0;
   r.io_wait_seconds = s->stats().io_wait_seconds;
   r.cache_slots = s->cache().n_slots();
   r.cache_resident = s->cache().n_resident();

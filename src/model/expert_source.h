@@ -27,6 +27,10 @@ class ExpertSource {
   // Blocks until the expert's weights are readable; they stay valid until release().
   virtual ExpertView acquire(int layer, int expert) = 0;
   virtual void release(int layer, int expert) = 0;
+  // Look-ahead: a guess of `layer`'s experts, made one layer early. A source that reads from
+  // storage may start reading them (without holding them); the real prefetch() follows.
+  virtual bool wants_lookahead() const { return false; }
+  virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
   // How many experts may be acquired at once; callers needing more work in chunks.
   virtual int max_acquired() const { return 1 << 30; }
 };

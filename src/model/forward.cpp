@@ -70,6 +70,26 @@ void Forward::route(int il, int64_t n_tok) {
   if (observer_) observer_->on_routing(il, n_tok, K, ids, w);
 }
 
+// Look-ahead (decode): the residual after layer l's attention is close to what layer l+1's
+// router will see (only layer l's FFN output is still to be added), so applying layer l+1's
+// router to it now guesses l+1's experts one whole FFN earlier. The source may start reads
+// for the guess; the real routing corrects it when layer l+1 starts.
+void Forward::lookahead(int il) {
+  const auto& c = config_;
+  const int E = c.n_expert, K = c.n_expert_used;
+  const TensorView& router = weights_.layers[static_cast<size_t>(il)].router;
+  float* logits = grow(s_->lookahead_logits, static_cast<size_t>(E));
+  quantize_acts(router.type, s_->x.data(), 1, c.n_embd, s_->act2, nullptr);
+  matmul(weight_rows(router), s_->act2, logits, E, pool_);
+  int32_t order[1024];
+  std::iota(order, order + E, 0);
+  std::partial_sort(order, order + K, order + E, [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  std::sort(order, order + K);
+  experts_.speculate(il, std::span<const int32_t>(order, static_cast<size_t>(K)));
+}
+
 std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
   const auto& c = config_;
   int64_t n_tok = 0, n_out = 0;
@@ -106,6 +126,7 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
       experts_.prefetch(il, uniq);
     }
     attention_block(il, chunks, n_tok);
+    if (n_tok == 1 && il + 1 < c.n_layer && experts_.wants_lookahead()) lookahead(il + 1);
     moe_block(il, n_tok);
   }
   for (const auto& ch : chunks) ch.kv->set_n_past(ch.kv->n_past() + static_cast<int64_t>(ch.tokens.size()));

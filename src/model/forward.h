@@ -56,6 +56,7 @@ class Forward {
   void route(int il, int64_t n_tok);
   void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
   void moe_block(int il, int64_t n_tok);
+  void lookahead(int il);
   void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
                        float* down);
 

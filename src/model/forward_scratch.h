@@ -12,6 +12,7 @@ struct ForwardScratch {
   std::vector<float> h;              // [n_tok, n_embd]   normed input of a block
   std::vector<float> tmp;            // [n_tok, n_embd]   block output before the residual add
   std::vector<float> router_logits;  // [n_tok, n_expert]
+  std::vector<float> lookahead_logits;  // [n_expert] next layer's router on the post-attention state
   std::vector<int32_t> topk_ids;     // [n_tok, K]
   std::vector<float> topk_w;         // [n_tok, K]
   std::vector<float> q;              // [n_tok, q_width]

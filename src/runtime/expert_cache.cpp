@@ -97,23 +97,28 @@ void ExpertCache::check_slot(int slot) const {
 
 int ExpertCache::find(int layer, int expert) const { return slot_of_key_[static_cast<size_t>(key_of(layer, expert))]; }
 
-ExpertCache::Admit ExpertCache::access(int layer, int expert) {
+ExpertCache::Admit ExpertCache::access(int layer, int expert) { return access_impl(layer, expert, false); }
+
+ExpertCache::Admit ExpertCache::admit_quietly(int layer, int expert) { return access_impl(layer, expert, true); }
+
+ExpertCache::Admit ExpertCache::access_impl(int layer, int expert, bool quiet) {
   const int key = key_of(layer, expert);
   ++clock_;
   const bool lfu = policy_ != CachePolicy::lru;
   // Popularity is a property of the expert, not of its residency: count the use even when
-  // it misses or cannot be cached, so a returning hot expert is recognised at once.
-  if (lfu && freq_[static_cast<size_t>(key)] < std::numeric_limits<uint32_t>::max()) ++freq_[static_cast<size_t>(key)];
+  // it misses or cannot be cached, so a returning hot expert is recognised at once. A quiet
+  // admission (a speculative read) is not a use.
+  if (!quiet && lfu && freq_[static_cast<size_t>(key)] < std::numeric_limits<uint32_t>::max()) ++freq_[static_cast<size_t>(key)];
 
   Admit r;
   int slot = slot_of_key_[static_cast<size_t>(key)];
   if (slot >= 0) {
-    ++stats_.hits;
+    if (!quiet) ++stats_.hits;
     r.hit = true;
   } else {
     // A lookup that finds every slot pinned is still a miss: the caller must read the expert
     // without caching it (or wait for a pin to drop), which costs the same I/O.
-    ++stats_.misses;
+    if (!quiet) ++stats_.misses;
     slot = n_pinned_ == n_slots_ ? -1 : lfu ? (heap_size_ > 0 ? heap_[0] : -1) : lru_victim();
     if (slot >= 0) {
       const int old = key_of_slot_[static_cast<size_t>(slot)];

@@ -54,6 +54,9 @@ class ExpertCache {
   // Pinned slots are never evicted: with every slot pinned a miss returns slot -1, still
   // counted as a miss (the caller must read the expert without caching it).
   Admit access(int layer, int expert);
+  // The same assignment without counting a hit, a miss or a use: for speculative reads
+  // (look-ahead guesses), which the real access() later counts if the guess was right.
+  Admit admit_quietly(int layer, int expert);
 
   void pin(int slot);    // counted: pins nest
   void unpin(int slot);  // throws std::logic_error if the slot is not pinned
@@ -67,6 +70,7 @@ class ExpertCache {
   void reset_stats();
 
  private:
+  Admit access_impl(int layer, int expert, bool quiet);
   int key_of(int layer, int expert) const;
   void check_slot(int slot) const;
   // LRU: one doubly-linked recency list over all slots, indices instead of pointers.

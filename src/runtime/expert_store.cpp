@@ -26,7 +26,7 @@ const ExpertTensor& tensor_of(const LayerWeights& L, int which) {
 ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, const ModelWeights& weights,
                          const ExpertStoreOptions& o)
     : path_(path), config_(config), weights_(weights),
-      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes) {
+      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes), lookahead_(o.lookahead) {
   if (o.n_slots <= 0 || o.slot_bytes == 0 || o.slot_bytes % kAlign) throw std::invalid_argument("expert store: bad slot geometry");
   reader_ = open_async_reader(path, o.io);
   tail_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -81,10 +81,14 @@ ExpertStore::Part ExpertStore::part(int layer, int which, int expert) const {
   return {aligned, static_cast<size_t>(round_up(begin + t.expert_bytes()) - aligned), static_cast<size_t>(begin - aligned)};
 }
 
-int ExpertStore::bring_in(int layer, int expert, bool prefetching) {
-  const ExpertCache::Admit a = cache_.access(layer, expert);
-  if (a.slot < 0)
+int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculative) {
+  // A speculative read is not a use: it must not count as a miss nor refresh recency, or
+  // wrong guesses would distort both the statistics and the policy.
+  const ExpertCache::Admit a = speculative ? cache_.admit_quietly(layer, expert) : cache_.access(layer, expert);
+  if (a.slot < 0) {
+    if (speculative) return -1;  // every slot pinned: skip the guess
     throw std::runtime_error("expert cache: every slot is in use; the memory budget is too small for this batch");
+  }
   if (a.hit) return a.slot;
   const size_t s = static_cast<size_t>(a.slot);
   slot_layer_[s] = layer;
@@ -117,7 +121,7 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching) {
   pending_[s] = static_cast<int8_t>(n);
   if (n) reader_->submit(reqs, static_cast<size_t>(n));
   stats_.experts_read++;
-  (prefetching ? stats_.prefetched : stats_.demand_reads)++;
+  (speculative ? stats_.speculated : prefetching ? stats_.prefetched : stats_.demand_reads)++;
   return a.slot;
 }
 
@@ -153,7 +157,21 @@ int ExpertStore::max_acquired() const {
   return std::max(config_.n_expert_used, cache_.n_slots() / 2);
 }
 
+void ExpertStore::speculate(int layer, std::span<const int32_t> experts) {
+  guess_layer_ = layer;
+  guess_.assign(experts.begin(), experts.end());
+  // Only what is missing is read; nothing is pinned, so a wrong guess simply ages out. The
+  // guess must not evict the current layer's experts: those are pinned.
+  for (int32_t e : experts)
+    if (cache_.find(layer, e) < 0) bring_in(layer, e, /*prefetching=*/true, /*speculative=*/true);
+}
+
 void ExpertStore::prefetch(int layer, std::span<const int32_t> experts) {
+  if (layer == guess_layer_) {
+    for (int32_t e : experts) stats_.guesses_right += std::count(guess_.begin(), guess_.end(), e) ? 1 : 0;
+    stats_.guesses += guess_.size();
+    guess_layer_ = -1;
+  }
   // A prefetch is a hint: pins left by an earlier layer that never acquired them are dropped
   // so pins cannot leak (with Forward every prefetched expert is acquired and released).
   for (size_t i = 0; i < selected_.size();) {

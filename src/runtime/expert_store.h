@@ -23,6 +23,8 @@ struct ExpertStoreStats {
   uint64_t bytes_read = 0;
   uint64_t prefetched = 0;         // reads started by prefetch() (before attention)
   uint64_t demand_reads = 0;       // reads started by acquire() (nothing prefetched them)
+  uint64_t speculated = 0;         // reads started by look-ahead guesses
+  uint64_t guesses = 0, guesses_right = 0;  // look-ahead guesses, and those the real routing chose
   double io_wait_seconds = 0;      // compute thread blocked waiting for reads
 };
 
@@ -30,6 +32,7 @@ struct ExpertStoreOptions {
   int n_slots = 0;
   uint64_t slot_bytes = 0;         // from expert_slot_bytes()
   CachePolicy policy = CachePolicy::lfu_aging;
+  bool lookahead = true;           // start reads for the next layer's guessed experts
   AsyncReaderOptions io;
 };
 
@@ -43,6 +46,8 @@ class ExpertStore final : public ExpertSource {
   ExpertView acquire(int layer, int expert) override;
   void release(int layer, int expert) override;
   int max_acquired() const override;
+  bool wants_lookahead() const override { return lookahead_; }
+  void speculate(int layer, std::span<const int32_t> experts) override;
 
   const ExpertStoreStats& stats() const { return stats_; }
   const CacheStats& cache_stats() const { return cache_.stats(); }
@@ -57,7 +62,8 @@ class ExpertStore final : public ExpertSource {
     size_t skip;                   // from the aligned start to the expert's first byte
   };
   Part part(int layer, int which, int expert) const;
-  int bring_in(int layer, int expert, bool prefetching);  // slot, reads started if it was missing
+  // Slot of (layer, expert), with reads started if it was missing.
+  int bring_in(int layer, int expert, bool prefetching, bool speculative = false);
   void wait_ready(int slot);
   void handle(const ReadCompletion& c);
 
@@ -76,6 +82,9 @@ class ExpertStore final : public ExpertSource {
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;
   std::vector<int32_t> selected_;  // slots pinned by the current layer's prefetch
+  bool lookahead_ = true;
+  int guess_layer_ = -1;
+  std::vector<int32_t> guess_;     // the last look-ahead guess (expert ids)
   std::vector<ReadCompletion> completions_;
   ExpertStoreStats stats_;
 };

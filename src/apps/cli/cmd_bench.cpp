@@ -76,7 +76,9 @@ int run_bench(const BenchArgs& a) {
   const smallthinker::RuntimeStats rs = model->runtime_stats();
   const double per_token = a.n_gen > 0 ? 1.0 / a.n_gen : 0.0;
   const double io_wait_fraction = last_decode_seconds > 0 ? rs.io_wait_seconds / last_decode_seconds : 0.0;
-  const double prefetch_coverage = rs.experts_read ? static_cast<double>(rs.prefetched) / static_cast<double>(rs.experts_read) : 0.0;
+  // Share of expert reads started before the expert was needed (router prefetch or look-ahead).
+  const double prefetch_coverage =
+      rs.experts_read ? static_cast<double>(rs.prefetched + rs.speculated) / static_cast<double>(rs.experts_read) : 0.0;
   if (a.json) {
     std::string j = fmt::format("{{\"model\": \"{}\", \"file_bytes\": {}, \"threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
                                 "\"reps\": {}, \"prefill_tok_s\": {:.3f}, \"prefill_tok_s_stddev\": {:.3f}, "
@@ -86,10 +88,11 @@ int run_bench(const BenchArgs& a) {
     if (rs.budgeted)
       j += fmt::format(", \"memory_budget\": \"{}\", \"cache_policy\": \"{}\", \"io_backend\": \"{}\", "
                        "\"expert_hit_rate\": {:.4f}, \"hits\": {}, \"misses\": {}, \"read_bytes_per_token\": {:.0f}, "
-                       "\"io_wait_fraction\": {:.4f}, \"prefetch_coverage\": {:.4f}, \"cache_slots\": {}, "
-                       "\"cache_occupancy\": {:.4f}",
+                       "\"io_wait_fraction\": {:.4f}, \"prefetch_coverage\": {:.4f}, \"lookahead_reads\": {}, "
+                       "\"prefetch_accuracy\": {:.4f}, \"cache_slots\": {}, \"cache_occupancy\": {:.4f}",
                        a.model.model.memory, rs.cache_policy, rs.io_backend, rs.expert_hit_rate, rs.hits, rs.misses,
-                       static_cast<double>(rs.bytes_read) * per_token, io_wait_fraction, prefetch_coverage, rs.cache_slots,
+                       static_cast<double>(rs.bytes_read) * per_token, io_wait_fraction, prefetch_coverage, rs.speculated,
+                       rs.lookahead_accuracy, rs.cache_slots,
                        rs.cache_slots ? static_cast<double>(rs.cache_resident) / rs.cache_slots : 0.0);
     std::printf("%s}\n", j.c_str());
   } else {
@@ -100,9 +103,9 @@ int run_bench(const BenchArgs& a) {
     std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
     if (rs.budgeted)
       std::printf("experts (last decode round): hit rate %.1f%%, %.1f MB read per token, I/O wait %.1f%% of decode, "
-                  "%.0f%% of reads started before attention; cache %d/%d slots (%s, %s)\n",
+                  "%.0f%% of reads started early, look-ahead accuracy %.0f%%; cache %d/%d slots (%s, %s)\n",
                   100 * rs.expert_hit_rate, static_cast<double>(rs.bytes_read) * per_token / 1e6, 100 * io_wait_fraction,
-                  100 * prefetch_coverage, rs.cache_resident, rs.cache_slots, rs.cache_policy.c_str(), rs.io_backend.c_str());
+                  100 * prefetch_coverage, 100 * rs.lookahead_accuracy, rs.cache_resident, rs.cache_slots, rs.cache_policy.c_str(), rs.io_backend.c_str());
   }
   return 0;
 }
