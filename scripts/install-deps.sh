@@ -13,10 +13,13 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev liburing-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libedit-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs npm
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs
   # independent oracles and the nano model's training (python3-torch uses OpenBLAS when installed)
   python3-numpy python3-torch libopenblas0-pthread bible-kjv
 )
+# npm: Debian's package, unless the installed nodejs already brings its own (NodeSource's
+# nodejs conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
