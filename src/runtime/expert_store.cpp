@@ -183,12 +183,19 @@ void ExpertStore::prefetch(int layer, std::span<const int32_t> experts) {
       ++i;
     }
   }
-  for (int32_t e : experts) {
-    if (static_cast<int>(selected_.size()) >= max_acquired()) break;  // the rest: read when acquired
-    const int slot = bring_in(layer, e, /*prefetching=*/true);
-    if (std::find(selected_.begin(), selected_.end(), slot) != selected_.end()) continue;
-    cache_.pin(slot);  // the layer's choice stays resident until its FFN is done
-    selected_.push_back(slot);
+  // Two passes: first pin the experts already resident (or arriving from a look-ahead read),
+  // so that the misses of the second pass cannot evict them to make room.
+  const size_t cap = static_cast<size_t>(max_acquired());
+  const size_t n = std::min(experts.size(), cap);  // the rest are read when acquired
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < n; ++i) {
+      const bool resident = cache_.find(layer, experts[i]) >= 0;
+      if (resident != (pass == 0)) continue;
+      const int slot = bring_in(layer, experts[i], /*prefetching=*/true);
+      if (std::find(selected_.begin(), selected_.end(), slot) != selected_.end()) continue;
+      cache_.pin(slot);  // the layer's choice stays resident until its FFN is done
+      selected_.push_back(slot);
+    }
   }
   // Collect whatever has already finished without blocking.
   completions_.clear();

@@ -63,8 +63,10 @@ int run_bench(const BenchArgs& a) {
       if (r == a.reps) model->reset_runtime_stats();  // expert-store counters of the last decode round
       const auto t2 = clock::now();
       for (int i = 0; i < a.n_gen; ++i) {
-        const auto logits = session.eval(std::span<const int32_t>(&tok, 1));
-        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        session.eval(std::span<const int32_t>(&tok, 1));
+        // The next input is a fresh random token, not the argmax: a random model's greedy
+        // output falls into short loops whose repeated routing would flatter the expert cache.
+        tok = dist(rng);
       }
       const auto t3 = clock::now();
       if (r > 0) tg.push_back(a.n_gen / std::chrono::duration<double>(t3 - t2).count());
