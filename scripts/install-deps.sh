@@ -15,7 +15,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs
   # independent oracles and the nano model's training (python3-torch uses OpenBLAS when installed)
-  python3-numpy python3-torch libopenblas0-pthread bible-kjv
+  python3-numpy python3-torch python3-regex python3-matplotlib libopenblas0-pthread bible-kjv
 )
 # npm: Debian's package, unless the installed nodejs already brings its own (NodeSource's
 # nodejs conflicts with Debian's npm package).
