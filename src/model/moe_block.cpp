@@ -143,7 +143,6 @@ void Forward::moe_block(int il, int64_t n_tok) {
         }
       });
     }
-
   }
   float* down = S.expert_out.data();
 
