@@ -91,6 +91,9 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   }
   if (a.hit) return a.slot;
   const size_t s = static_cast<size_t>(a.slot);
+  // The victim may still have reads in flight (an unused look-ahead guess): they must land
+  // before the slot is refilled, or their completions would be counted for the new reads.
+  drain(a.slot);
   slot_layer_[s] = layer;
   slot_expert_[s] = expert;
   error_[s] = 0;
@@ -131,17 +134,21 @@ void ExpertStore::handle(const ReadCompletion& c) {
   pending_[s]--;
 }
 
+void ExpertStore::drain(int slot) {
+  const size_t s = static_cast<size_t>(slot);
+  if (pending_[s] <= 0) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (pending_[s] > 0) {
+    completions_.clear();
+    reader_->reap(completions_, 1);
+    for (const auto& c : completions_) handle(c);
+  }
+  stats_.io_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void ExpertStore::wait_ready(int slot) {
   const size_t s = static_cast<size_t>(slot);
-  if (pending_[s] > 0) {
-    const auto t0 = std::chrono::steady_clock::now();
-    while (pending_[s] > 0) {
-      completions_.clear();
-      reader_->reap(completions_, 1);
-      for (const auto& c : completions_) handle(c);
-    }
-    stats_.io_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
+  drain(slot);
   if (error_[s]) {
     const int err = error_[s];
     const int layer = slot_layer_[s], expert = slot_expert_[s];

@@ -64,7 +64,8 @@ class ExpertStore final : public ExpertSource {
   Part part(int layer, int which, int expert) const;
   // Slot of (layer, expert), with reads started if it was missing.
   int bring_in(int layer, int expert, bool prefetching, bool speculative = false);
-  void wait_ready(int slot);
+  void drain(int slot);       // waits until the slot has no reads in flight
+  void wait_ready(int slot);  // drain, then throw if a read failed
   void handle(const ReadCompletion& c);
 
   std::string path_;
