@@ -103,6 +103,7 @@ struct SessionOptions {
   int64_t n_ctx = 4096;       // context size (tokens) of the KV cache
   bool kv_f32 = false;        // F16 KV cache by default
   int64_t n_batch = 512;      // prompt tokens per forward pass
+  std::string routing_trace;  // if set: record every token's experts per layer, saved here at the end
 };
 
 struct SamplingOptions {
@@ -166,6 +167,16 @@ class TextStreamer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Replays a routing trace (recorded with SessionOptions::routing_trace) through the expert
+// cache alone: hit rate per policy at each cache size (a share of all experts).
+struct ReplayResult {
+  std::string policy;
+  double cache_share = 0;
+  int slots = 0;
+  double hit_rate = 0;
+};
+std::vector<ReplayResult> replay_routing_trace(const std::string& path, const std::vector<double>& cache_shares);
 
 // Peak resident set size of this process so far (bytes).
 uint64_t peak_rss_bytes();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -144,9 +145,41 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 int Model::n_threads() const { return impl_->pool->size(); }
 
+// Records the router's choices for a routing trace. The forward pass reports one layer of a
+// whole batch at a time; choices are kept layer-major per batch and interleaved token-major
+// (the trace's order) when the batch's last layer arrives.
+class TraceRecorder final : public st::ForwardObserver {
+ public:
+  TraceRecorder(const st::ModelConfig& c, std::string path) : path_(std::move(path)) {
+    trace_.n_layer = c.n_layer;
+    trace_.n_expert = c.n_expert;
+    trace_.k = c.n_expert_used;
+    batch_.resize(static_cast<size_t>(c.n_layer));
+  }
+  ~TraceRecorder() override {
+    try {
+      trace_.save(path_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: could not save the routing trace: %s\n", e.what());
+    }
+  }
+  void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float*) override {
+    batch_[static_cast<size_t>(layer)].assign(experts, experts + n_tok * k);
+    if (layer + 1 < trace_.n_layer) return;
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (const auto& l : batch_) trace_.experts.insert(trace_.experts.end(), l.begin() + t * k, l.begin() + (t + 1) * k);
+  }
+
+ private:
+  std::string path_;
+  st::RoutingTrace trace_;
+  std::vector<std::vector<int32_t>> batch_;  // [layer][n_tok * k]
+};
+
 struct Session::Impl {
   std::unique_ptr<st::KvCache> kv;
   std::unique_ptr<st::Forward> forward;
+  std::unique_ptr<TraceRecorder> recorder;
   std::vector<float> all_logits;
 };
 
@@ -162,6 +195,10 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
                                 std::to_string(m.plan_ctx) + " the memory plan reserved (pass the same -c to the model)");
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
+  if (!options_.routing_trace.empty()) {
+    impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
+    impl_->forward->set_observer(impl_->recorder.get());
+  }
 }
 
 Session::~Session() = default;
@@ -220,6 +257,18 @@ std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_pr
     timings->prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
     timings->generated_tokens = static_cast<int64_t>(out.size());
     timings->generate_seconds = std::chrono::duration<double>(t2 - t1).count();
+  }
+  return out;
+}
+
+std::vector<ReplayResult> replay_routing_trace(const std::string& path, const std::vector<double>& shares) {
+  const st::RoutingTrace trace = st::RoutingTrace::load(path);
+  const int total = trace.n_layer * trace.n_expert;
+  std::vector<ReplayResult> out;
+  for (double share : shares) {
+    const int slots = std::max(trace.k, static_cast<int>(share * total + 0.5));
+    for (st::CachePolicy p : {st::CachePolicy::lru, st::CachePolicy::lfu_aging, st::CachePolicy::lfu_cyclic})
+      out.push_back({st::cache_policy_name(p), share, slots, st::replay_trace(trace, slots, p).hit_rate()});
   }
   return out;
 }

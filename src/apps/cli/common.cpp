@@ -13,6 +13,7 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("--gating", gating, "override the router gating: softmax | sigmoid (for files that omit it)");
   app.add_option("--window", window, "override the sliding-window size");
   app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 instead of f16");
+  app.add_option("--routing-trace", session.routing_trace, "record the router's choices to this file (replay with `replay`)");
   app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
   app.add_option("--cache-policy", model.cache_policy, "expert cache policy under --memory: lru | lfu | lfu_cyclic")->capture_default_str();
   app.add_flag("!--no-lookahead", model.lookahead, "under --memory: do not guess the next layer's experts early");
