@@ -11,6 +11,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "api/model_impl.h"
 #include "formats/gguf_names.h"
@@ -21,13 +22,17 @@ namespace smallthinker {
 
 namespace {
 
-uint64_t current_rss_bytes() {
+// A "Vm...:  N kB" field of /proc/self/status in bytes, 0 where it is absent.
+uint64_t proc_status_bytes(std::string_view field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':')
+      return std::stoull(line.substr(field.size() + 1)) * 1024;
   return 0;
 }
+
+uint64_t current_rss_bytes() { return proc_status_bytes("VmRSS"); }
 
 std::string layer_kind(const st::LayerConfig& l) {
   std::string s = l.window > 0 ? "swa(" + std::to_string(l.window) + ")" : "global";
@@ -275,10 +280,7 @@ std::vector<ReplayResult> replay_routing_trace(const std::string& path, const st
 
 uint64_t peak_rss_bytes() {
   // VmHWM is the peak resident set; ru_maxrss is the same in KiB where /proc is absent.
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  if (const uint64_t hwm = proc_status_bytes("VmHWM")) return hwm;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<uint64_t>(ru.ru_maxrss) * 1024;

@@ -12,6 +12,19 @@
 
 namespace st {
 
+namespace {
+
+// The K highest of E router logits into order[0..K), highest first; equal logits keep the
+// lower expert id first (deterministic ties). order must hold E entries.
+void top_k(const float* logits, int E, int K, int32_t* order) {
+  std::iota(order, order + E, 0);
+  std::partial_sort(order, order + K, order + E, [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+}
+
+}  // namespace
+
 WeightRows weight_rows(const TensorView& v) { return {v.type, v.n_cols, v.n_rows, v.row_bytes, v.data}; }
 
 Forward::Forward(const ModelConfig& config, const ModelWeights& weights, ExpertSource& experts, ThreadPool& pool)
@@ -52,11 +65,7 @@ void Forward::route(int il, int64_t n_tok) {
   int32_t order[1024];
   for (int64_t t = 0; t < n_tok; ++t) {
     const float* lt = logits + t * E;
-    std::iota(order, order + E, 0);
-    // Highest logit first; equal logits keep the lower expert id first (deterministic ties).
-    std::partial_sort(order, order + K, order + E, [&](int32_t a, int32_t b) {
-      return lt[a] > lt[b] || (lt[a] == lt[b] && a < b);
-    });
+    top_k(lt, E, K, order);
     double sum = 0;
     for (int j = 0; j < K; ++j) {
       const double l = lt[order[j]];
@@ -82,10 +91,7 @@ void Forward::lookahead(int il) {
   quantize_acts(router.type, s_->x.data(), 1, c.n_embd, s_->act2, nullptr);
   matmul(weight_rows(router), s_->act2, logits, E, pool_);
   int32_t order[1024];
-  std::iota(order, order + E, 0);
-  std::partial_sort(order, order + K, order + E, [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
+  top_k(logits, E, K, order);
   std::sort(order, order + K);
   experts_.speculate(il, std::span<const int32_t>(order, static_cast<size_t>(K)));
 }

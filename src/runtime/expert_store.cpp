@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/memory_plan.h"
+
 namespace st {
 namespace {
 
@@ -36,9 +38,7 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   posix_fadvise(tail_fd_, 0, 0, POSIX_FADV_RANDOM);
 
   // Part sizes: the largest over layers, so any expert fits any slot.
-  uint64_t sizes[3] = {0, 0, 0};
-  for (const auto& L : weights.layers)
-    for (int w = 0; w < 3; ++w) sizes[w] = std::max<uint64_t>(sizes[w], round_up(tensor_of(L, w).expert_bytes()) + kAlign);
+  const auto sizes = expert_part_bytes(weights);
   part_offset_[1] = sizes[0];
   part_offset_[2] = sizes[0] + sizes[1];
   if (sizes[0] + sizes[1] + sizes[2] > slot_bytes_) throw std::invalid_argument("expert store: slot too small");

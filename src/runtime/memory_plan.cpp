@@ -57,16 +57,21 @@ uint64_t forward_scratch_bytes(const ModelConfig& c, int64_t n_batch) {
   return floats * 4 + T * (H + K * H + K * F) * 2;
 }
 
-uint64_t expert_slot_bytes(const ModelWeights& w) {
+std::array<uint64_t, 3> expert_part_bytes(const ModelWeights& w) {
   // An expert's bytes start anywhere inside a 4 KiB page: one extra page covers both ends.
   auto part = [](const ExpertTensor& x) { return round_up(x.expert_bytes(), kAlign) + kAlign; };
-  uint64_t gate = 0, up = 0, down = 0;
+  std::array<uint64_t, 3> parts{0, 0, 0};
   for (const auto& L : w.layers) {
-    gate = std::max(gate, part(L.gate_exps));
-    up = std::max(up, part(L.up_exps));
-    down = std::max(down, part(L.down_exps));
+    parts[0] = std::max(parts[0], part(L.gate_exps));
+    parts[1] = std::max(parts[1], part(L.up_exps));
+    parts[2] = std::max(parts[2], part(L.down_exps));
   }
-  return gate + up + down;
+  return parts;
+}
+
+uint64_t expert_slot_bytes(const ModelWeights& w) {
+  const auto parts = expert_part_bytes(w);
+  return parts[0] + parts[1] + parts[2];
 }
 
 MemoryPlan plan_memory(const ModelConfig& c, const ModelWeights& w, int64_t n_ctx, TensorType kv_type, int64_t n_batch,

@@ -3,6 +3,7 @@
 // read row by row on demand), the KV cache for the requested context, scratch buffers and
 // what the process already holds (code, tokenizer) come first; the expert cache gets the rest.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -38,7 +39,9 @@ std::string format_bytes(uint64_t bytes);
 
 // Scratch bytes the forward pass needs for batches of n_batch tokens.
 uint64_t forward_scratch_bytes(const ModelConfig& c, int64_t n_batch);
-// Bytes of one cache slot: each of gate, up and down read as a 4 KiB-aligned superset range.
+// Bytes of gate, up and down of one expert in a cache slot (the largest over layers), each
+// read as a 4 KiB-aligned superset range; a slot holds the three.
+std::array<uint64_t, 3> expert_part_bytes(const ModelWeights& w);
 uint64_t expert_slot_bytes(const ModelWeights& w);
 
 // Throws std::runtime_error naming the minimum when the budget is too small.
