@@ -99,11 +99,24 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
+// Watches what the model does while a session runs (statistics tools): called on the thread
+// that runs the forward pass, once per layer per forward call.
+class ActivityObserver {
+ public:
+  virtual ~ActivityObserver() = default;
+  // The router's top-K experts of each of the batch's n_tok tokens for `layer`: [n_tok * k].
+  virtual void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float* weights) = 0;
+  // ReGLU activity of `layer` in this batch: n_rows (token, expert) pairs of n_ff neurons each,
+  // of which n_zero were exactly zero.
+  virtual void on_reglu(int /*layer*/, int64_t /*n_rows*/, int64_t /*n_ff*/, int64_t /*n_zero*/) {}
+};
+
 struct SessionOptions {
   int64_t n_ctx = 4096;       // context size (tokens) of the KV cache
   bool kv_f32 = false;        // F16 KV cache by default
   int64_t n_batch = 512;      // prompt tokens per forward pass
   std::string routing_trace;  // if set: record every token's experts per layer, saved here at the end
+  ActivityObserver* observer = nullptr;  // not owned; must outlive the session
 };
 
 struct SamplingOptions {

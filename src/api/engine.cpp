@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "api/model_impl.h"
+#include "api/session_impl.h"
 #include "formats/gguf_names.h"
 #include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
@@ -150,44 +151,6 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 int Model::n_threads() const { return impl_->pool->size(); }
 
-// Records the router's choices for a routing trace. The forward pass reports one layer of a
-// whole batch at a time; choices are kept layer-major per batch and interleaved token-major
-// (the trace's order) when the batch's last layer arrives.
-class TraceRecorder final : public st::ForwardObserver {
- public:
-  TraceRecorder(const st::ModelConfig& c, std::string path) : path_(std::move(path)) {
-    trace_.n_layer = c.n_layer;
-    trace_.n_expert = c.n_expert;
-    trace_.k = c.n_expert_used;
-    batch_.resize(static_cast<size_t>(c.n_layer));
-  }
-  ~TraceRecorder() override {
-    try {
-      trace_.save(path_);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "warning: could not save the routing trace: %s\n", e.what());
-    }
-  }
-  void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float*) override {
-    batch_[static_cast<size_t>(layer)].assign(experts, experts + n_tok * k);
-    if (layer + 1 < trace_.n_layer) return;
-    for (int64_t t = 0; t < n_tok; ++t)
-      for (const auto& l : batch_) trace_.experts.insert(trace_.experts.end(), l.begin() + t * k, l.begin() + (t + 1) * k);
-  }
-
- private:
-  std::string path_;
-  st::RoutingTrace trace_;
-  std::vector<std::vector<int32_t>> batch_;  // [layer][n_tok * k]
-};
-
-struct Session::Impl {
-  std::unique_ptr<st::KvCache> kv;
-  std::unique_ptr<st::Forward> forward;
-  std::unique_ptr<TraceRecorder> recorder;
-  std::vector<float> all_logits;
-};
-
 Session::Session(std::shared_ptr<Model> model, SessionOptions options)
     : model_(std::move(model)), options_(options), impl_(std::make_unique<Impl>()) {
   auto& m = model_->impl();
@@ -200,10 +163,9 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
                                 std::to_string(m.plan_ctx) + " the memory plan reserved (pass the same -c to the model)");
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
-  if (!options_.routing_trace.empty()) {
-    impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
-    impl_->forward->set_observer(impl_->recorder.get());
-  }
+  if (!options_.routing_trace.empty()) impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
+  impl_->fanout = std::make_unique<ObserverFanout>(impl_->recorder.get(), options_.observer);
+  if (impl_->recorder || options_.observer) impl_->forward->set_observer(impl_->fanout.get());
 }
 
 Session::~Session() = default;

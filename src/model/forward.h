@@ -32,6 +32,9 @@ struct ForwardObserver {
   virtual ~ForwardObserver() = default;
   // Top-K experts of each token of the batch for `layer`: [n_tok, K] ids and weights.
   virtual void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float* weights) = 0;
+  // ReGLU activity of `layer`: over its n_rows (token, expert) pairs of n_ff_exp neurons each,
+  // how many neurons were exactly zero (gate <= 0), i.e. could be skipped.
+  virtual void on_reglu(int /*layer*/, int64_t /*n_rows*/, int64_t /*n_ff*/, int64_t /*n_zero*/) {}
 };
 
 // Reusable buffers so that steady-state decode allocates nothing.

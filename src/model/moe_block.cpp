@@ -52,6 +52,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
   grow(S.gate, static_cast<size_t>(n_assign * F));
   grow(S.up, static_cast<size_t>(n_assign * F));
   grow(S.expert_out, static_cast<size_t>(n_assign * H));
+  int64_t n_zero = 0;  // ReGLU neurons that were exactly zero (for the observer)
   const size_t cap = static_cast<size_t>(std::max(1, experts_.max_acquired()));
   for (size_t c0 = 0; c0 < all_active.size(); c0 += cap) {
     const std::span<const int32_t> active(all_active.data() + c0, std::min(cap, all_active.size() - c0));
@@ -120,6 +121,11 @@ void Forward::moe_block(int il, int64_t n_tok) {
     pool_.parallel_for(a1 - a0, 16, [&](int64_t b, int64_t e, int) {
       for (int64_t i = (a0 + b) * F; i < (a0 + e) * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
     });
+    if (observer_) {
+      int64_t zero = 0;
+      for (int64_t i = a0 * F; i < a1 * F; ++i) zero += gate[i] == 0.0f;
+      n_zero += zero;
+    }
     float* down = S.expert_out.data();
     const bool transposed = !leases.empty() && leases[0].view().down_transposed;
     if (transposed) {
@@ -144,6 +150,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
       });
     }
   }
+  if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
   float* down = S.expert_out.data();
 
   // Weighted sum in top-K order per token, then the residual add.

@@ -1,0 +1,72 @@
+// Session::Impl, private to the library: the session's KV cache, its forward pass and the
+// observers of its activity. Shared by engine.cpp and the batched decoder of the server.
+#pragma once
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/forward.h"
+#include "runtime/expert_cache.h"
+#include "runtime/kv_cache.h"
+#include "smallthinker/engine.h"
+
+namespace smallthinker {
+
+// Records the router's choices for a routing trace. The forward pass reports one layer of a
+// whole batch at a time; choices are kept layer-major per batch and interleaved token-major
+// (the trace's order) when the batch's last layer arrives.
+class TraceRecorder final : public st::ForwardObserver {
+ public:
+  TraceRecorder(const st::ModelConfig& c, std::string path) : path_(std::move(path)) {
+    trace_.n_layer = c.n_layer;
+    trace_.n_expert = c.n_expert;
+    trace_.k = c.n_expert_used;
+    batch_.resize(static_cast<size_t>(c.n_layer));
+  }
+  ~TraceRecorder() override {
+    try {
+      trace_.save(path_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: could not save the routing trace: %s\n", e.what());
+    }
+  }
+  void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float*) override {
+    batch_[static_cast<size_t>(layer)].assign(experts, experts + n_tok * k);
+    if (layer + 1 < trace_.n_layer) return;
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (const auto& l : batch_) trace_.experts.insert(trace_.experts.end(), l.begin() + t * k, l.begin() + (t + 1) * k);
+  }
+
+ private:
+  std::string path_;
+  st::RoutingTrace trace_;
+  std::vector<std::vector<int32_t>> batch_;  // [layer][n_tok * k]
+};
+
+// Passes the forward pass's observations to the trace recorder and the user's observer.
+class ObserverFanout final : public st::ForwardObserver {
+ public:
+  ObserverFanout(st::ForwardObserver* trace, ActivityObserver* user) : trace_(trace), user_(user) {}
+  void on_routing(int layer, int64_t n_tok, int k, const int32_t* experts, const float* weights) override {
+    if (trace_) trace_->on_routing(layer, n_tok, k, experts, weights);
+    if (user_) user_->on_routing(layer, n_tok, k, experts, weights);
+  }
+  void on_reglu(int layer, int64_t n_rows, int64_t n_ff, int64_t n_zero) override {
+    if (user_) user_->on_reglu(layer, n_rows, n_ff, n_zero);
+  }
+
+ private:
+  st::ForwardObserver* trace_;
+  ActivityObserver* user_;
+};
+
+struct Session::Impl {
+  std::unique_ptr<st::KvCache> kv;
+  std::unique_ptr<st::Forward> forward;
+  std::unique_ptr<TraceRecorder> recorder;
+  std::unique_ptr<ObserverFanout> fanout;
+  std::vector<float> all_logits;
+};
+
+}  // namespace smallthinker
