@@ -30,8 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# JavaScript oracles (the npm registry): exact versions pinned by package-lock.json.
-if [ -f tests/tokenizer_js/package.json ]; then
-  (cd tests/tokenizer_js && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
-fi
+# npm packages (the npm registry), exact versions pinned by each folder's package-lock.json:
+# JavaScript test oracles and clients under tests/, front-end libraries of the chat page.
+for dir in tests/*/ src/apps/server/web/; do
+  if [ -f "$dir/package-lock.json" ]; then
+    (cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+  fi
+done
 echo "install-deps: ok"
