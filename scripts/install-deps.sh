@@ -14,6 +14,11 @@ PACKAGES=(
   libedit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs
+  # the chat page's browser test (tests/web, driven with playwright-core)
+  chromium
+  # aarch64 cross build (NEON kernels), its tests run under qemu-user; GoogleTest is built for
+  # it from the source libgtest-dev ships (no arm64 multiarch packages needed)
+  g++-aarch64-linux-gnu qemu-user
   # independent oracles and the nano model's training (python3-torch uses OpenBLAS when installed)
   python3-numpy python3-torch python3-regex python3-matplotlib libopenblas0-pthread bible-kjv
 )

@@ -23,6 +23,9 @@ struct ModelOptions {
   std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
   bool lookahead = true;                  // under a budget: guess the next layer's experts early
+  // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (down
+  // matrices are kept in a neuron-column layout where their type allows). Off: dense experts.
+  bool sparse_reglu = true;
   // What the memory plan reserves for sessions: context, batch and KV type.
   int64_t plan_ctx = 4096;
   int64_t plan_batch = 512;
@@ -57,6 +60,10 @@ struct ModelInfo {
   std::string gating;                     // "softmax" | "sigmoid"
   std::vector<std::string> layer_kinds;   // per layer: "global-rope", "global-nope", "swa-rope(W)", ...
   uint64_t file_bytes = 0;
+  // Weight bytes one decoded token reads without sparsity: attention, routers, the K chosen
+  // experts of every layer, lm_head and one embedding row (the decode roofline's numerator).
+  uint64_t decode_weight_bytes = 0;
+  uint64_t expert_up_bytes = 0, expert_down_bytes = 0;  // of one expert, summed over layers
   std::vector<std::string> warnings;      // non-fatal notes from loading
 };
 
@@ -84,6 +91,8 @@ class Model {
   // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
   // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
   std::vector<int32_t> chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const;
+  // The bytes each token id decodes to ([n_vocab]; empty for control tokens), built once.
+  std::shared_ptr<const std::vector<std::string>> token_bytes() const;
 
   // The memory plan printed at start-up (empty without a budget).
   std::string memory_plan() const;
@@ -152,6 +161,15 @@ class Session {
   int64_t n_ctx() const;
   void reset();
   const SessionOptions& options() const { return options_; }
+  // What sparse ReGLU skipped so far in this session.
+  struct ReluStats {
+    uint64_t neurons = 0;          // ReGLU outputs computed (token x expert x neuron)
+    uint64_t zero = 0;             // ... of which exactly zero: their down columns are skipped
+    uint64_t up_rows = 0;          // up rows of the selected experts
+    uint64_t up_rows_skipped = 0;  // ... needed by no token of the batch, so not computed
+    int column_layers = 0;         // layers switched to neuron-column down products (sparse enough)
+  };
+  ReluStats relu_stats() const;
 
   // Evaluates `prompt`, then samples up to n_predict tokens; on_token returns false to stop.
   // Stops early at an end-of-generation token when `stop_tokens` contains it.
@@ -193,5 +211,72 @@ std::vector<ReplayResult> replay_routing_trace(const std::string& path, const st
 
 // Peak resident set size of this process so far (bytes).
 uint64_t peak_rss_bytes();
+
+// The machine's memory read bandwidth in bytes/s: n_threads threads summing a buffer of
+// `bytes` (far larger than the caches), best of a few passes. The roofline next to which
+// `bench` reports decode speed.
+double measure_read_bandwidth(int n_threads, size_t bytes = size_t{512} << 20);
+// Current resident set size of this process (bytes; 0 where /proc is absent).
+uint64_t resident_bytes();
+
+// ---- Serving several sequences at once (the server's slots, `bench --parallel`) ----
+
+// Picks tokens from logits (llama.cpp's chain: penalties -> top_k -> top_p -> min_p ->
+// temperature -> seeded draw), optionally restricted to text that forms one JSON value.
+class Sampler {
+ public:
+  // json_object: only tokens that keep the output a valid prefix of a JSON object can be
+  // drawn, and end-of-generation tokens only once it is complete. Throws std::runtime_error if
+  // the model has no tokenizer or this build has no JSON constraint.
+  Sampler(const Model& model, const SamplingOptions& options, bool json_object = false);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  int32_t sample(std::span<const float> logits);  // logits: n_vocab floats
+  void accept(int32_t token);                      // a generated token: penalties + constraint
+  void accept_prompt(std::span<const int32_t> tokens);  // prompt tokens: penalties only
+  bool json_complete() const;                      // the constrained output is a whole value
+  uint64_t seed() const;                           // the seed in use (drawn if random)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// N sequences ("slots"), each with its own KV cache, advanced together: every step() is one
+// forward pass over a chunk of each participating slot (a prompt piece or one decode token),
+// so the weights are read once for all of them. Not thread-safe: one thread drives it.
+class BatchDecoder {
+ public:
+  // options.n_ctx is each slot's context; options.n_batch bounds the tokens of one step.
+  BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOptions options = {});
+  ~BatchDecoder();
+  BatchDecoder(const BatchDecoder&) = delete;
+  BatchDecoder& operator=(const BatchDecoder&) = delete;
+
+  int n_slots() const;
+  int64_t n_ctx() const;
+  int64_t n_batch() const;
+  // The tokens whose keys and values the slot holds, in order.
+  const std::vector<int32_t>& cached(int slot) const;
+  // Keeps the first n cached tokens and forgets the rest; returns how many were kept: n, or 0
+  // when a sliding-window ring has already overwritten entries the shorter prefix needs.
+  int64_t keep(int slot, int64_t n);
+
+  struct Chunk {
+    int slot = 0;
+    std::span<const int32_t> tokens;  // appended after the slot's cached tokens
+  };
+  // One forward pass over all chunks (distinct slots, non-empty). Returns the logits of each
+  // chunk's last token (n_vocab floats each), valid until the next step. On an error (bad id,
+  // context full) nothing changes and std::exception is thrown.
+  std::vector<std::span<const float>> step(std::span<const Chunk> chunks);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace smallthinker

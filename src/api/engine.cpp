@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <numeric>
+#include <thread>
 
 #include "api/model_impl.h"
 #include "api/session_impl.h"
@@ -62,6 +64,7 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   so.policy = *policy;
   so.io = io;
   so.lookahead = o.lookahead;
+  so.neuron_columns = o.sparse_reglu;
   auto store = std::make_unique<st::ExpertStore>(m.file->path(), m.config, m.weights, so);
   m.store = store.get();
   m.experts = std::move(store);
@@ -93,8 +96,19 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
     impl->chat = st::ChatTemplate::from_template_string(impl->tokenizer->chat_template());
   }
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
+  impl->sparse_reglu = options.sparse_reglu;
   if (options.memory.empty()) {
-    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights);
+    // Neuron columns are copies of the down matrices: the mapping's pages of the originals are
+    // dropped so resident memory stays about the file size.
+    const uint8_t* map = impl->file->bytes();
+    const size_t map_len = impl->file->file_size();
+    auto drop = [map, map_len](const uint8_t* p, size_t n) {
+      const uintptr_t page = 4096, lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+      const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+      if (p < map || p + n > map + map_len || hi <= lo) return;
+      madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    };
+    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(), drop);
   } else {
     setup_budget(*impl, options);
   }
@@ -115,6 +129,18 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   i.gating = c.gating == st::GatingFunc::softmax ? "softmax" : "sigmoid";
   for (const auto& l : c.layers) i.layer_kinds.push_back(layer_kind(l));
   i.file_bytes = impl->file->file_size();
+  {
+    const st::ModelWeights& w = impl->weights;
+    uint64_t b = w.output.n_bytes() + w.token_embd.row_bytes;
+    for (const auto& L : w.layers) {
+      b += L.wq.n_bytes() + L.wk.n_bytes() + L.wv.n_bytes() + L.wo.n_bytes() + L.router.n_bytes();
+      b += static_cast<uint64_t>(c.n_expert_used) *
+           (L.gate_exps.expert_bytes() + L.up_exps.expert_bytes() + L.down_exps.expert_bytes());
+      i.expert_up_bytes += L.up_exps.expert_bytes();
+      i.expert_down_bytes += L.down_exps.expert_bytes();
+    }
+    i.decode_weight_bytes = b;
+  }
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -162,6 +188,7 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
     throw std::invalid_argument("context of " + std::to_string(options_.n_ctx) + " tokens exceeds the " +
                                 std::to_string(m.plan_ctx) + " the memory plan reserved (pass the same -c to the model)");
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
+  impl_->forward->set_sparse(m.sparse_reglu);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
   if (!options_.routing_trace.empty()) impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
   impl_->fanout = std::make_unique<ObserverFanout>(impl_->recorder.get(), options_.observer);
@@ -169,6 +196,11 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
 }
 
 Session::~Session() = default;
+Session::ReluStats Session::relu_stats() const {
+  const st::ReluCounters& c = impl_->forward->relu_counters();
+  return {static_cast<uint64_t>(c.neurons), static_cast<uint64_t>(c.zero), static_cast<uint64_t>(c.up_rows),
+          static_cast<uint64_t>(c.up_rows_skipped), c.column_layers};
+}
 int64_t Session::n_past() const { return impl_->kv->n_past(); }
 int64_t Session::n_ctx() const { return impl_->kv->n_ctx(); }
 void Session::reset() { impl_->kv->clear(); }
@@ -240,12 +272,48 @@ std::vector<ReplayResult> replay_routing_trace(const std::string& path, const st
   return out;
 }
 
+uint64_t resident_bytes() { return current_rss_bytes(); }
+
 uint64_t peak_rss_bytes() {
   // VmHWM is the peak resident set; ru_maxrss is the same in KiB where /proc is absent.
   if (const uint64_t hwm = proc_status_bytes("VmHWM")) return hwm;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+double measure_read_bandwidth(int n_threads, size_t bytes) {
+  n_threads = std::max(1, n_threads);
+  const size_t n = bytes / sizeof(uint64_t);
+  std::vector<uint64_t> buf(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = i;  // touch every page before timing
+  double best = 0;
+  std::vector<uint64_t> sums(static_cast<size_t>(n_threads));
+  for (int pass = 0; pass < 4; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < n_threads; ++t)
+      threads.emplace_back([&, t] {
+        const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(n_threads);
+        const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(n_threads);
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // independent sums: the loads, not the adds, set the pace
+        size_t i = b;
+        for (; i + 4 <= e; i += 4) {
+          s0 += buf[i];
+          s1 += buf[i + 1];
+          s2 += buf[i + 2];
+          s3 += buf[i + 3];
+        }
+        for (; i < e; ++i) s0 += buf[i];
+        sums[static_cast<size_t>(t)] = s0 + s1 + s2 + s3;
+      });
+    for (auto& th : threads) th.join();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) / s);
+  }
+  volatile uint64_t sink = std::accumulate(sums.begin(), sums.end(), uint64_t{0});
+  (void)sink;
+  return best;
 }
 
 }  // namespace smallthinker

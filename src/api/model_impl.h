@@ -1,6 +1,9 @@
 // The loaded model behind smallthinker::Model (private to the library and its tools).
 #pragma once
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <optional>
 
 #include "formats/gguf.h"
@@ -30,9 +33,13 @@ struct Model::Impl {
   std::unique_ptr<st::DenseWeights> dense;
   st::ExpertStore* store = nullptr;  // == experts.get()
   int64_t plan_ctx = 0;
+  bool sparse_reglu = true;
   ModelInfo info;
   std::unique_ptr<st::Tokenizer> tokenizer;  // null when the file has no tokenizer
   st::ChatTemplate chat;
+  // Model::token_bytes(), built on first use (constrained sampling).
+  mutable std::mutex token_bytes_mutex;
+  mutable std::shared_ptr<const std::vector<std::string>> token_bytes;
 
   const st::Tokenizer& tok() const;
 };

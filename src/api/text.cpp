@@ -47,6 +47,19 @@ std::vector<int32_t> Model::chat_continuation_tokens(std::span<const ChatMessage
   return impl_->chat.encode_continuation(impl_->tok(), m, reply_closed, true);
 }
 
+std::shared_ptr<const std::vector<std::string>> Model::token_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->token_bytes_mutex);
+  if (!impl_->token_bytes) {
+    const st::Tokenizer& t = impl_->tok();
+    // The model's vocabulary may be padded past the tokenizer's: those ids decode to nothing.
+    auto bytes = std::make_shared<std::vector<std::string>>(static_cast<size_t>(std::max<int64_t>(info().n_vocab, t.n_vocab())));
+    for (int32_t id = 0; id < t.n_vocab(); ++id)
+      if (t.token_type(id) != st::TokenType::Control) (*bytes)[static_cast<size_t>(id)] = t.token_bytes(id);
+    impl_->token_bytes = std::move(bytes);
+  }
+  return impl_->token_bytes;
+}
+
 struct TextStreamer::Impl {
   st::StreamDecoder decoder;
 };

@@ -13,6 +13,12 @@
 #include "kernels/avx2/avx2.h"
 #include "kernels/avx512/avx512.h"
 #endif
+#if ST_HAVE_NEON_KERNELS
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+
+#include "kernels/neon/neon.h"
+#endif
 
 namespace st {
 namespace {
@@ -20,7 +26,7 @@ namespace {
 constexpr std::array kTypes{TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
                             TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q8_1, TensorType::Q4_K,
                             TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_K};
-constexpr std::array kIsas{Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon};
+constexpr std::array kIsas{Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon, Isa::neon_dotprod};
 
 template <VecDotFn Dot>
 KernelTable weight_table(TensorType type, TensorType dot_type, DequantizeRowFn dq, QuantizeRowFn q) {
@@ -61,6 +67,8 @@ struct CpuFeatures {
   bool avx2 = false;    // AVX2 + FMA + F16C: the avx2/ folder's flags
   bool avx512 = false;  // AVX-512 F/BW/VL/DQ + VNNI: the avx512/ folder's kernels
   bool avx512_bf16 = false;
+  bool neon = false;     // Advanced SIMD (every aarch64 Linux CPU): the neon/ folder
+  bool dotprod = false;  // SDOT/UDOT (ARMv8.2 dotprod): neon/*_dotprod.cpp
 };
 
 CpuFeatures detect_cpu() {
@@ -73,6 +81,11 @@ CpuFeatures detect_cpu() {
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512vnni");
   f.avx512_bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
+#endif
+#if ST_HAVE_NEON_KERNELS
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = f.neon && (hwcap & HWCAP_ASIMDDP) != 0;
 #endif
   return f;
 }
@@ -89,6 +102,10 @@ bool usable(Isa isa) {
     case Isa::avx2: return cpu().avx2;
     case Isa::avx512: return cpu().avx512;
 #endif
+#if ST_HAVE_NEON_KERNELS
+    case Isa::neon: return cpu().neon;
+    case Isa::neon_dotprod: return cpu().dotprod;
+#endif
     default: return false;
   }
 }
@@ -102,6 +119,10 @@ TypeTables build_tables(Isa isa) {
 #if ST_HAVE_X86_KERNELS
     if (isa == Isa::avx2 || isa == Isa::avx512) avx2::override_kernels(tables[i]);
     if (isa == Isa::avx512) avx512::override_kernels(tables[i], cpu().avx512_bf16);
+#endif
+#if ST_HAVE_NEON_KERNELS
+    if (isa == Isa::neon || isa == Isa::neon_dotprod) neon::override_kernels(tables[i]);
+    if (isa == Isa::neon_dotprod) neon::override_kernels_dotprod(tables[i]);
 #endif
   }
   return tables;
@@ -122,13 +143,15 @@ const TypeTables& tables_for(Isa isa) {
 Isa choose_isa() {
   const char* forced = std::getenv("ST_FORCE_ISA");
   if (forced && *forced) {
+    const std::string_view name = std::string_view(forced) == "ref" ? "scalar" : forced;  // ref/ is the scalar ISA
     for (Isa isa : kIsas) {
-      if (isa_name(isa) == forced) {
+      if (isa_name(isa) == name) {
         if (!usable(isa)) throw std::runtime_error("ST_FORCE_ISA=" + std::string(forced) + ": not usable on this CPU");
         return isa;
       }
     }
-    throw std::runtime_error("ST_FORCE_ISA=" + std::string(forced) + ": expected scalar, avx2, avx512 or neon");
+    throw std::runtime_error("ST_FORCE_ISA=" + std::string(forced) +
+                             ": expected scalar (or ref), avx2, avx512, neon or neon_dotprod");
   }
   Isa best = Isa::scalar;
   for (Isa isa : kIsas)
@@ -144,6 +167,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
     case Isa::neon: return "neon";
+    case Isa::neon_dotprod: return "neon_dotprod";
   }
   return "unknown";
 }

@@ -1,5 +1,6 @@
 // The one dispatch point for tensor-type kernels. dispatch.cpp picks the instruction set
-// once (CPU features, or ST_FORCE_ISA=scalar|avx2|avx512|neon) and every caller goes through
+// once (CPU features, or ST_FORCE_ISA=scalar|ref|avx2|avx512|neon|neon_dotprod; ref is another
+// name for scalar) and every caller goes through
 // kernel_table(type). Each SIMD kernel has a plain C++ twin in ref/ with the same signature;
 // tests compare every ISA against ref/ and ref/ against the numpy oracle.
 //
@@ -29,7 +30,7 @@
 
 namespace st {
 
-enum class Isa { scalar, avx2, avx512, neon };
+enum class Isa { scalar, avx2, avx512, neon, neon_dotprod };
 std::string_view isa_name(Isa isa);
 
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
@@ -43,6 +44,10 @@ using GemvFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_
 using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                         size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy);
 
+// y[i] = dot(w row rows[i], act) for i < n_rows: a gemv over a subset of rows (sparse ReGLU).
+using GemvRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows,
+                            const void* act, float* y);
+
 struct KernelTable {
   TensorType type = TensorType::F32;
   TensorType vec_dot_type = TensorType::F32;
@@ -51,6 +56,7 @@ struct KernelTable {
   VecDotFn vec_dot = nullptr;                // nullptr for activation-only types (Q8_1, Q8_K)
   GemvFn gemv = nullptr;
   GemmFn gemm = nullptr;
+  GemvRowsFn gemv_rows = nullptr;            // optional: callers fall back to vec_dot per row
 };
 
 // Table for the active ISA (chosen once, thread-safe; throws std::runtime_error if

@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -34,6 +35,20 @@ void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const 
   else
     kt.gemm(w.n_cols, w0, w.row_bytes, row_end - row_begin, act.bytes.data(), act.row_bytes, act.n_tok,
             y + row_begin, ldy);
+}
+
+void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y) {
+  const KernelTable& kt = kernel_table(w.type);
+  if (!kt.gemv_rows) {
+    for (int32_t r : rows) y[r] = kt.vec_dot(w.n_cols, w.data + static_cast<size_t>(r) * w.row_bytes, act.bytes.data());
+    return;
+  }
+  float out[64];
+  for (size_t i = 0; i < rows.size(); i += 64) {
+    const size_t n = std::min<size_t>(64, rows.size() - i);
+    kt.gemv_rows(w.n_cols, w.data, w.row_bytes, rows.data() + i, static_cast<int64_t>(n), act.bytes.data(), out);
+    for (size_t k = 0; k < n; ++k) y[rows[i + k]] = out[k];
+  }
 }
 
 void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy, ThreadPool& pool) {

@@ -2,6 +2,7 @@
 // into the weight type's vec_dot_type, then output rows are split across the pool's threads.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "formats/tensor_type.h"
@@ -37,5 +38,7 @@ void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy
 // The same on a row range [row_begin, row_end), single-threaded (callers that split work themselves).
 void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
                  int64_t ldy);
+// y[rows[i]] = w_rows[i] . act for one token of activations (act.n_tok == 1), single-threaded.
+void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y);
 
 }  // namespace st

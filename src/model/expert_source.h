@@ -16,6 +16,9 @@ struct ExpertView {
   // PowerInfer GGUFs may store ffn_down transposed: one row per neuron, so an active neuron
   // adds one contiguous row to the output (an axpy instead of dot products).
   bool down_transposed = false;
+  // The down matrix in neuron-column layout (kernels/neuron_columns.h), when the source keeps
+  // it so (sparse ReGLU: only active neurons are read); `down` is then only a shape.
+  const uint8_t* down_cols = nullptr;
 };
 
 class ExpertSource {
@@ -33,6 +36,10 @@ class ExpertSource {
   virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
   // How many experts may be acquired at once; callers needing more work in chunks.
   virtual int max_acquired() const { return 1 << 30; }
+  // Sparse ReGLU: from now on serve `layer`'s down matrices in neuron-column layout (where the
+  // type allows; ExpertView::down_cols tells). The forward pass asks for it once a layer has
+  // shown enough zero neurons for column reads to beat the dense product. A source may ignore it.
+  virtual void use_neuron_columns(int /*layer*/) {}
 };
 
 // Reads one row of a matrix that is not resident (token embeddings under a memory budget:

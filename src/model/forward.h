@@ -37,6 +37,15 @@ struct ForwardObserver {
   virtual void on_reglu(int /*layer*/, int64_t /*n_rows*/, int64_t /*n_ff*/, int64_t /*n_zero*/) {}
 };
 
+// What sparse ReGLU saved: ReGLU outputs (token x expert x neuron) and how many were exactly
+// zero (their down columns are skipped where the source keeps neuron columns); up rows needed
+// by no token of their expert are not computed at all.
+struct ReluCounters {
+  int64_t neurons = 0, zero = 0;
+  int64_t up_rows = 0, up_rows_skipped = 0;
+  int column_layers = 0;  // layers whose down products now read neuron columns
+};
+
 // Reusable buffers so that steady-state decode allocates nothing.
 struct ForwardScratch;
 
@@ -53,6 +62,10 @@ class Forward {
   // Token embeddings come from `reader` when weights.token_embd is not resident (data == nullptr).
   void set_embedding_reader(RowReader* reader) { embedding_reader_ = reader; }
   const ModelConfig& config() const { return config_; }
+  // Sparse ReGLU (default on): skip up rows whose gate is <= 0 for every token of the expert.
+  // Off computes every row (for measuring what sparsity buys); results are identical.
+  void set_sparse(bool on) { sparse_ = on; }
+  const ReluCounters& relu_counters() const { return relu_; }
 
  private:
   void embed(std::span<const int32_t> tokens, float* x);
@@ -62,6 +75,8 @@ class Forward {
   void lookahead(int il);
   void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
                        float* down);
+  void down_columns(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
+                    float* down);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -69,6 +84,17 @@ class Forward {
   ThreadPool& pool_;
   ForwardObserver* observer_ = nullptr;
   RowReader* embedding_reader_ = nullptr;
+  bool sparse_ = true;
+  ReluCounters relu_;
+  // Sparse ReGLU thresholds, from bench/sparse_reglu_bench on this machine (one thread, DRAM):
+  // a row-list gemv beats the dense gemv of a 64-row chunk only below ~30% needed rows, and
+  // neuron-column down products beat the dense down gemv only above ~80% zero neurons
+  // (scattered 768-byte column reads stream worse than whole matrices).
+  static constexpr double kSparseUpMaxShare = 0.3;
+  static constexpr double kColumnsMinZeroShare = 0.8;
+  static constexpr int64_t kColumnsMinRows = 64;  // (token, expert) rows seen before deciding
+  std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
+  std::vector<uint8_t> columns_asked_;
   std::unique_ptr<ForwardScratch> s_;
 };
 

@@ -34,6 +34,13 @@ struct ForwardScratch {
   std::vector<QuantizedActs> expert_act;     // per expert: its tokens' h2 rows (gate type), then activations
   std::vector<QuantizedActs> expert_act_up;  // per expert: h2 rows for up, when its dot type differs from gate's
   QuantizedActs act_up;
+  std::vector<int32_t> active_idx;     // [rows, n_ff] active neurons of each (token, expert) row
+  std::vector<int32_t> active_cnt;     // [rows]
+  struct DownItem {
+    int32_t expert;                    // index into the chunk's active experts
+    int64_t h0, h1;                    // output slice
+  };
+  std::vector<DownItem> down_items;
   std::vector<std::vector<float>> row_buf;   // per thread: one dequantized row (transposed down)
 
   std::vector<uint8_t> embd_row;       // one token embedding row read from storage

@@ -4,10 +4,12 @@
 // outputs are kept per (token, slot) and summed in top-K order, as llama.cpp does, so the
 // result does not depend on how work was split across threads.
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/kernel_table.h"
+#include "kernels/neuron_columns.h"
 #include "kernels/ops/norm_rope.h"
 #include "model/forward.h"
 #include "model/forward_scratch.h"
@@ -95,62 +97,125 @@ void Forward::moe_block(int il, int64_t n_tok) {
       if (separate_up) gather(S.act_up, S.expert_act_up[static_cast<size_t>(active[a])], active[a]);
     }
 
-    // Phase 1: gate and up products for every active expert, split in row chunks over threads.
+    // Phase 1, per (expert, chunk of 64 neurons): gate products, then up products, then ReGLU
+    // relu(gate) * up, all for the expert's tokens. Sparse ReGLU: the output is exactly 0
+    // where gate <= 0, so up rows (neurons) needed by none of the expert's tokens are skipped.
+    // Everything an item needs is its own rows, so the three steps share one hand-out.
     float* gate = S.gate.data();
     float* up = S.up.data();
-    const int64_t row_chunk = 64;
+    constexpr int64_t row_chunk = 64;
     const int64_t chunks_per_expert = (F + row_chunk - 1) / row_chunk;
-    const int64_t n_items1 = static_cast<int64_t>(active.size()) * chunks_per_expert * 2;
-    pool_.parallel_for(n_items1, 1, [&](int64_t ib, int64_t ie, int) {
+    const int64_t n_items = static_cast<int64_t>(active.size()) * chunks_per_expert;
+    auto tokens_of = [&](int e) {
+      const int32_t b = S.expert_begin[static_cast<size_t>(e)];
+      return std::pair<int64_t, int64_t>(b, S.expert_begin[static_cast<size_t>(e + 1)] - b);
+    };
+    std::atomic<int64_t> up_rows_done{0}, zeros{0};
+    pool_.parallel_for(n_items, 1, [&](int64_t ib, int64_t ie, int) {
+      int64_t done = 0, zero = 0;
       for (int64_t item = ib; item < ie; ++item) {
-        const size_t a = static_cast<size_t>(item / (chunks_per_expert * 2));
-        const int64_t rest = item % (chunks_per_expert * 2);
-        const bool is_up = rest >= chunks_per_expert;
-        const int64_t r0 = (rest % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
+        const size_t a = static_cast<size_t>(item / chunks_per_expert);
+        const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
         const int e = active[a];
-        const ExpertView& ev = leases[a].view();
-        const QuantizedActs& qa = (is_up && separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
-        float* out = (is_up ? up : gate) + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * F;
-        matmul_rows(weight_rows(is_up ? ev.up : ev.gate), r0, r1, qa, out, F);
+        const auto [b, n] = tokens_of(e);
+        matmul_rows(weight_rows(leases[a].view().gate), r0, r1, S.expert_act[static_cast<size_t>(e)], gate + b * F, F);
+        const QuantizedActs& qa = (separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
+        const WeightRows w = weight_rows(leases[a].view().up);
+        auto needed = [&](int64_t r) {
+          if (!sparse_) return true;
+          for (int64_t t = 0; t < n; ++t)
+            if (gate[(b + t) * F + r] > 0.0f) return true;
+          return false;
+        };
+        int32_t rows[row_chunk];
+        int n_rows = 0;
+        for (int64_t r = r0; r < r1; ++r)
+          if (needed(r)) rows[n_rows++] = static_cast<int32_t>(r);
+        if (static_cast<double>(n_rows) > kSparseUpMaxShare * static_cast<double>(r1 - r0)) {
+          matmul_rows(w, r0, r1, qa, up + b * F, F);  // dense is faster here (see the constant)
+          done += r1 - r0;
+        } else if (n == 1) {  // decode: one gemv over the list of needed rows
+          matmul_row_list(w, std::span<const int32_t>(rows, static_cast<size_t>(n_rows)), qa, up + b * F);
+          done += n_rows;
+        } else {
+          for (int64_t r = r0; r < r1;) {  // several tokens: runs of rows some token needs
+            if (!needed(r)) {
+              ++r;
+              continue;
+            }
+            int64_t end = r + 1;
+            while (end < r1 && needed(end)) ++end;
+            matmul_rows(w, r, end, qa, up + b * F, F);
+            done += end - r;
+            r = end;
+          }
+        }
+        for (int64_t t = b; t < b + n; ++t) {
+          for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
+            gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
+            zero += gate[i] == 0.0f;
+          }
+        }
       }
+      up_rows_done += done;
+      zeros += zero;
     });
-
-    // ReGLU: relu(gate) * up, then quantize each expert's activations for its down matrix.
+    const int64_t up_rows_total = static_cast<int64_t>(active.size()) * F;
     const int64_t a0 = S.expert_begin[static_cast<size_t>(active.front())];
     const int64_t a1 = S.expert_begin[static_cast<size_t>(active.back() + 1)];
-    pool_.parallel_for(a1 - a0, 16, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = (a0 + b) * F; i < (a0 + e) * F; ++i) gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
-    });
-    if (observer_) {
-      int64_t zero = 0;
-      for (int64_t i = a0 * F; i < a1 * F; ++i) zero += gate[i] == 0.0f;
-      n_zero += zero;
-    }
+    relu_.up_rows += up_rows_total;
+    relu_.up_rows_skipped += up_rows_total - up_rows_done.load();
+    n_zero += zeros.load();
+    relu_.neurons += (a1 - a0) * F;
+    relu_.zero += zeros.load();
+    layer_rows_[static_cast<size_t>(il)] += a1 - a0;
+    layer_zero_[static_cast<size_t>(il)] += zeros.load();
+
     float* down = S.expert_out.data();
-    const bool transposed = !leases.empty() && leases[0].view().down_transposed;
-    if (transposed) {
+    const ExpertView& ev0 = leases.front().view();
+    const bool columns = ev0.down_cols != nullptr;
+    for (const auto& l : leases)
+      if ((l.view().down_cols != nullptr) != columns)
+        throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their down layout");
+    if (ev0.down_transposed) {
       down_transposed(active, leases, gate, down);
-    } else {
-      for (size_t a = 0; a < active.size(); ++a) {
-        const int e = active[a];
-        const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-        quantize_acts(leases[a].view().down.type, gate + static_cast<int64_t>(b) * F, n, F,
-                      S.expert_act[static_cast<size_t>(e)], n > 4 ? &pool_ : nullptr);
-      }
-      // Phase 2: down products into per-(expert-grouped assignment) rows of H.
-      const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
-      pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
-        for (int64_t item = ib; item < ie; ++item) {
-          const size_t a = static_cast<size_t>(item / chunks_h);
-          const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
-          const int e = active[a];
-          float* out = down + static_cast<int64_t>(S.expert_begin[static_cast<size_t>(e)]) * H;
-          matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)], out, H);
-        }
-      });
+      continue;
     }
+    for (size_t a = 0; a < active.size(); ++a) {
+      const auto [b, n] = tokens_of(active[a]);
+      quantize_acts(leases[a].view().down.type, gate + b * F, n, F, S.expert_act[static_cast<size_t>(active[a])],
+                    n > 4 ? &pool_ : nullptr);
+    }
+    if (columns) {
+      down_columns(active, leases, gate, down);
+      continue;
+    }
+    // Dense down products into per-(expert-grouped assignment) rows of H.
+    const int64_t chunks_h = (H + row_chunk - 1) / row_chunk;
+    pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+      for (int64_t item = ib; item < ie; ++item) {
+        const size_t a = static_cast<size_t>(item / chunks_h);
+        const int64_t r0 = (item % chunks_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
+        const int e = active[a];
+        matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)],
+                    down + tokens_of(e).first * H, H);
+      }
+    });
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
+  // Once a layer has shown its sparsity, switch its down matrices to neuron columns if it is
+  // sparse enough for column reads to win (the decision is made once, the same way for every
+  // source, so budgeted and in-RAM runs compute alike).
+  auto& asked = columns_asked_[static_cast<size_t>(il)];
+  if (sparse_ && !asked && layer_rows_[static_cast<size_t>(il)] >= kColumnsMinRows) {
+    asked = true;
+    const double zero_share = static_cast<double>(layer_zero_[static_cast<size_t>(il)]) /
+                              static_cast<double>(layer_rows_[static_cast<size_t>(il)] * F);
+    if (zero_share >= kColumnsMinZeroShare) {
+      experts_.use_neuron_columns(il);
+      ++relu_.column_layers;
+    }
+  }
   float* down = S.expert_out.data();
 
   // Weighted sum in top-K order per token, then the residual add.
@@ -206,6 +271,63 @@ void Forward::down_transposed(std::span<const int32_t> active, const std::vector
         if (ar[i] == 0.0f) continue;
         kt.dequantize_row(dv.row(i), row, H);
         for (int64_t d = 0; d < H; ++d) out[d] += ar[i] * row[d];
+      }
+    }
+  });
+}
+
+}  // namespace st
+
+namespace st {
+
+// Down products over neuron columns: each (token, expert) row adds only its active neurons'
+// columns (kernels/neuron_columns.h). Work items are (expert, slice of 256 outputs); an item
+// loops over the expert's tokens so the slice of columns stays in cache across them.
+void Forward::down_columns(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
+                           float* down) {
+  auto& S = *s_;
+  const int64_t H = config_.n_embd, F = config_.n_ff_exp;
+  const int64_t a0 = S.expert_begin[static_cast<size_t>(active.front())];
+  const int64_t a1 = S.expert_begin[static_cast<size_t>(active.back() + 1)];
+  // Active neurons of every row, ascending.
+  int32_t* idx = grow(S.active_idx, static_cast<size_t>((a1 - a0) * F));
+  int32_t* cnt = grow(S.active_cnt, static_cast<size_t>(a1 - a0));
+  auto lists = [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* ar = act + (a0 + r) * F;
+      int32_t* out = idx + r * F;
+      int32_t n = 0;
+      for (int64_t j = 0; j < F; ++j)
+        if (ar[j] != 0.0f) out[n++] = static_cast<int32_t>(j);
+      cnt[r] = n;
+    }
+  };
+  if (a1 - a0 <= 16) lists(0, a1 - a0, 0);  // decode: cheaper than a hand-out to the threads
+  else pool_.parallel_for(a1 - a0, 4, lists);
+  // Work items: (expert, slice of outputs). An expert with few tokens takes all H outputs in
+  // one item, so each active neuron's column is read whole and in order (short pieces of many
+  // columns are latency-bound cache misses); with many tokens (prefill) slices of 256 outputs
+  // keep a slice of every column in cache while the expert's tokens go over it.
+  auto& items = S.down_items;
+  items.clear();
+  for (size_t a = 0; a < active.size(); ++a) {
+    const int32_t n = S.expert_begin[static_cast<size_t>(active[a] + 1)] - S.expert_begin[static_cast<size_t>(active[a])];
+    const int64_t slice = n <= 4 ? H : 256;
+    for (int64_t h0 = 0; h0 < H; h0 += slice) items.push_back({static_cast<int32_t>(a), h0, std::min(H, h0 + slice)});
+  }
+  pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t ib, int64_t ie, int) {
+    for (int64_t item = ib; item < ie; ++item) {
+      const size_t a = static_cast<size_t>(items[static_cast<size_t>(item)].expert);
+      const int64_t h0 = items[static_cast<size_t>(item)].h0, h1 = items[static_cast<size_t>(item)].h1;
+      const int e = active[a];
+      const ExpertView& ev = leases[a].view();
+      const QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
+      const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
+      for (int32_t t = 0; t < n; ++t) {
+        const int64_t r = b + t;
+        neuron_columns_down(ev.down.type, ev.down_cols, H, F, qa.row(t),
+                            std::span<const int32_t>(idx + (r - a0) * F, static_cast<size_t>(cnt[r - a0])), h0, h1,
+                            down + r * H + h0);
       }
     }
   });

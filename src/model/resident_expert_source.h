@@ -1,8 +1,11 @@
 // Experts served straight from the model's memory map (everything resident or paged in by
 // the OS): the default when no memory budget is set, and the baseline the cache must match.
 #pragma once
+#include <functional>
+#include <memory>
 #include <vector>
 
+#include "kernels/thread_pool.h"
 #include "model/expert_source.h"
 #include "model/weights.h"
 
@@ -10,16 +13,21 @@ namespace st {
 
 class ResidentExpertSource final : public ExpertSource {
  public:
-  explicit ResidentExpertSource(const ModelWeights& weights) : weights_(weights) {}
+  // When the forward pass asks (use_neuron_columns), a layer's down matrices whose type allows
+  // it are copied once into neuron-column layout; `release_source` is then called on the
+  // original range so a file mapping can drop those pages (resident memory stays ~ the file).
+  ResidentExpertSource(const ModelWeights& weights, ThreadPool* pool = nullptr,
+                       std::function<void(const uint8_t*, size_t)> release_source = {});
   void prefetch(int, std::span<const int32_t>) override {}
-  ExpertView acquire(int layer, int expert) override {
-    const auto& L = weights_.layers[static_cast<size_t>(layer)];
-    return {L.gate_exps.expert(expert), L.up_exps.expert(expert), L.down_exps.expert(expert), L.down_transposed};
-  }
+  ExpertView acquire(int layer, int expert) override;
   void release(int, int) override {}
+  void use_neuron_columns(int layer) override;
 
  private:
   const ModelWeights& weights_;
+  ThreadPool* pool_;
+  std::function<void(const uint8_t*, size_t)> release_source_;
+  std::vector<std::unique_ptr<uint8_t[]>> down_cols_;  // per layer (null: dense down)
 };
 
 }  // namespace st

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/neuron_columns.h"
 #include "runtime/memory_plan.h"
 
 namespace st {
@@ -52,6 +53,20 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   error_.assign(static_cast<size_t>(o.n_slots), 0);
   slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
   slot_expert_.assign(static_cast<size_t>(o.n_slots), -1);
+  columns_ready_.assign(static_cast<size_t>(o.n_slots), 0);
+  layer_columns_.assign(static_cast<size_t>(config.n_layer), 0);
+  if (o.neuron_columns) {
+    // Sparse ReGLU wants each down matrix in neuron-column layout: slots are converted in
+    // place once their read completes (through one expert-sized buffer, taken now).
+    bool all = true;
+    size_t largest = 0;
+    for (const auto& L : weights.layers) {
+      const TensorView& d = L.down_exps.all;
+      all = all && !L.down_transposed && neuron_columns_supported(d.type, L.down_exps.rows_per_expert, d.n_cols);
+      largest = std::max(largest, static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
+    }
+    if (all) columns_buf_.resize(largest);
+  }
   selected_.reserve(static_cast<size_t>(config.n_expert));
   completions_.reserve(256);
 }
@@ -95,6 +110,7 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   // before the slot is refilled, or their completions would be counted for the new reads.
   drain(a.slot);
   slot_layer_[s] = layer;
+  columns_ready_[s] = 0;
   slot_expert_[s] = expert;
   error_[s] = 0;
   pending_[s] = 0;
@@ -227,7 +243,22 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     v.data = base + part_offset_[w] + part(layer, w, expert).skip;
     return v;
   };
-  return {view(0), view(1), view(2), L.down_transposed};
+  ExpertView v{view(0), view(1), view(2), L.down_transposed};
+  if (!columns_buf_.empty() && layer_columns_[static_cast<size_t>(layer)]) {
+    auto* down = const_cast<uint8_t*>(v.down.data);  // our own slot memory
+    if (!columns_ready_[static_cast<size_t>(slot)]) {
+      rows_to_neuron_columns(v.down.type, down, v.down.n_rows, v.down.n_cols, columns_buf_.data());
+      std::memcpy(down, columns_buf_.data(), v.down.n_bytes());
+      columns_ready_[static_cast<size_t>(slot)] = 1;
+    }
+    v.down_cols = down;
+  }
+  return v;
+}
+
+void ExpertStore::use_neuron_columns(int layer) {
+  // Slots already holding this layer's experts are converted at their next acquire.
+  if (!columns_buf_.empty()) layer_columns_[static_cast<size_t>(layer)] = 1;
 }
 
 void ExpertStore::release(int layer, int expert) {

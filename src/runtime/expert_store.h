@@ -33,6 +33,7 @@ struct ExpertStoreOptions {
   uint64_t slot_bytes = 0;         // from expert_slot_bytes()
   CachePolicy policy = CachePolicy::lfu_aging;
   bool lookahead = true;           // start reads for the next layer's guessed experts
+  bool neuron_columns = true;      // convert down matrices for sparse ReGLU (when the type allows)
   AsyncReaderOptions io;
 };
 
@@ -45,6 +46,7 @@ class ExpertStore final : public ExpertSource {
   void prefetch(int layer, std::span<const int32_t> experts) override;
   ExpertView acquire(int layer, int expert) override;
   void release(int layer, int expert) override;
+  void use_neuron_columns(int layer) override;
   int max_acquired() const override;
   bool wants_lookahead() const override { return lookahead_; }
   void speculate(int layer, std::span<const int32_t> experts) override;
@@ -82,6 +84,9 @@ class ExpertStore final : public ExpertSource {
   std::vector<int8_t> pending_;    // per slot: parts still being read
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;
+  std::vector<uint8_t> columns_ready_;  // per slot: down already in neuron-column layout
+  std::vector<uint8_t> layer_columns_;  // per layer: serve down in neuron columns (sparse ReGLU)
+  std::vector<uint8_t> columns_buf_;    // conversion buffer (empty: keep the file's layout)
   std::vector<int32_t> selected_;  // slots pinned by the current layer's prefetch
   bool lookahead_ = true;
   int guess_layer_ = -1;

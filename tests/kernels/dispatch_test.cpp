@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 
 #include "kernel_test_util.h"
 
@@ -17,7 +18,7 @@ TEST(Dispatch, ScalarFirstAndActiveIsAvailable) {
   EXPECT_NE(std::find(isas.begin(), isas.end(), active_isa()), isas.end());
   const char* forced = std::getenv("ST_FORCE_ISA");
   if (forced && *forced)
-    EXPECT_EQ(isa_name(active_isa()), forced);
+    EXPECT_EQ(isa_name(active_isa()), std::string_view(forced) == "ref" ? "scalar" : forced);
   else
     EXPECT_EQ(active_isa(), isas.back());  // the best one by default
 }
@@ -59,9 +60,28 @@ TEST(Dispatch, SimdTablesReplaceHotKernels) {
   }
 }
 
+// On ARM the dotprod table must really use other integer kernels than plain NEON (else the
+// consistency tests would compare the same code twice); skipped where SDOT is absent.
+TEST(Dispatch, DotprodReplacesIntegerKernels) {
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), Isa::neon_dotprod) == isas.end()) GTEST_SKIP() << "no dotprod on this CPU";
+  for (TensorType t : test::weight_types()) {
+    if (t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16) continue;
+    const auto& plain = kernel_table(t, Isa::neon);
+    const auto& sdot = kernel_table(t, Isa::neon_dotprod);
+    EXPECT_NE(sdot.vec_dot, plain.vec_dot) << tensor_type_name(t);
+    EXPECT_NE(sdot.gemv, plain.gemv) << tensor_type_name(t);
+    EXPECT_NE(sdot.gemm, plain.gemm) << tensor_type_name(t);
+  }
+}
+
 TEST(Dispatch, UnusableIsaAndTypeThrow) {
 #if defined(__x86_64__)
   EXPECT_THROW(kernel_table(TensorType::Q4_0, Isa::neon), std::runtime_error);
+  EXPECT_THROW(kernel_table(TensorType::Q4_0, Isa::neon_dotprod), std::runtime_error);
+#elif defined(__aarch64__)
+  EXPECT_THROW(kernel_table(TensorType::Q4_0, Isa::avx2), std::runtime_error);
+  EXPECT_THROW(kernel_table(TensorType::Q4_0, Isa::avx512), std::runtime_error);
 #endif
   EXPECT_THROW(kernel_table(static_cast<TensorType>(4), Isa::scalar), std::invalid_argument);  // ggml's removed Q4_2
 }

@@ -47,9 +47,14 @@ TEST(Fp16, RoundTripExhaustive) {
 
 // Ties and near-ties between every pair of adjacent halves, and a sweep of float patterns,
 // against the compiler's own software _Float16 conversion (round to nearest even).
+#if defined(__aarch64__) && !defined(__clang__)
+using CompilerHalf = __fp16;  // GCC 12 has no C++ _Float16 on aarch64; __fp16 is the same IEEE half
+#else
+using CompilerHalf = _Float16;
+#endif
 TEST(Fp16, FromFloatMatchesCompiler) {
   auto expect = [](float f) {
-    const _Float16 h = static_cast<_Float16>(f);
+    const CompilerHalf h = static_cast<CompilerHalf>(f);
     uint16_t bits;
     std::memcpy(&bits, &h, 2);
     return bits;

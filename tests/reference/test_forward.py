@@ -45,6 +45,7 @@ TOLERANCES
 Environment: ST_BIN (missing -> failure, not a skip).  Runs in well under 2 minutes.
 """
 import os
+import re
 import sys
 import time
 
@@ -242,11 +243,19 @@ def main():
         res.run(name, run_case, res, name, st, path, mode, t, seed=i, tmp=tmp)
         print("    (%.1fs)" % (time.time() - t0), flush=True)
 
-    # models made by the engine's own synth command, read by the oracle
+    # models made by the engine's own synth command, read by the oracle; the --reglu-zero ones
+    # are sparse enough that the engine switches layers to neuron-column down products during
+    # the token-by-token run (checked from the logits command's report)
     for name, args, expect in (
             ("synth-tiny-f32", ["--preset", "tiny", "--type", "f32", "--seed", "7"], dict(gating=2, window=0)),
             ("synth-tiny-swa-f32", ["--preset", "tiny-swa", "--type", "f32", "--window", "8", "--seed", "8"],
-             dict(gating=1, window=8))):
+             dict(gating=1, window=8)),
+            ("synth-tiny-sparse-f32", ["--preset", "tiny", "--type", "f32", "--seed", "9", "--reglu-zero", "0.92"],
+             dict(gating=2)),
+            ("synth-tiny-sparse-q4_0", ["--preset", "tiny", "--type", "q4_0", "--seed", "10", "--reglu-zero", "0.92"],
+             dict(gating=2)),
+            ("synth-tiny-sparse-q8_0", ["--preset", "tiny-swa", "--type", "q8_0", "--seed", "11", "--reglu-zero", "0.92"],
+             dict(gating=1))):
         if only and name not in only.split(","):
             continue
         path = os.path.join(tmp, name + ".gguf")
@@ -254,7 +263,17 @@ def main():
         if not res.check("%s: $ST_BIN synth %s" % (name, " ".join(args)), rc == 0 and os.path.exists(path),
                          "" if rc == 0 else "exit %d: %s" % (rc, log.strip()[-800:])):
             continue
-        res.run(name, run_case, res, name, st, path, "strict", "f32", seed=50, tmp=tmp, expect=expect)
+        type_name = args[args.index("--type") + 1]
+        mode = "strict" if type_name == "f32" else tolerance_class(type_name, "4b")
+        res.run(name, run_case, res, name, st, path, mode, type_name, seed=50, tmp=tmp, expect=expect)
+        if "--reglu-zero" in args:
+            out = os.path.join(tmp, "sparse.f32")
+            rc, log = harness.run_engine([st, "logits", "-m", path, "--tokens", ",".join(str(i % 500) for i in range(72)),
+                                          "-o", out, "--batch", "1"], timeout=120)
+            m = re.search(r"(\d+) layers in neuron columns", log)
+            n_layer = reference.Model(path).cfg.n_layer
+            res.check("%s: sparse layers switch to neuron columns" % name, rc == 0 and m and 0 < int(m.group(1)) <= n_layer,
+                      log.strip()[-300:])
         if expect.get("window"):
             cfg = reference.Model(path).cfg
             res.check("%s window shorter than the sequence, NoPE+SWA layout" % name,

@@ -6,6 +6,7 @@ Needs root and a writable cgroup v1 memory controller (as on the development mac
 where that is missing the budgeted run is still compared with the in-RAM run, and the cgroup
 part is reported as skipped."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,8 @@ def main():
     model = os.path.join(tmp, "m.gguf")
     # ~40 MB of experts (32 per layer, 6 layers, q8_0), a few MB of everything else.
     r = run([ST_BIN, "synth", "-o", model, "--preset", "tiny-swa", "--type", "q8_0", "--layers", "6",
-             "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5"])
+             "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5",
+             "--reglu-zero", "0.92"])  # sparse enough that layers switch to neuron-column down products
     check(r.returncode == 0, "synth a %d MB model" % (os.path.getsize(model) >> 20 if r.returncode == 0 else -1))
     if r.returncode:
         print(r.stderr)
@@ -54,6 +56,8 @@ def main():
     ref = os.path.join(tmp, "ref.f32")
     r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", ref, "-c", "64", "-b", "16"])
     check(r.returncode == 0, "in-RAM logits")
+    m = re.search(r"(\d+) layers in neuron columns", r.stderr)
+    check(m is not None and int(m.group(1)) > 0, "the in-RAM run uses neuron columns: %s" % (m.group(0) if m else r.stderr[-300:]))
     budget = 24 << 20
     assert budget < size / 1.5, "the budget must be well below the file size"
 
@@ -82,6 +86,8 @@ def main():
                   % (policy, failcnt, peak / 2**20, budget / 2**20, size / 2**20))
             os.rmdir(cg)
         if r.returncode == 0:
+            m = re.search(r"(\d+) layers in neuron columns", r.stderr)
+            check(m is not None and int(m.group(1)) > 0, "%s: the budgeted run converts slots to neuron columns" % policy)
             a, b = np.fromfile(ref, dtype=np.float32), np.fromfile(out, dtype=np.float32)
             check(a.shape == b.shape and np.array_equal(a, b), "%s: logits bit-identical to the in-RAM run" % policy)
         if policy == "lru":

@@ -21,6 +21,8 @@ struct BenchArgs {
   int n_gen = 128;
   int reps = 3;
   bool json = false;
+  int parallel = 0;  // > 1: also decode this many sequences together (BatchDecoder)
+  bool no_roofline = false;
 };
 
 struct Stat {
@@ -35,6 +37,33 @@ Stat stat(const std::vector<double>& v) {
   for (double x : v) ss += (x - s.mean) * (x - s.mean);
   s.stddev = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
   return s;
+}
+
+// Aggregate decode speed of `n_seq` sequences advanced together, one token each per forward
+// pass (what the server's slots do): tokens of all sequences per second, per repetition.
+std::vector<double> parallel_decode(const std::shared_ptr<smallthinker::Model>& model, smallthinker::SessionOptions so,
+                                    int n_seq, int n_gen, int reps, std::mt19937& rng,
+                                    std::uniform_int_distribution<int32_t>& dist) {
+  using clock = std::chrono::steady_clock;
+  so.n_ctx = n_gen + 1;
+  smallthinker::BatchDecoder decoder(model, n_seq, so);
+  std::vector<int32_t> next(static_cast<size_t>(n_seq));
+  std::vector<smallthinker::BatchDecoder::Chunk> chunks(static_cast<size_t>(n_seq));
+  std::vector<double> out;
+  for (int r = 0; r < reps + 1; ++r) {  // the first round warms up, not counted
+    for (int s = 0; s < n_seq; ++s) decoder.keep(s, 0);
+    const auto t0 = clock::now();
+    for (int i = 0; i < n_gen; ++i) {
+      for (int s = 0; s < n_seq; ++s) {
+        next[static_cast<size_t>(s)] = dist(rng);  // random inputs, as the single-stream decode
+        chunks[static_cast<size_t>(s)] = {s, std::span<const int32_t>(&next[static_cast<size_t>(s)], 1)};
+      }
+      decoder.step(chunks);
+    }
+    const auto t1 = clock::now();
+    if (r > 0) out.push_back(static_cast<double>(n_seq) * n_gen / std::chrono::duration<double>(t1 - t0).count());
+  }
+  return out;
 }
 
 int run_bench(const BenchArgs& a) {
@@ -76,7 +105,22 @@ int run_bench(const BenchArgs& a) {
   const Stat p = stat(pp), g = stat(tg);
   const uint64_t rss = smallthinker::peak_rss_bytes();
   const smallthinker::RuntimeStats rs = model->runtime_stats();
+  // After the single-stream figures, so their counters and peak RSS are not mixed with it.
+  Stat par;
+  if (a.parallel > 1 && a.n_gen > 0) par = stat(parallel_decode(model, a.model.session_options(), a.parallel, a.n_gen, a.reps, rng, dist));
   const double per_token = a.n_gen > 0 ? 1.0 / a.n_gen : 0.0;
+  const auto relu = session.relu_stats();
+  auto share = [](uint64_t part, uint64_t whole) { return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0; };
+  const double zero_share = share(relu.zero, relu.neurons), up_skip = share(relu.up_rows_skipped, relu.up_rows);
+  // Decode roofline: weight bytes a token reads (minus what sparse ReGLU skipped; the down
+  // part is an estimate from the zero share of the layers that read neuron columns) over time,
+  // next to the machine's read bandwidth measured now, with the same threads.
+  const double column_share = info.n_layer ? static_cast<double>(relu.column_layers) / info.n_layer : 0.0;
+  const double token_bytes = static_cast<double>(info.decode_weight_bytes) -
+                             info.n_expert_used * (up_skip * static_cast<double>(info.expert_up_bytes) +
+                                                   column_share * zero_share * static_cast<double>(info.expert_down_bytes));
+  const double decode_bw = token_bytes * g.mean;
+  const double machine_bw = a.n_gen > 0 && !a.no_roofline ? smallthinker::measure_read_bandwidth(model->n_threads()) : 0.0;
   const double io_wait_fraction = last_decode_seconds > 0 ? rs.io_wait_seconds / last_decode_seconds : 0.0;
   // Share of expert reads started before the expert was needed (router prefetch or look-ahead).
   const double prefetch_coverage =
@@ -87,6 +131,16 @@ int run_bench(const BenchArgs& a) {
                                 "\"decode_tok_s\": {:.3f}, \"decode_tok_s_stddev\": {:.3f}, \"peak_rss_bytes\": {}",
                                 a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
                                 p.mean, p.stddev, g.mean, g.stddev, rss);
+    j += fmt::format(", \"sparse_reglu\": {}, \"reglu_zero_fraction\": {:.4f}, \"up_rows_skipped_fraction\": {:.4f}, "
+                     "\"neuron_column_layers\": {}",
+                     a.model.model.sparse_reglu, zero_share, up_skip, relu.column_layers);
+    j += fmt::format(", \"decode_bytes_per_token\": {:.0f}, \"decode_read_gb_s\": {:.3f}, \"machine_read_gb_s\": {:.3f}, "
+                     "\"roofline_fraction\": {:.4f}",
+                     token_bytes, decode_bw / 1e9, machine_bw / 1e9, machine_bw > 0 ? decode_bw / machine_bw : 0.0);
+    if (a.parallel > 1 && a.n_gen > 0)
+      j += fmt::format(", \"parallel\": {}, \"decode_tok_s_parallel\": {:.3f}, \"decode_tok_s_parallel_stddev\": {:.3f}, "
+                       "\"parallel_speedup\": {:.3f}",
+                       a.parallel, par.mean, par.stddev, g.mean > 0 ? par.mean / g.mean : 0.0);
     if (rs.budgeted)
       j += fmt::format(", \"memory_budget\": \"{}\", \"cache_policy\": \"{}\", \"io_backend\": \"{}\", "
                        "\"expert_hit_rate\": {:.4f}, \"hits\": {}, \"misses\": {}, \"read_bytes_per_token\": {:.0f}, "
@@ -102,7 +156,18 @@ int run_bench(const BenchArgs& a) {
                 model->n_threads());
     if (a.n_prompt > 0) std::printf("pp%-5d %10.2f ± %.2f tok/s\n", a.n_prompt, p.mean, p.stddev);
     if (a.n_gen > 0) std::printf("tg%-5d %10.2f ± %.2f tok/s\n", a.n_gen, g.mean, g.stddev);
+    if (a.parallel > 1 && a.n_gen > 0)
+      std::printf("tg%-5d x%d %7.2f ± %.2f tok/s in all (%.2fx one stream)\n", a.n_gen, a.parallel, par.mean, par.stddev,
+                  g.mean > 0 ? par.mean / g.mean : 0.0);
     std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
+    if (machine_bw > 0)
+      std::printf("decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of this machine's %.1f GB/s read bandwidth\n",
+                  token_bytes / 1e6, decode_bw / 1e9, 100 * decode_bw / machine_bw, machine_bw / 1e9);
+    std::printf("ReGLU: %.1f%% of neurons exactly zero; %s\n", 100 * zero_share,
+                a.model.model.sparse_reglu
+                    ? fmt::format("{:.1f}% of up rows skipped, {} of {} layers read neuron columns for down", 100 * up_skip,
+                                  relu.column_layers, info.n_layer).c_str()
+                    : "dense experts (--no-sparse)");
     if (rs.budgeted)
       std::printf("experts (last decode round): hit rate %.1f%%, %.1f MB read per token, I/O wait %.1f%% of decode, "
                   "%.0f%% of reads started early, look-ahead accuracy %.0f%%; cache %d/%d slots (%s, %s)\n",
@@ -119,6 +184,8 @@ const bool registered = register_command({"bench", "measure prompt processing an
   app.add_option("-n,--n-gen", a->n_gen, "generated tokens")->capture_default_str();
   app.add_option("-r,--repetitions", a->reps, "repetitions")->capture_default_str();
   app.add_flag("--json", a->json, "print one JSON object");
+  app.add_flag("--no-roofline", a->no_roofline, "skip measuring the machine's read bandwidth (512 MiB, ~1 s)");
+  app.add_option("--parallel", a->parallel, "also decode N sequences together (aggregate tok/s, like the server's slots)");
   return [a] { return run_bench(*a); };
 }});
 

@@ -17,6 +17,8 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
   app.add_option("--cache-policy", model.cache_policy, "expert cache policy under --memory: lru | lfu | lfu_cyclic")->capture_default_str();
   app.add_flag("!--no-lookahead", model.lookahead, "under --memory: do not guess the next layer's experts early");
+  app.add_flag("!--no-sparse", model.sparse_reglu,
+               "compute every ReGLU neuron (dense experts) instead of skipping the zero ones");
   app.add_option("--io", model.io_backend, "I/O backend under --memory: auto | io_uring | pread")->capture_default_str();
 }
 
@@ -31,6 +33,15 @@ std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   for (const auto& w : m->info().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!m->memory_plan().empty()) std::fprintf(stderr, "%s", m->memory_plan().c_str());
   return m;
+}
+
+std::string model_and_file(ModelArgs& args, const std::vector<std::string>& positional, const std::string& usage) {
+  if (positional.size() == 2 && args.model.path.empty()) {
+    args.model.path = positional[0];
+    return positional[1];
+  }
+  if (positional.size() == 1 && !args.model.path.empty()) return positional[0];
+  throw std::invalid_argument("usage: " + usage + " (or -m MODEL instead of the first argument)");
 }
 
 smallthinker::SessionOptions ModelArgs::session_options() const {

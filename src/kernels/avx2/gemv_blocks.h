@@ -78,13 +78,18 @@ struct DotS8S8 {  // signed codes (AVX2 Q8_0)
 
 // The whole gemv (or a vec_dot with n_rows = 1): prepare the activation arrays once, then
 // stream the rows. `prepare` fills them (prepare_act_q8_0 / _q8_1 bound to a zero point).
+// With `rows`, only the listed rows (y[i] = row rows[i]): sparse ReGLU's up products, where
+// preparing the activations once per call matters because the listed runs are short.
 template <class W, class Dot, class Prepare>
 void batched_gemv(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y,
-                  bool with_zero, Prepare prepare) {
+                  bool with_zero, Prepare prepare, const int32_t* rows = nullptr) {
   GemmScratch g = alloc_gemm_scratch(act, 0, 1, n, 32, W::kHasMin, with_zero);
   prepare(g);
   const auto* wb = static_cast<const uint8_t*>(w);
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = batched_row_dot<W, Dot>(wb + static_cast<size_t>(r) * w_row_bytes, g.act);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const size_t row = static_cast<size_t>(rows ? rows[r] : r);
+    y[r] = batched_row_dot<W, Dot>(wb + row * w_row_bytes, g.act);
+  }
 }
 
 }  // namespace

@@ -24,12 +24,16 @@ void override_kernels(KernelTable& t) {
       t.dequantize_row = dequantize_row_bf16;
       t.quantize_row = quantize_row_bf16;
       break;
-    case TensorType::Q4_0: dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0); break;
+    case TensorType::Q4_0:
+      dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0);
+      t.gemv_rows = gemv_rows_q4_0;
+      break;
     case TensorType::Q4_1: dots(vec_dot_q4_1, gemv_q4_1, gemm_q4_1); break;
     case TensorType::Q5_0: dots(vec_dot_q5_0, gemv_q5_0, gemm_q5_0); break;
     case TensorType::Q5_1: dots(vec_dot_q5_1, gemv_q5_1, gemm_q5_1); break;
     case TensorType::Q8_0:
       dots(vec_dot_q8_0, gemv_q8_0, gemm_q8_0);
+      t.gemv_rows = gemv_rows_q8_0;
       t.quantize_row = quantize_row_q8_0;
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;

@@ -8,6 +8,8 @@ namespace st::avx512 {
 
 float vec_dot_q4_0(int64_t n, const void* w_row, const void* act_row);
 void gemv_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemv_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                 float* y);
 float vec_dot_q4_1(int64_t n, const void* w_row, const void* act_row);
 void gemv_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 float vec_dot_q5_0(int64_t n, const void* w_row, const void* act_row);
@@ -16,6 +18,8 @@ float vec_dot_q5_1(int64_t n, const void* w_row, const void* act_row);
 void gemv_q5_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row);
 void gemv_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemv_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                 float* y);
 void gemm_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
 void gemm_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,

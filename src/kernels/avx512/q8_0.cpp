@@ -13,6 +13,11 @@ void gemv_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, con
                                         [](GemmScratch& g) { prepare_act_q8_0(g, 1, 128); });
 }
 
+void gemv_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                 float* y) {
+  batched_gemv<PackQ8_0Biased, DotVnni>(n, w, w_row_bytes, n_rows, act, y, true, [](GemmScratch& g) { prepare_act_q8_0(g, 1, 128); }, rows);
+}
+
 float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row) {
   float y;
   gemv_q8_0(n, w_row, 0, 1, act_row, &y);

@@ -1,0 +1,175 @@
+// Serving several sequences at once: the public Sampler (with the optional JSON constraint)
+// and BatchDecoder, which advances N KV caches through one shared forward pass per step.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "api/model_impl.h"
+#include "api/session_impl.h"
+#include "runtime/kv_cache.h"
+#include "runtime/sampler.h"
+
+#if __has_include("runtime/json_constraint.h")
+#include "runtime/json_constraint.h"
+#define ST_HAVE_JSON_CONSTRAINT 1
+#endif
+
+namespace smallthinker {
+
+// ---- Sampler ----
+
+struct Sampler::Impl {
+  Impl(const st::SamplerParams& params, int n_vocab) : sampler(params, n_vocab) {}
+  st::Sampler sampler;
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  std::unique_ptr<st::JsonConstraint> json;
+  std::vector<float> masked;  // logits with the constraint applied (reused every step)
+#endif
+};
+
+namespace {
+
+st::SamplerParams sampler_params(const SamplingOptions& so) {
+  st::SamplerParams sp;
+  sp.temperature = so.temperature;
+  sp.top_k = so.top_k;
+  sp.top_p = so.top_p;
+  sp.min_p = so.min_p;
+  sp.repeat_penalty = so.repeat_penalty;
+  sp.repeat_last_n = so.repeat_last_n;
+  sp.presence_penalty = so.presence_penalty;
+  sp.frequency_penalty = so.frequency_penalty;
+  sp.seed = so.seed;
+  return sp;
+}
+
+}  // namespace
+
+Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_object)
+    : impl_(std::make_unique<Impl>(sampler_params(options), static_cast<int>(model.info().n_vocab))) {
+  if (!json_object) return;
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  impl_->json = std::make_unique<st::JsonConstraint>(model.token_bytes(), model.stop_tokens());
+#else
+  throw std::runtime_error("JSON-constrained sampling is not available in this build");
+#endif
+}
+
+Sampler::~Sampler() = default;
+
+int32_t Sampler::sample(std::span<const float> logits) {
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  if (impl_->json) {
+    impl_->masked.assign(logits.begin(), logits.end());
+    impl_->json->apply(impl_->masked);
+    return impl_->sampler.sample(impl_->masked);
+  }
+#endif
+  return impl_->sampler.sample(logits);
+}
+
+void Sampler::accept(int32_t token) {
+  impl_->sampler.accept(token);
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  if (impl_->json) impl_->json->accept(token);
+#endif
+}
+
+void Sampler::accept_prompt(std::span<const int32_t> tokens) {
+  for (int32_t t : tokens) impl_->sampler.accept(t);
+}
+
+bool Sampler::json_complete() const {
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  if (impl_->json) return impl_->json->complete();
+#endif
+  return true;
+}
+
+uint64_t Sampler::seed() const { return impl_->sampler.seed(); }
+
+// ---- BatchDecoder ----
+
+struct BatchDecoder::Impl {
+  SessionOptions options;
+  std::unique_ptr<st::Forward> forward;
+  std::vector<std::unique_ptr<st::KvCache>> kv;
+  std::vector<std::vector<int32_t>> cached;
+  std::vector<st::SeqChunk> seq;  // reused by step()
+  std::vector<std::span<const float>> out;
+
+  void check_slot(int slot) const {
+    if (slot < 0 || slot >= static_cast<int>(kv.size()))
+      throw std::out_of_range("slot " + std::to_string(slot) + " is outside [0, " + std::to_string(kv.size()) + ")");
+  }
+};
+
+BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOptions options)
+    : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
+  auto& m = model_->impl();
+  if (n_slots <= 0) throw std::invalid_argument("the number of slots (--parallel) must be positive");
+  if (options.n_ctx <= 0) options.n_ctx = m.config.n_ctx_train;
+  if (options.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
+  // The memory plan reserved KV memory for plan_ctx tokens in all; the slots share it.
+  if (m.plan && options.n_ctx * n_slots > m.plan_ctx)
+    throw std::invalid_argument(std::to_string(n_slots) + " slots of " + std::to_string(options.n_ctx) +
+                                " tokens exceed the " + std::to_string(m.plan_ctx) +
+                                " tokens of KV cache the memory plan reserved");
+  impl_->options = options;
+  impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
+  if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
+  const auto type = options.kv_f32 ? st::TensorType::F32 : st::TensorType::F16;
+  for (int i = 0; i < n_slots; ++i) impl_->kv.push_back(std::make_unique<st::KvCache>(m.config, options.n_ctx, type));
+  impl_->cached.resize(static_cast<size_t>(n_slots));
+}
+
+BatchDecoder::~BatchDecoder() = default;
+int BatchDecoder::n_slots() const { return static_cast<int>(impl_->kv.size()); }
+int64_t BatchDecoder::n_ctx() const { return impl_->options.n_ctx; }
+int64_t BatchDecoder::n_batch() const { return impl_->options.n_batch; }
+
+const std::vector<int32_t>& BatchDecoder::cached(int slot) const {
+  impl_->check_slot(slot);
+  return impl_->cached[static_cast<size_t>(slot)];
+}
+
+int64_t BatchDecoder::keep(int slot, int64_t n) {
+  impl_->check_slot(slot);
+  auto& tokens = impl_->cached[static_cast<size_t>(slot)];
+  auto& kv = *impl_->kv[static_cast<size_t>(slot)];
+  n = std::clamp<int64_t>(n, 0, static_cast<int64_t>(tokens.size()));
+  if (!kv.truncate(n)) {
+    kv.clear();  // a ring layer lost positions the prefix needs: start over
+    n = 0;
+  }
+  tokens.resize(static_cast<size_t>(n));
+  return n;
+}
+
+std::vector<std::span<const float>> BatchDecoder::step(std::span<const Chunk> chunks) {
+  if (chunks.empty()) throw std::invalid_argument("BatchDecoder::step: no chunks");
+  const int64_t n_vocab = model_->info().n_vocab;
+  auto& seq = impl_->seq;
+  seq.clear();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const Chunk& c = chunks[i];
+    impl_->check_slot(c.slot);
+    for (size_t j = 0; j < i; ++j)
+      if (chunks[j].slot == c.slot) throw std::invalid_argument("BatchDecoder::step: slot " + std::to_string(c.slot) + " appears twice");
+    for (int32_t t : c.tokens)
+      if (t < 0 || t >= n_vocab)
+        throw std::out_of_range("token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+    seq.push_back({impl_->kv[static_cast<size_t>(c.slot)].get(), c.tokens, false});
+  }
+  const std::span<const float> logits = impl_->forward->run(seq);  // validates empty chunks and context
+  for (const Chunk& c : chunks) {
+    auto& tokens = impl_->cached[static_cast<size_t>(c.slot)];
+    tokens.insert(tokens.end(), c.tokens.begin(), c.tokens.end());
+  }
+  impl_->out.clear();
+  for (size_t i = 0; i < chunks.size(); ++i)
+    impl_->out.push_back(logits.subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)));
+  return impl_->out;
+}
+
+}  // namespace smallthinker

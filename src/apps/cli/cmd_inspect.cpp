@@ -1,0 +1,79 @@
+// `smallthinker inspect MODEL [--memory SIZE] [-c CTX]`: metadata, tensor table, parameter
+// counts and the memory plan for a budget, without loading the weights.
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "apps/cli/command.h"
+#include "smallthinker/tools.h"
+
+namespace st::cli {
+namespace {
+
+std::string count(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.2fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.2fM", static_cast<double>(n) / 1e6);
+  else if (n >= 1000ull) std::snprintf(buf, sizeof buf, "%.2fK", static_cast<double>(n) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+std::string bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(b) / (1ull << 20));
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
+  return buf;
+}
+
+void print(const smallthinker::ModelInspection& m) {
+  std::printf("file: %s (%s, GGUF v%u)\n", m.path.c_str(), bytes(m.file_bytes).c_str(), m.gguf_version);
+  std::printf("\nmetadata (%zu keys):\n", m.metadata.size());
+  for (const auto& [k, v] : m.metadata) std::printf("  %-44s = %s\n", k.c_str(), v.c_str());
+  std::printf("\ntensors (%zu):\n  %-34s %-5s %-22s %12s %14s\n", m.tensors.size(), "name", "type", "shape", "bytes", "offset");
+  for (const auto& t : m.tensors) {
+    std::string shape = "{";
+    for (size_t i = 0; i < t.ne.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.ne[i]);
+    shape += "}";
+    std::printf("  %-34s %-5s %-22s %12llu %14llu\n", t.name.c_str(), t.type.c_str(), shape.c_str(),
+                static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.offset));
+  }
+  if (!m.layer_kinds.empty()) {
+    std::printf("\nlayers (%zu):", m.layer_kinds.size());
+    for (size_t i = 0; i < m.layer_kinds.size(); ++i) std::printf("%s%zu:%s", i % 6 ? "  " : "\n  ", i, m.layer_kinds[i].c_str());
+    std::printf("\n");
+  }
+  std::printf("\nparameters:\n");
+  std::printf("  total                %12s  (%llu)\n", count(m.params_total).c_str(), static_cast<unsigned long long>(m.params_total));
+  std::printf("  experts              %12s\n", count(m.params_experts).c_str());
+  std::printf("  dense (attn, router, norms) %5s\n", count(m.params_dense).c_str());
+  std::printf("  token embeddings     %12s\n", count(m.params_embedding).c_str());
+  std::printf("  output (lm_head)     %12s%s\n", count(m.params_output).c_str(), m.params_output ? "" : "  (tied to token_embd)");
+  if (m.n_expert > 0)
+    std::printf("  active per token     %12s  (%llu: dense + %d of %d experts + lm_head + one embedding row)\n",
+                count(m.params_active).c_str(), static_cast<unsigned long long>(m.params_active), m.n_expert_used,
+                m.n_expert);
+  if (!m.memory_plan.empty()) std::printf("\n%s", m.memory_plan.c_str());
+  for (const auto& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
+const bool registered = register_command({"inspect", "show a model's metadata, tensors, parameter counts and memory plan", [](CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto o = std::make_shared<smallthinker::InspectOptions>();
+  app.add_option("model", *model, "GGUF file");
+  app.add_option("-m,--model", *model, "GGUF file (alternative to the positional argument)");
+  app.add_option("--memory", o->memory, "memory budget to plan for, e.g. 1GiB");
+  app.add_option("-c,--ctx-size", o->n_ctx, "context the plan reserves a KV cache for")->capture_default_str();
+  app.add_option("-b,--batch-size", o->n_batch, "prompt batch the plan reserves scratch for")->capture_default_str();
+  app.add_flag("--kv-f32", o->kv_f32, "plan an f32 KV cache instead of f16");
+  app.add_option("--max-array", o->max_array_items, "metadata array items shown before abbreviating")->capture_default_str();
+  return [model, o] {
+    if (model->empty()) throw std::invalid_argument("inspect: name a model file (smallthinker inspect MODEL.gguf)");
+    print(smallthinker::inspect_model(*model, *o));
+    return 0;
+  };
+}});
+
+}  // namespace
+}  // namespace st::cli

@@ -1,0 +1,61 @@
+// `smallthinker serve`: an OpenAI-compatible HTTP server (src/apps/server/) over N slots.
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/cli/command.h"
+#include "apps/cli/common.h"
+#include "apps/server/server.h"
+#include "runtime/memory_plan.h"
+
+namespace st::cli {
+namespace {
+
+struct ServeArgs {
+  ModelArgs model;
+  server::ServerOptions server;
+  std::string max_body = "1MiB";
+  std::string alias;
+};
+
+int run_serve(ServeArgs a) {
+  const uint64_t body = st::parse_byte_size(a.max_body);
+  if (body == 0) throw std::invalid_argument("--max-body must be positive (e.g. 1MiB)");
+  a.server.limits.max_body_bytes = body;
+  if (a.server.n_parallel <= 0) throw std::invalid_argument("--parallel must be at least 1");
+  if (a.server.limits.max_tokens_cap <= 0) throw std::invalid_argument("--max-tokens must be at least 1");
+  a.server.limits.default_max_tokens = std::min(a.server.limits.default_max_tokens, a.server.limits.max_tokens_cap);
+  a.server.model_id = a.alias.empty() ? std::filesystem::path(a.model.model.path).stem().string() : a.alias;
+
+  // The memory plan reserves KV memory for every slot's context.
+  ModelArgs m = a.model;
+  if (m.session.n_ctx <= 0) m.session.n_ctx = 4096;
+  m.session.n_ctx *= a.server.n_parallel;
+  auto model = m.load();
+  auto so = a.model.session_options();
+  if (so.n_ctx <= 0) so.n_ctx = 4096;
+  return server::serve(model, so, a.server, [&](int port) {
+    std::fprintf(stderr, "serve: model '%s', %d slots of %lld tokens; listening on http://%s:%d%s\n",
+                 a.server.model_id.c_str(), a.server.n_parallel, static_cast<long long>(so.n_ctx), a.server.host.c_str(),
+                 port, a.server.api_key.empty() ? "" : " (API key required)");
+    std::fflush(stderr);
+  });
+}
+
+const bool registered = register_command({"serve", "OpenAI-compatible HTTP server (chat/completions, streaming, metrics)",
+                                          [](CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  a->model.add_to(app);
+  app.add_option("--host", a->server.host, "address to listen on (loopback by default; 0.0.0.0 exposes the server)")
+      ->capture_default_str();
+  app.add_option("--port", a->server.port, "port (0: any free port, printed on start)")->capture_default_str();
+  app.add_option("--api-key", a->server.api_key, "require 'Authorization: Bearer KEY' on /v1/* and /metrics");
+  app.add_option("--parallel", a->server.n_parallel, "slots: requests generated together")->capture_default_str();
+  app.add_option("--queue", a->server.max_queue, "requests that may wait for a slot before 429")->capture_default_str();
+  app.add_option("--max-tokens", a->server.limits.max_tokens_cap, "largest max_tokens a request may ask for")->capture_default_str();
+  app.add_option("--max-body", a->max_body, "largest request body")->capture_default_str();
+  app.add_option("--alias", a->alias, "model name in /v1/models (default: the file name without .gguf)");
+  return [a] { return run_serve(*a); };
+}});
+
+}  // namespace
+}  // namespace st::cli

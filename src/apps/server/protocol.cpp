@@ -1,0 +1,317 @@
+#include "apps/server/protocol.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace st::server {
+namespace {
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, "invalid_request_error", param, "invalid_value");
+}
+
+// A number field within [lo, hi]; booleans are not numbers here (JSON true is not 1).
+std::optional<double> number_field(const json& body, const char* key, double lo, double hi) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) bad(key, std::string("'") + key + "' must be a number");
+  const double v = it->get<double>();
+  if (!std::isfinite(v) || v < lo || v > hi)
+    bad(key, std::string("'") + key + "' must be between " + json(lo).dump() + " and " + json(hi).dump());
+  return v;
+}
+
+// An integer field within [lo, hi] (a float with an integral value counts).
+std::optional<int64_t> integer_field(const json& body, const char* key, int64_t lo, int64_t hi) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  int64_t v = 0;
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) v = std::numeric_limits<int64_t>::max();
+    else v = static_cast<int64_t>(u);
+  } else if (it->is_number_integer()) {
+    v = it->get<int64_t>();
+  } else if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9e15) bad(key, std::string("'") + key + "' must be an integer");
+    v = static_cast<int64_t>(d);
+  } else {
+    bad(key, std::string("'") + key + "' must be an integer");
+  }
+  if (v < lo || v > hi)
+    bad(key, std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  return v;
+}
+
+std::optional<bool> bool_field(const json& body, const char* key) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) bad(key, std::string("'") + key + "' must be true or false");
+  return it->get<bool>();
+}
+
+// Message content: a string, or an array of {"type": "text", "text": "..."} parts.
+std::string message_content(const json& content, const std::string& param) {
+  if (content.is_null()) return "";
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) bad(param, "'" + param + "' must be a string or an array of text parts");
+  std::string out;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string p = param + "[" + std::to_string(i) + "]";
+    if (!part.is_object()) bad(p, "'" + p + "' must be an object");
+    const auto type = part.find("type");
+    if (type == part.end() || !type->is_string() || type->get<std::string>() != "text")
+      bad(p + ".type", "only text content parts are supported ('" + p + ".type' must be \"text\")");
+    const auto text = part.find("text");
+    if (text == part.end() || !text->is_string()) bad(p + ".text", "'" + p + ".text' must be a string");
+    out += text->get<std::string>();
+  }
+  return out;
+}
+
+void parse_messages(const json& body, const Limits& limits, CompletionRequest& r) {
+  const auto it = body.find("messages");
+  if (it == body.end()) bad("messages", "'messages' is required");
+  if (!it->is_array() || it->empty()) bad("messages", "'messages' must be a non-empty array");
+  if (it->size() > limits.max_messages)
+    bad("messages", "too many messages (" + std::to_string(it->size()) + "; at most " + std::to_string(limits.max_messages) + ")");
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    const std::string p = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad(p, "'" + p + "' must be an object");
+    const auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) bad(p + ".role", "'" + p + ".role' must be a string");
+    std::string r_name = role->get<std::string>();
+    if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
+    if (r_name != "system" && r_name != "user" && r_name != "assistant")
+      bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
+    const auto content = m.find("content");
+    if (content == m.end() && r_name != "assistant") bad(p + ".content", "'" + p + ".content' is required");
+    r.messages.push_back({r_name, content == m.end() ? "" : message_content(*content, p + ".content")});
+  }
+}
+
+void parse_prompt(const json& body, CompletionRequest& r) {
+  const auto it = body.find("prompt");
+  if (it == body.end() || it->is_null()) bad("prompt", "'prompt' is required");
+  if (it->is_string()) {
+    r.prompt = it->get<std::string>();
+  } else if (it->is_array() && it->size() == 1 && (*it)[0].is_string()) {
+    r.prompt = (*it)[0].get<std::string>();
+  } else {
+    bad("prompt", "'prompt' must be a string (or an array of one string)");
+  }
+}
+
+void parse_stop(const json& body, const Limits& limits, CompletionRequest& r) {
+  const auto it = body.find("stop");
+  if (it == body.end() || it->is_null()) return;
+  std::vector<json> items;
+  if (it->is_string()) items.push_back(*it);
+  else if (it->is_array()) items.assign(it->begin(), it->end());
+  else bad("stop", "'stop' must be a string or an array of strings");
+  if (items.size() > limits.max_stop_strings)
+    bad("stop", "at most " + std::to_string(limits.max_stop_strings) + " stop strings are allowed");
+  for (const json& s : items) {
+    if (!s.is_string()) bad("stop", "'stop' must be a string or an array of strings");
+    std::string v = s.get<std::string>();
+    if (v.size() > limits.max_stop_bytes)
+      bad("stop", "a stop string is longer than " + std::to_string(limits.max_stop_bytes) + " bytes");
+    if (!v.empty()) r.stop.push_back(std::move(v));
+  }
+}
+
+void parse_sampling(const json& body, CompletionRequest& r) {
+  auto& s = r.sampling;
+  if (auto v = number_field(body, "temperature", 0, 10)) s.temperature = static_cast<float>(*v);
+  if (auto v = number_field(body, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
+  if (auto v = integer_field(body, "top_k", 0, 1 << 20)) s.top_k = static_cast<int>(*v);
+  if (auto v = number_field(body, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
+  if (auto v = number_field(body, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = number_field(body, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = number_field(body, "repeat_penalty", 0, 10)) s.repeat_penalty = static_cast<float>(*v);
+  // Negative seeds mean "random", as llama.cpp's -1.
+  if (auto v = integer_field(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
+    s.seed = *v < 0 ? UINT64_MAX : static_cast<uint64_t>(*v);
+}
+
+}  // namespace
+
+json error_body(const ApiError& e) {
+  return {{"error",
+           {{"message", e.what()},
+            {"type", e.type},
+            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+ApiError error_for_status(int status) {
+  switch (status) {
+    case 400: return ApiError(400, "bad request", "invalid_request_error");
+    case 401: return ApiError(401, "missing or wrong API key (send 'Authorization: Bearer KEY')", "invalid_request_error", "", "invalid_api_key");
+    case 404: return ApiError(404, "no such endpoint", "invalid_request_error", "", "not_found");
+    case 405: return ApiError(405, "method not allowed", "invalid_request_error");
+    case 413: return ApiError(413, "request body too large", "invalid_request_error", "", "request_too_large");
+    case 429: return ApiError(429, "too many requests are waiting; retry later", "rate_limit_error", "", "rate_limit_exceeded");
+    case 503: return ApiError(503, "the server is unavailable", "server_error");
+    default: return ApiError(status, status >= 500 ? "internal server error" : "request failed",
+                             status >= 500 ? "server_error" : "invalid_request_error");
+  }
+}
+
+CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, const Limits& limits) {
+  if (body_text.size() > limits.max_body_bytes)
+    throw ApiError(413, "request body of " + std::to_string(body_text.size()) + " bytes exceeds the limit of " +
+                            std::to_string(limits.max_body_bytes), "invalid_request_error", "", "request_too_large");
+  const json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON", "invalid_request_error", "", "invalid_json");
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error", "", "invalid_json");
+
+  CompletionRequest r;
+  r.endpoint = endpoint;
+  if (const auto it = body.find("model"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) bad("model", "'model' must be a string");
+    r.model = it->get<std::string>();
+  }
+  if (endpoint == Endpoint::chat) parse_messages(body, limits, r);
+  else parse_prompt(body, r);
+
+  std::optional<int64_t> max_tokens = integer_field(body, "max_tokens", 1, std::numeric_limits<int64_t>::max());
+  if (!max_tokens) max_tokens = integer_field(body, "max_completion_tokens", 1, std::numeric_limits<int64_t>::max());
+  if (max_tokens && *max_tokens > limits.max_tokens_cap)
+    bad("max_tokens", "'max_tokens' is " + std::to_string(*max_tokens) + "; this server allows at most " +
+                          std::to_string(limits.max_tokens_cap));
+  r.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : std::min(limits.default_max_tokens, limits.max_tokens_cap);
+  if (auto n = integer_field(body, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()); n && *n != 1)
+    bad("n", "only n = 1 is supported");
+
+  parse_stop(body, limits, r);
+  parse_sampling(body, r);
+  r.stream = bool_field(body, "stream").value_or(false);
+  if (const auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad("stream_options", "'stream_options' must be an object");
+    r.include_usage = bool_field(*it, "include_usage").value_or(false);
+  }
+  if (const auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad("response_format", "'response_format' must be an object");
+    const auto type = it->find("type");
+    if (type == it->end() || !type->is_string()) bad("response_format.type", "'response_format.type' must be a string");
+    const std::string t = type->get<std::string>();
+    if (t == "json_object") r.json_object = true;
+    else if (t != "text")
+      bad("response_format.type", "'response_format.type' must be \"text\" or \"json_object\" (JSON schemas are not supported)");
+  }
+  return r;
+}
+
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+json timings_json(const Timings& t) {
+  auto per_token_ms = [](double ms, int64_t n) { return n > 0 ? ms / static_cast<double>(n) : 0.0; };
+  auto per_second = [](double ms, int64_t n) { return ms > 0 ? 1e3 * static_cast<double>(n) / ms : 0.0; };
+  return {{"cache_n", t.cache_n},
+          {"prompt_n", t.prompt_n},
+          {"prompt_ms", t.prompt_ms},
+          {"prompt_per_token_ms", per_token_ms(t.prompt_ms, t.prompt_n)},
+          {"prompt_per_second", per_second(t.prompt_ms, t.prompt_n)},
+          {"predicted_n", t.predicted_n},
+          {"predicted_ms", t.predicted_ms},
+          {"predicted_per_token_ms", per_token_ms(t.predicted_ms, t.predicted_n)},
+          {"predicted_per_second", per_second(t.predicted_ms, t.predicted_n)}};
+}
+
+namespace {
+
+json head_json(const ReplyHead& h, bool chunk) {
+  const char* object = h.endpoint == Endpoint::chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+  return {{"id", h.id}, {"object", object}, {"created", h.created}, {"model", h.model}, {"system_fingerprint", "smallthinker"}};
+}
+
+json finish_json(const std::string& reason) { return reason.empty() ? json(nullptr) : json(reason); }
+
+}  // namespace
+
+json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
+                const Timings& t) {
+  json j = head_json(h, false);
+  json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", nullptr}};
+  if (h.endpoint == Endpoint::chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else choice["text"] = text;
+  j["choices"] = json::array({choice});
+  j["usage"] = usage_json(u);
+  j["timings"] = timings_json(t);
+  return j;
+}
+
+json text_chunk(const ReplyHead& h, const std::string& text, bool first) {
+  json j = head_json(h, true);
+  json choice = {{"index", 0}, {"finish_reason", nullptr}, {"logprobs", nullptr}};
+  if (h.endpoint == Endpoint::chat) {
+    choice["delta"] = first ? json{{"role", "assistant"}, {"content", text}} : json{{"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  j["choices"] = json::array({choice});
+  return j;
+}
+
+json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t) {
+  json j = head_json(h, true);
+  json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", nullptr}};
+  if (h.endpoint == Endpoint::chat) choice["delta"] = json::object();
+  else choice["text"] = "";
+  j["choices"] = json::array({choice});
+  j["timings"] = timings_json(t);
+  return j;
+}
+
+json usage_chunk(const ReplyHead& h, const Usage& u) {
+  json j = head_json(h, true);
+  j["choices"] = json::array();
+  j["usage"] = usage_json(u);
+  return j;
+}
+
+std::string sse_event(const json& j) {
+  // Invalid UTF-8 cannot come from the streamer, but replace rather than throw if it ever does.
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+std::string StopMatcher::push(std::string_view text) {
+  if (stopped_) return "";
+  pending_ += text;
+  size_t cut = std::string::npos;
+  for (const auto& s : stops_) cut = std::min(cut, pending_.find(s));
+  if (cut != std::string::npos) {
+    stopped_ = true;
+    std::string out = pending_.substr(0, cut);
+    pending_.clear();
+    return out;
+  }
+  // Keep the longest tail of pending_ that is a proper prefix of some stop string.
+  size_t hold = 0;
+  for (const auto& s : stops_)
+    for (size_t n = std::min(s.size() - 1, pending_.size()); n > hold; --n)
+      if (pending_.compare(pending_.size() - n, n, s, 0, n) == 0) {
+        hold = n;
+        break;
+      }
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string StopMatcher::finish() {
+  std::string out = stopped_ ? std::string() : pending_;
+  pending_.clear();
+  return out;
+}
+
+}  // namespace st::server

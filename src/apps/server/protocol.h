@@ -1,0 +1,110 @@
+// The OpenAI wire format of `smallthinker serve`: request parsing and validation, reply and
+// stream-chunk bodies, error objects. Pure functions over strings and JSON (no HTTP, no
+// model), so the libFuzzer target tests/fuzz/request_fuzz.cpp can drive them directly.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smallthinker/engine.h"
+
+namespace st::server {
+
+using json = nlohmann::json;
+
+// A reply with an OpenAI error object: {"error": {"message", "type", "param", "code"}}.
+struct ApiError : std::runtime_error {
+  int status;
+  std::string type, param, code;
+  ApiError(int status_, std::string message, std::string type_ = "invalid_request_error", std::string param_ = "",
+           std::string code_ = "")
+      : std::runtime_error(std::move(message)), status(status_), type(std::move(type_)), param(std::move(param_)),
+        code(std::move(code_)) {}
+};
+json error_body(const ApiError& e);
+// The error object for a bare HTTP status (unknown route, body too large, ...).
+ApiError error_for_status(int status);
+
+struct Limits {
+  size_t max_body_bytes = 1 << 20;   // request body
+  int max_tokens_cap = 4096;         // largest max_tokens a client may ask for
+  int default_max_tokens = 512;      // when the request names none
+  size_t max_messages = 1024;
+  size_t max_stop_strings = 8;
+  size_t max_stop_bytes = 256;       // per stop string
+};
+
+enum class Endpoint { chat, completion };
+
+struct CompletionRequest {
+  Endpoint endpoint = Endpoint::chat;
+  std::string model;                 // empty when the client named none
+  std::vector<smallthinker::ChatMessage> messages;  // chat
+  std::string prompt;                // completion
+  int max_tokens = 0;
+  std::vector<std::string> stop;
+  smallthinker::SamplingOptions sampling;
+  bool stream = false;
+  bool include_usage = false;        // stream_options.include_usage
+  bool json_object = false;          // response_format {"type": "json_object"}
+};
+
+// Parses and validates a request body; throws ApiError (400) naming the offending field.
+CompletionRequest parse_request(std::string_view body, Endpoint endpoint, const Limits& limits);
+
+struct Usage {
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+};
+
+// What llama.cpp's server reports as "timings".
+struct Timings {
+  int64_t cache_n = 0;       // prompt tokens reused from the slot's cache
+  int64_t prompt_n = 0;      // prompt tokens evaluated
+  double prompt_ms = 0;
+  int64_t predicted_n = 0;
+  double predicted_ms = 0;
+};
+json usage_json(const Usage& u);
+json timings_json(const Timings& t);
+
+// Everything a reply or chunk shares.
+struct ReplyHead {
+  Endpoint endpoint = Endpoint::chat;
+  std::string id;            // "chatcmpl-..." / "cmpl-..."
+  int64_t created = 0;       // unix seconds
+  std::string model;
+};
+
+json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
+                const Timings& t);
+// A streamed piece of text; `first` chat chunks also carry the assistant role.
+json text_chunk(const ReplyHead& h, const std::string& text, bool first);
+// The last chunk with choices: empty delta/text and the finish reason (+ timings).
+json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t);
+// stream_options.include_usage: the chunk after the final one, with no choices.
+json usage_chunk(const ReplyHead& h, const Usage& u);
+// "data: <json>\n\n"
+std::string sse_event(const json& j);
+
+// Holds back generated text that might be the start of a stop string, and cuts the output at
+// the first stop string found (which is not emitted).
+class StopMatcher {
+ public:
+  explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // Adds generated text; returns the part that is now safe to send.
+  std::string push(std::string_view text);
+  // Generation ended: returns what was held back (nothing after a stop string).
+  std::string finish();
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string pending_;  // not yet sent
+  bool stopped_ = false;
+};
+
+}  // namespace st::server

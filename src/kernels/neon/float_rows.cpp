@@ -1,0 +1,120 @@
+// F32, F16 and BF16 with plain NEON: dots accumulate in four f32 vectors (16 elements per
+// step), conversions are FCVTL/FCVTN for fp16 (bit-identical to float_convert.h, NaNs
+// included, under Linux's default FPCR) and integer shifts with round-to-nearest-even for
+// bf16. gemm runs four tokens per weight-row pass (util.h's gemm_by_multi).
+#include <arm_neon.h>
+
+#include "kernels/float_convert.h"
+#include "kernels/neon/float_rows.h"
+#include "kernels/neon/util.h"
+
+namespace st::neon {
+namespace {
+
+struct LoadF32 {
+  static float32x4_t load4(const void* p, int64_t i) { return vld1q_f32(static_cast<const float*>(p) + i); }
+  static float load1(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+};
+struct LoadF16 {
+  static float32x4_t load4(const void* p, int64_t i) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(static_cast<const uint16_t*>(p) + i)));
+  }
+  static float load1(const void* p, int64_t i) { return fp16_to_fp32(static_cast<const uint16_t*>(p)[i]); }
+};
+struct LoadBF16 {
+  static float32x4_t load4(const void* p, int64_t i) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(static_cast<const uint16_t*>(p) + i), 16));
+  }
+  static float load1(const void* p, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(p)[i]); }
+};
+
+template <class L>
+float float_dot(int64_t n, const void* w, const void* a) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 4; ++k) acc[k] = vfmaq_f32(acc[k], L::load4(w, i + 4 * k), L::load4(a, i + 4 * k));
+  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], L::load4(w, i), L::load4(a, i));
+  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+  for (; i < n; ++i) sum += L::load1(w, i) * L::load1(a, i);
+  return sum;
+}
+
+// MultiDotFn forms for gemm: one token (float_dot), or four sharing each weight load.
+template <class L>
+void float_dot1(int64_t n, const uint8_t* w, const uint8_t* const* act, float* out) {
+  out[0] = float_dot<L>(n, w, act[0]);
+}
+
+template <class L>
+void float_dot4(int64_t n, const uint8_t* w, const uint8_t* const* act, float* out) {
+  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t wv = L::load4(w, i);
+    for (int t = 0; t < 4; ++t) acc[t] = vfmaq_f32(acc[t], wv, L::load4(act[t], i));
+  }
+  for (int t = 0; t < 4; ++t) {
+    out[t] = vaddvq_f32(acc[t]);
+    for (int64_t j = i; j < n; ++j) out[t] += L::load1(w, j) * L::load1(act[t], j);
+  }
+}
+
+}  // namespace
+
+void gemm_f32(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+              int64_t n_tok, float* y, int64_t ldy) {
+  gemm_by_multi<float_dot1<LoadF32>, float_dot4<LoadF32>>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+}
+void gemm_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+              int64_t n_tok, float* y, int64_t ldy) {
+  gemm_by_multi<float_dot1<LoadF16>, float_dot4<LoadF16>>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+}
+void gemm_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy) {
+  gemm_by_multi<float_dot1<LoadBF16>, float_dot4<LoadBF16>>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y,
+                                                            ldy);
+}
+
+float vec_dot_f32(int64_t n, const void* w_row, const void* act_row) { return float_dot<LoadF32>(n, w_row, act_row); }
+float vec_dot_f16(int64_t n, const void* w_row, const void* act_row) { return float_dot<LoadF16>(n, w_row, act_row); }
+float vec_dot_bf16(int64_t n, const void* w_row, const void* act_row) {
+  return float_dot<LoadBF16>(n, w_row, act_row);
+}
+
+void dequantize_row_f16(const void* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, LoadF16::load4(src, i));
+  for (; i < n; ++i) dst[i] = LoadF16::load1(src, i);
+}
+
+void quantize_row_f16(const float* src, void* dst, int64_t n) {
+  auto* out = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1_u16(out + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+  for (; i < n; ++i) out[i] = fp32_to_fp16(src[i]);
+}
+
+void dequantize_row_bf16(const void* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, LoadBF16::load4(src, i));
+  for (; i < n; ++i) dst[i] = LoadBF16::load1(src, i);
+}
+
+// As fp32_to_bf16: x + 0x7fff + (bit 16 of x), top half; NaN keeps its top bits, made quiet.
+void quantize_row_bf16(const float* src, void* dst, int64_t n) {
+  auto* out = static_cast<uint16_t*>(dst);
+  const uint32x4_t abs_mask = vdupq_n_u32(0x7fffffffu), inf = vdupq_n_u32(0x7f800000u);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32x4_t x = vreinterpretq_u32_f32(vld1q_f32(src + i));
+    const uint32x4_t rounded =
+        vaddq_u32(vaddq_u32(x, vdupq_n_u32(0x7fffu)), vandq_u32(vshrq_n_u32(x, 16), vdupq_n_u32(1)));
+    const uint32x4_t nan = vorrq_u32(x, vdupq_n_u32(0x400000u));  // quiet bit (bit 6 of the bf16)
+    const uint32x4_t is_nan = vcgtq_u32(vandq_u32(x, abs_mask), inf);
+    vst1_u16(out + i, vshrn_n_u32(vbslq_u32(is_nan, nan, rounded), 16));
+  }
+  for (; i < n; ++i) out[i] = fp32_to_bf16(src[i]);
+}
+
+}  // namespace st::neon

@@ -1,0 +1,20 @@
+// The integer dot kernels with SDOT (ARMv8.2 dotprod; this file alone is built with +dotprod).
+// dispatch.cpp calls override_kernels_dotprod only when getauxval(AT_HWCAP) has
+// HWCAP_ASIMDDP, so no SDOT instruction runs on a CPU without it.
+#include <arm_neon.h>
+
+#include "kernels/neon/integer_dots.h"
+#include "kernels/neon/neon.h"
+
+namespace st::neon {
+namespace {
+
+struct DotSdot {
+  static int32x4_t dot(int32x4_t acc, int8x16_t a, int8x16_t b) { return vdotq_s32(acc, a, b); }
+};
+
+}  // namespace
+
+void override_kernels_dotprod(KernelTable& t) { set_integer_kernels<DotSdot>(t); }
+
+}  // namespace st::neon

@@ -1,0 +1,39 @@
+#include "model/resident_expert_source.h"
+
+#include "kernels/neuron_columns.h"
+
+namespace st {
+
+ResidentExpertSource::ResidentExpertSource(const ModelWeights& weights, ThreadPool* pool,
+                                           std::function<void(const uint8_t*, size_t)> release_source)
+    : weights_(weights), pool_(pool), release_source_(std::move(release_source)), down_cols_(weights.layers.size()) {}
+
+void ResidentExpertSource::use_neuron_columns(int layer) {
+  const size_t il = static_cast<size_t>(layer);
+  const LayerWeights& L = weights_.layers[il];
+  const TensorView& d = L.down_exps.all;
+  const int64_t n_out = L.down_exps.rows_per_expert, n_ff = d.n_cols;
+  if (down_cols_[il] || L.down_transposed || d.data == nullptr || !neuron_columns_supported(d.type, n_out, n_ff)) return;
+  const int64_t n_exp = d.n_rows / n_out;
+  const size_t per_expert = static_cast<size_t>(n_out) * d.row_bytes;
+  auto cols = std::unique_ptr<uint8_t[]>(new uint8_t[per_expert * static_cast<size_t>(n_exp)]);
+  auto repack = [&](int64_t b, int64_t e, int) {
+    for (int64_t x = b; x < e; ++x)
+      rows_to_neuron_columns(d.type, L.down_exps.expert(static_cast<int>(x)).data, n_out, n_ff,
+                             cols.get() + per_expert * static_cast<size_t>(x));
+  };
+  if (pool_) pool_->parallel_for(n_exp, 1, repack);
+  else repack(0, n_exp, 0);
+  down_cols_[il] = std::move(cols);
+  if (release_source_) release_source_(d.data, per_expert * static_cast<size_t>(n_exp));
+}
+
+ExpertView ResidentExpertSource::acquire(int layer, int expert) {
+  const auto& L = weights_.layers[static_cast<size_t>(layer)];
+  ExpertView v{L.gate_exps.expert(expert), L.up_exps.expert(expert), L.down_exps.expert(expert), L.down_transposed};
+  if (const auto& cols = down_cols_[static_cast<size_t>(layer)])
+    v.down_cols = cols.get() + v.down.n_bytes() * static_cast<size_t>(expert);
+  return v;
+}
+
+}  // namespace st

@@ -1,0 +1,729 @@
+#include "runtime/json_constraint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "text/tokenizer.h"
+
+namespace st {
+namespace {
+
+// Where the automaton stands. The structural modes (up to kDone) are the places between JSON
+// tokens, where whitespace may appear.
+enum Mode : uint8_t {
+  kDocStart,     // before the top-level value: only '{'
+  kValue,        // after ':' or an array's ','
+  kArrayFirst,   // after '[': a value or ']'
+  kObjectFirst,  // after '{': a key or '}'
+  kKey,          // after an object's ',': a key
+  kColon,        // after a key
+  kAfterValue,   // ',' or the closing bracket of the innermost container
+  kDone,         // the top-level object is closed
+  kString,       // inside a string, at a character boundary
+  kStringUtf8,   // inside a multi-byte UTF-8 character
+  kStringEscape,       // after '\'
+  kStringHex,          // inside \uXXXX
+  kStringLowBackslash, // after a high surrogate escape: '\' of the low one must follow
+  kStringLowU,         // ... then 'u'
+  kNumMinus,     // '-'
+  kNumZero,      // a leading '0' (no more digits may follow)
+  kNumInt,       // integer digits
+  kNumFracStart, // '.'
+  kNumFrac,      // fraction digits
+  kNumExpStart,  // 'e' or 'E'
+  kNumExpSign,   // exponent sign
+  kNumExp,       // exponent digits
+  kLiteral,      // inside true / false / null
+};
+
+// Caps that keep numbers within a double's range (nlohmann::json rejects overflow to inf) and
+// stop a model from looping on digits forever.
+constexpr int kMaxIntDigits = 20;
+constexpr int kMaxFracDigits = 20;
+constexpr int kMaxExpDigits = 2;
+constexpr const char* kLiterals[3] = {"true", "false", "null"};
+
+struct Limits {
+  int max_depth, max_ws, max_breaks;
+};
+
+// Plain old data, copied at every trie node apply() visits, so it stays small.
+struct ParseState {
+  uint64_t objects = 0;      // bit d: the open container at depth d is an object (else array)
+  uint16_t code_unit = 0;    // \u escape value so far
+  uint8_t depth = 0;         // open containers
+  uint8_t mode = kDocStart;
+  uint8_t count = 0;         // digits of a number part / hex digits / literal position / UTF-8 bytes left
+  uint8_t next_lo = 0x80;    // UTF-8: allowed range of the next continuation byte
+  uint8_t next_hi = 0xBF;
+  uint8_t literal = 0;       // index into kLiterals
+  uint8_t ws_run = 0;        // whitespace bytes since the last JSON token
+  uint8_t ws_breaks = 0;     // of which line breaks
+  bool key = false;          // the open string is an object key
+  bool low_pending = false;  // the \u escape being read must be a low surrogate
+};
+
+bool is_ws(uint8_t b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+bool is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
+int hex_value(uint8_t b) {
+  if (b >= '0' && b <= '9') return b - '0';
+  if (b >= 'a' && b <= 'f') return b - 'a' + 10;
+  if (b >= 'A' && b <= 'F') return b - 'A' + 10;
+  return -1;
+}
+// Bytes that stand for themselves inside a string (RFC 8259 "unescaped", ASCII part).
+bool is_plain_ascii(uint8_t b) { return b >= 0x20 && b < 0x80 && b != '"' && b != '\\'; }
+
+// UTF-8 lead byte: continuation bytes to follow and the allowed range of the first one (which
+// excludes overlong forms, surrogates and code points above U+10FFFF). 0 = not a lead byte.
+int utf8_lead(uint8_t b, uint8_t& lo, uint8_t& hi) {
+  lo = 0x80, hi = 0xBF;
+  if (b >= 0xC2 && b <= 0xDF) return 1;
+  if (b == 0xE0) return lo = 0xA0, 2;
+  if (b == 0xED) return hi = 0x9F, 2;
+  if (b >= 0xE1 && b <= 0xEF) return 2;
+  if (b == 0xF0) return lo = 0x90, 3;
+  if (b == 0xF4) return hi = 0x8F, 3;
+  if (b >= 0xF1 && b <= 0xF3) return 3;
+  return 0;
+}
+
+bool top_is_object(const ParseState& s) { return (s.objects >> (s.depth - 1)) & 1u; }
+
+void end_value(ParseState& s) { s.mode = s.depth == 0 ? kDone : kAfterValue; }
+
+bool begin_value(ParseState& s, uint8_t b, const Limits& lim) {
+  switch (b) {
+    case '{':
+    case '[':
+      if (s.depth >= lim.max_depth) return false;
+      if (b == '{') s.objects |= uint64_t{1} << s.depth;
+      else s.objects &= ~(uint64_t{1} << s.depth);
+      ++s.depth;
+      s.mode = b == '{' ? kObjectFirst : kArrayFirst;
+      return true;
+    case '"':
+      s.mode = kString, s.key = false;
+      return true;
+    case '-':
+      s.mode = kNumMinus;
+      return true;
+    case '0':
+      s.mode = kNumZero;
+      return true;
+    case 't':
+    case 'f':
+    case 'n':
+      s.mode = kLiteral, s.literal = b == 't' ? 0 : b == 'f' ? 1 : 2, s.count = 1;
+      return true;
+    default:
+      if (b >= '1' && b <= '9') {
+        s.mode = kNumInt, s.count = 1;
+        return true;
+      }
+      return false;
+  }
+}
+
+bool close_container(ParseState& s, uint8_t b) {
+  if (s.depth == 0 || top_is_object(s) != (b == '}')) return false;
+  --s.depth;
+  end_value(s);
+  return true;
+}
+
+bool step(ParseState& s, uint8_t b, const Limits& lim);
+
+// A number ends at the first byte that cannot continue it; that byte belongs to what follows.
+bool end_number(ParseState& s, uint8_t b, const Limits& lim) {
+  end_value(s);
+  return step(s, b, lim);
+}
+
+bool step_structural(ParseState& s, uint8_t b, const Limits& lim) {
+  if (is_ws(b)) {
+    if (++s.ws_run > lim.max_ws) return false;
+    if ((b == '\n' || b == '\r') && ++s.ws_breaks > lim.max_breaks) return false;
+    return true;
+  }
+  s.ws_run = s.ws_breaks = 0;
+  switch (s.mode) {
+    case kDocStart:
+      return b == '{' && begin_value(s, b, lim);
+    case kValue:
+      return begin_value(s, b, lim);
+    case kArrayFirst:
+      return b == ']' ? close_container(s, b) : begin_value(s, b, lim);
+    case kObjectFirst:
+      if (b == '}') return close_container(s, b);
+      [[fallthrough]];
+    case kKey:
+      if (b != '"') return false;
+      s.mode = kString, s.key = true;
+      return true;
+    case kColon:
+      if (b != ':') return false;
+      s.mode = kValue;
+      return true;
+    case kAfterValue:
+      if (b == ',') {
+        s.mode = top_is_object(s) ? kKey : kValue;
+        return true;
+      }
+      return (b == '}' || b == ']') && close_container(s, b);
+    default:  // kDone
+      return false;
+  }
+}
+
+bool step_string(ParseState& s, uint8_t b) {
+  switch (s.mode) {
+    case kString:
+      if (b == '"') {
+        if (s.key) s.mode = kColon;
+        else end_value(s);
+        return true;
+      }
+      if (b == '\\') return s.mode = kStringEscape, true;
+      if (b < 0x80) return b >= 0x20;
+      if (int more = utf8_lead(b, s.next_lo, s.next_hi)) return s.mode = kStringUtf8, s.count = uint8_t(more), true;
+      return false;
+    case kStringUtf8:
+      if (b < s.next_lo || b > s.next_hi) return false;
+      s.next_lo = 0x80, s.next_hi = 0xBF;
+      if (--s.count == 0) s.mode = kString;
+      return true;
+    case kStringEscape:
+      if (b == 'u') return s.mode = kStringHex, s.count = 0, s.code_unit = 0, true;
+      if (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't')
+        return s.mode = kString, true;
+      return false;
+    case kStringHex: {
+      const int d = hex_value(b);
+      if (d < 0) return false;
+      // Surrogates: a high one (D800-DBFF) must be followed by an escaped low one (DC00-DFFF);
+      // a low one anywhere else is an error.
+      if (s.count == 0 && s.low_pending && d != 0xD) return false;
+      if (s.count == 1 && s.low_pending && d < 0xC) return false;
+      if (s.count == 1 && !s.low_pending && s.code_unit == 0xD && d >= 0xC) return false;
+      s.code_unit = uint16_t(s.code_unit * 16 + d);
+      if (++s.count < 4) return true;
+      if (s.low_pending) s.low_pending = false, s.mode = kString;
+      else if (s.code_unit >= 0xD800 && s.code_unit <= 0xDBFF) s.low_pending = true, s.mode = kStringLowBackslash;
+      else s.mode = kString;
+      return true;
+    }
+    case kStringLowBackslash:
+      return b == '\\' && (s.mode = kStringLowU, true);
+    default:  // kStringLowU
+      return b == 'u' && (s.mode = kStringHex, s.count = 0, s.code_unit = 0, true);
+  }
+}
+
+bool step_number(ParseState& s, uint8_t b, const Limits& lim) {
+  const bool digit = is_digit(b);
+  const bool exp = b == 'e' || b == 'E';
+  switch (s.mode) {
+    case kNumMinus:
+      if (!digit) return false;
+      s.mode = b == '0' ? kNumZero : kNumInt, s.count = 1;
+      return true;
+    case kNumZero:
+      if (b == '.') return s.mode = kNumFracStart, true;
+      if (exp) return s.mode = kNumExpStart, true;
+      return !digit && end_number(s, b, lim);  // no leading zeros
+    case kNumInt:
+      if (digit) return ++s.count <= kMaxIntDigits;
+      if (b == '.') return s.mode = kNumFracStart, true;
+      if (exp) return s.mode = kNumExpStart, true;
+      return end_number(s, b, lim);
+    case kNumFracStart:
+      return digit && (s.mode = kNumFrac, s.count = 1, true);
+    case kNumFrac:
+      if (digit) return ++s.count <= kMaxFracDigits;
+      if (exp) return s.mode = kNumExpStart, true;
+      return end_number(s, b, lim);
+    case kNumExpStart:
+      if (b == '+' || b == '-') return s.mode = kNumExpSign, true;
+      return digit && (s.mode = kNumExp, s.count = 1, true);
+    case kNumExpSign:
+      return digit && (s.mode = kNumExp, s.count = 1, true);
+    default:  // kNumExp
+      if (digit) return ++s.count <= kMaxExpDigits;
+      return end_number(s, b, lim);
+  }
+}
+
+// Advances s by one byte; false if the byte cannot come next (s is then unspecified).
+bool step(ParseState& s, uint8_t b, const Limits& lim) {
+  if (s.mode <= kDone) return step_structural(s, b, lim);
+  if (s.mode <= kStringLowU) return step_string(s, b);
+  if (s.mode <= kNumExp) return step_number(s, b, lim);
+  const char* word = kLiterals[s.literal];  // kLiteral
+  if (b != uint8_t(word[s.count])) return false;
+  if (word[++s.count] == '\0') end_value(s);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON-schema subset: the schema is compiled into a fixed sequence of segments, literal text
+// (`{"name":`) and typed value slots, so the output is compact JSON with every property in
+// schema order. A value slot runs the automaton above from a lone value at depth 0.
+
+struct Segment {
+  enum Kind : uint8_t { kText, kString, kNumber, kInteger, kBoolean, kEnum } kind;
+  std::string text;                  // kText
+  std::vector<std::string> choices;  // kEnum: each allowed value as compact JSON
+};
+using SchemaProgram = std::vector<Segment>;
+
+constexpr Limits kSlotLimits{64, 0, 0};  // no whitespace around values in schema output
+constexpr size_t kMaxEnumChoices = 64;   // one bit each in State::alive
+constexpr int kMaxSchemaDepth = 16;
+constexpr int kMaxInt64Digits = 18;      // "integer" values stay integers for 64-bit parsers
+
+void append_text(SchemaProgram& program, const std::string& text) {
+  if (!program.empty() && program.back().kind == Segment::kText) program.back().text += text;
+  else program.push_back({Segment::kText, text, {}});
+}
+
+void compile_schema(const nlohmann::ordered_json& schema, SchemaProgram& program, int depth, const std::string& where) {
+  if (!schema.is_object()) throw std::invalid_argument("JSON schema: " + where + " must be an object");
+  for (const char* unsupported : {"pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+                                  "exclusiveMaximum", "multipleOf", "format", "anyOf", "oneOf", "allOf", "not", "$ref",
+                                  "items", "prefixItems", "minItems", "maxItems", "patternProperties", "if"})
+    if (schema.contains(unsupported))
+      throw std::invalid_argument(std::string("JSON schema: '") + unsupported + "' at " + where +
+                                  " is not supported (supported: objects of string, number, integer, boolean, enum, const)");
+  if (schema.contains("enum") || schema.contains("const")) {
+    const auto values = schema.contains("const") ? nlohmann::ordered_json::array({schema["const"]}) : schema["enum"];
+    if (!values.is_array() || values.empty() || values.size() > kMaxEnumChoices)
+      throw std::invalid_argument("JSON schema: 'enum' at " + where + " must be an array of 1 to 64 values");
+    Segment seg{Segment::kEnum, "", {}};
+    for (const auto& v : values) seg.choices.push_back(v.dump());
+    program.push_back(std::move(seg));
+    return;
+  }
+  const auto type = schema.value("type", nlohmann::ordered_json());
+  if (!type.is_string()) throw std::invalid_argument("JSON schema: " + where + " needs a 'type' string (or 'enum')");
+  const std::string t = type.get<std::string>();
+  if (t == "string") program.push_back({Segment::kString, "", {}});
+  else if (t == "number") program.push_back({Segment::kNumber, "", {}});
+  else if (t == "integer") program.push_back({Segment::kInteger, "", {}});
+  else if (t == "boolean") program.push_back({Segment::kBoolean, "", {}});
+  else if (t == "object") {
+    if (depth >= kMaxSchemaDepth) throw std::invalid_argument("JSON schema: objects nested too deeply at " + where);
+    const auto properties = schema.value("properties", nlohmann::ordered_json::object());
+    if (!properties.is_object()) throw std::invalid_argument("JSON schema: 'properties' at " + where + " must be an object");
+    for (const auto& name : schema.value("required", nlohmann::ordered_json::array()))
+      if (!name.is_string() || !properties.contains(name.get<std::string>()))
+        throw std::invalid_argument("JSON schema: required property " + name.dump() + " at " + where + " is not in 'properties'");
+    append_text(program, "{");
+    bool first = true;
+    for (const auto& [name, sub] : properties.items()) {
+      // Every listed property is written (a valid instance whether required or not).
+      append_text(program, (first ? "" : ",") + nlohmann::ordered_json(name).dump() + ":");
+      compile_schema(sub, program, depth + 1, where + "." + name);
+      first = false;
+    }
+    append_text(program, "}");
+  } else {
+    throw std::invalid_argument("JSON schema: type '" + t + "' at " + where + " is not supported");
+  }
+}
+
+// The automaton's whole state: the JSON state, plus the position in a schema program.
+struct State {
+  ParseState json;
+  uint32_t segment = 0;  // schema mode: current segment (== size: complete)
+  uint32_t pos = 0;      // bytes into a kText / kEnum segment; 1 once a value slot has started
+  uint64_t alive = 0;    // kEnum: choices still matching
+};
+
+bool is_number_end(uint8_t mode) { return mode == kNumZero || mode == kNumInt || mode == kNumFrac || mode == kNumExp; }
+
+void next_segment(State& s) {
+  ++s.segment, s.pos = 0, s.alive = 0;
+  s.json.mode = kDone;  // outside value slots the in-string fast path must not apply
+}
+
+bool schema_step(const SchemaProgram& program, State& s, uint8_t b) {
+  while (s.segment < program.size()) {
+    const Segment& seg = program[s.segment];
+    if (seg.kind == Segment::kText) {
+      if (b != uint8_t(seg.text[s.pos])) return false;
+      if (++s.pos == seg.text.size()) next_segment(s);
+      return true;
+    }
+    if (seg.kind == Segment::kEnum) {
+      if (s.pos == 0) s.alive = seg.choices.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << seg.choices.size()) - 1;
+      uint64_t alive = 0;
+      bool one_complete = false;
+      for (size_t i = 0; i < seg.choices.size(); ++i) {
+        if (!((s.alive >> i) & 1u)) continue;
+        const std::string& c = seg.choices[i];
+        if (c.size() == s.pos) one_complete = true;
+        else if (uint8_t(c[s.pos]) == b) alive |= uint64_t{1} << i;
+      }
+      if (alive == 0) {
+        if (!one_complete) return false;
+        next_segment(s);  // e.g. enum [1, 12] after "1": the byte belongs to what follows
+        continue;
+      }
+      s.alive = alive, ++s.pos;
+      bool all_complete = true;
+      for (size_t i = 0; i < seg.choices.size(); ++i)
+        if (((alive >> i) & 1u) && seg.choices[i].size() != s.pos) all_complete = false;
+      if (all_complete) next_segment(s);
+      return true;
+    }
+    if (s.pos == 0) {  // first byte of a value slot decides its type
+      const bool ok = seg.kind == Segment::kString    ? b == '"'
+                      : seg.kind == Segment::kBoolean ? b == 't' || b == 'f'
+                                                      : b == '-' || is_digit(b);
+      if (!ok) return false;
+      s.json = ParseState{};
+      s.json.mode = kValue, s.pos = 1;
+    } else if (seg.kind == Segment::kInteger && (b == '.' || b == 'e' || b == 'E')) {
+      return false;
+    }
+    ParseState v = s.json;
+    if (step(v, b, kSlotLimits)) {
+      if (seg.kind == Segment::kInteger && v.mode == kNumInt && v.count > kMaxInt64Digits) return false;
+      s.json = v;
+      if (v.mode == kDone) next_segment(s);
+      return true;
+    }
+    if (!is_number_end(s.json.mode)) return false;
+    next_segment(s);  // a number ends at the first byte that cannot continue it
+  }
+  return false;  // complete: nothing may follow
+}
+
+bool step_state(const SchemaProgram* program, State& s, uint8_t b, const Limits& lim) {
+  return program ? schema_step(*program, s, b) : step(s.json, b, lim);
+}
+
+bool step_all(const SchemaProgram* program, State& s, std::string_view bytes, const Limits& lim) {
+  for (char c : bytes)
+    if (!step_state(program, s, uint8_t(c), lim)) return false;
+  return true;
+}
+
+State start_state(const SchemaProgram* program) {
+  State s;
+  if (program) s.json.mode = kDone;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte trie over the vocabulary, in preorder: a node's subtree is [index, subtree_end), its
+// first child (if any) is index + 1 and a child's next sibling starts at the child's
+// subtree_end. Token ids are sorted by their bytes, so a subtree's tokens are one range of ids.
+
+struct TrieNode {
+  uint32_t subtree_end;
+  uint32_t tokens_begin;     // Trie::ids range of the subtree's tokens...
+  uint32_t tokens_here_end;  // ... [tokens_begin, tokens_here_end) end exactly at this node
+  uint32_t tokens_end;
+  uint8_t byte;              // edge from the parent
+  bool plain_suffixes;       // every token below continues with complete, plain string text
+};
+
+struct VocabTrie {
+  std::vector<TrieNode> nodes;
+  std::vector<int32_t> ids;  // non-empty tokens, sorted by bytes
+  // Inside a string at a character boundary (most steps of a long answer) the trie is not
+  // needed: tokens of plain text are allowed outright and only the others are stepped.
+  std::vector<uint8_t> in_string;      // by id: allowed from any such state (text, escapes, ...)
+  std::vector<int32_t> closing_string;  // tokens that close the string: the context decides
+};
+
+bool in_string_mode(const ParseState& s) { return s.mode >= kString && s.mode <= kStringLowU; }
+
+
+// Whether `bytes` can appear inside a string as is, starting and ending at character boundaries.
+bool is_plain_text(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size();) {
+    const uint8_t b = uint8_t(bytes[i++]);
+    if (is_plain_ascii(b)) continue;
+    uint8_t lo, hi;
+    int more = utf8_lead(b, lo, hi);
+    if (more == 0) return false;
+    for (; more > 0; --more, lo = 0x80, hi = 0xBF) {
+      if (i == bytes.size() || uint8_t(bytes[i]) < lo || uint8_t(bytes[i]) > hi) return false;
+      ++i;
+    }
+  }
+  return true;
+}
+
+class TrieBuilder {
+ public:
+  TrieBuilder(const std::vector<std::string>& bytes, VocabTrie& trie) : bytes_(bytes), trie_(trie) {}
+
+  void build() {
+    for (size_t i = 0; i < bytes_.size(); ++i)
+      if (!bytes_[i].empty()) trie_.ids.push_back(int32_t(i));
+    std::stable_sort(trie_.ids.begin(), trie_.ids.end(),
+                     [&](int32_t a, int32_t b) { return bytes_[size_t(a)] < bytes_[size_t(b)]; });
+    add_node(0, uint32_t(trie_.ids.size()), 0, 0);
+    // From inside a string at a character boundary, a token that does not reach the closing
+    // quote is allowed or refused whatever the surrounding document is.
+    const Limits any_limits{64, 0, 0};
+    trie_.in_string.assign(bytes_.size(), 0);
+    for (int32_t id : trie_.ids) {
+      const std::string& token = bytes_[size_t(id)];
+      if (is_plain_text(token)) {
+        trie_.in_string[size_t(id)] = 1;
+        continue;
+      }
+      ParseState s;
+      s.mode = kString, s.depth = 1, s.objects = 1;
+      bool ok = true, closes = false;
+      for (size_t i = 0; ok && !closes && i < token.size(); ++i) {
+        ok = step(s, uint8_t(token[i]), any_limits);
+        closes = ok && !in_string_mode(s);
+      }
+      if (closes) trie_.closing_string.push_back(id);
+      else trie_.in_string[size_t(id)] = ok;
+    }
+    std::sort(trie_.closing_string.begin(), trie_.closing_string.end());
+    // Children have larger indices than their parent, so a reverse sweep sees them first.
+    for (size_t i = trie_.nodes.size(); i-- > 0;) trie_.nodes[i].plain_suffixes = suffixes_plain(uint32_t(i));
+  }
+
+ private:
+  uint8_t byte_at(uint32_t k, size_t depth) const { return uint8_t(bytes_[size_t(trie_.ids[k])][depth]); }
+
+  // Iterative over siblings, recursive over depth (bounded by the longest token).
+  void add_node(uint32_t lo, uint32_t hi, size_t depth, uint8_t byte) {
+    const uint32_t index = uint32_t(trie_.nodes.size());
+    trie_.nodes.push_back({0, lo, lo, hi, byte, false});
+    uint32_t k = lo;
+    while (k < hi && bytes_[size_t(trie_.ids[k])].size() == depth) ++k;
+    trie_.nodes[index].tokens_here_end = k;
+    while (k < hi) {
+      const uint8_t b = byte_at(k, depth);
+      uint32_t end = k;
+      while (end < hi && byte_at(end, depth) == b) ++end;
+      add_node(k, end, depth + 1, b);
+      k = end;
+    }
+    trie_.nodes[index].subtree_end = uint32_t(trie_.nodes.size());
+  }
+
+  template <class F>
+  void for_children(uint32_t node, F f) const {
+    for (uint32_t c = node + 1; c < trie_.nodes[node].subtree_end; c = trie_.nodes[c].subtree_end) f(c);
+  }
+
+  // `node` is reached by a UTF-8 byte with `more` continuation bytes still due, the next in
+  // [lo, hi]: no token may end here and every path must finish the character, then be plain.
+  bool continuation_plain(uint32_t node, int more, uint8_t lo, uint8_t hi) const {
+    const TrieNode& n = trie_.nodes[node];
+    if (n.tokens_here_end != n.tokens_begin) return false;
+    bool ok = true;
+    for_children(node, [&](uint32_t c) {
+      const uint8_t b = trie_.nodes[c].byte;
+      if (!ok) return;
+      if (b < lo || b > hi) ok = false;
+      else if (more == 1) ok = trie_.nodes[c].plain_suffixes;
+      else ok = continuation_plain(c, more - 1, 0x80, 0xBF);
+    });
+    return ok;
+  }
+
+  bool suffixes_plain(uint32_t node) const {
+    bool ok = true;
+    for_children(node, [&](uint32_t c) {
+      if (!ok) return;
+      const uint8_t b = trie_.nodes[c].byte;
+      uint8_t lo, hi;
+      if (is_plain_ascii(b)) ok = trie_.nodes[c].plain_suffixes;
+      else if (int more = utf8_lead(b, lo, hi)) ok = continuation_plain(c, more, lo, hi);
+      else ok = false;
+    });
+    return ok;
+  }
+
+  const std::vector<std::string>& bytes_;
+  VocabTrie& trie_;
+};
+
+// One trie per token_bytes vector, shared by every constraint built from it (server slots).
+std::shared_ptr<const VocabTrie> trie_for(const std::shared_ptr<const std::vector<std::string>>& token_bytes) {
+  using Entry = std::pair<std::weak_ptr<const std::vector<std::string>>, std::weak_ptr<const VocabTrie>>;
+  static std::mutex mutex;
+  static std::vector<Entry> cache;
+  std::lock_guard lock(mutex);
+  std::erase_if(cache, [](const Entry& e) { return e.first.expired() || e.second.expired(); });
+  for (const Entry& e : cache)
+    if (!e.first.owner_before(token_bytes) && !token_bytes.owner_before(e.first))
+      if (auto trie = e.second.lock()) return trie;
+  auto trie = std::make_shared<VocabTrie>();
+  TrieBuilder(*token_bytes, *trie).build();
+  cache.emplace_back(token_bytes, trie);
+  return trie;
+}
+
+}  // namespace
+
+struct JsonConstraint::Impl {
+  std::shared_ptr<const std::vector<std::string>> token_bytes;
+  std::shared_ptr<const VocabTrie> trie;
+  std::vector<int32_t> end_tokens;
+  Limits limits{};
+  std::shared_ptr<const SchemaProgram> schema;  // null: any JSON object
+  State state;
+  // apply() scratch, kept to avoid an allocation per step.
+  mutable std::vector<uint8_t> allowed;
+  mutable std::vector<std::pair<uint32_t, State>> stack;
+
+  bool complete() const { return schema ? state.segment == schema->size() : state.json.mode == kDone; }
+
+  void walk_trie() const;
+  bool is_end(int32_t token) const {
+    return std::find(end_tokens.begin(), end_tokens.end(), token) != end_tokens.end();
+  }
+};
+
+JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> token_bytes,
+                               std::vector<int32_t> end_tokens)
+    : JsonConstraint(std::move(token_bytes), std::move(end_tokens), Options{}) {}
+
+JsonConstraint::JsonConstraint(std::shared_ptr<const std::vector<std::string>> token_bytes,
+                               std::vector<int32_t> end_tokens, Options options)
+    : impl_(std::make_unique<Impl>()) {
+  if (!token_bytes) throw std::invalid_argument("JsonConstraint: token_bytes is null");
+  if (options.max_depth < 1 || options.max_depth > 64)
+    throw std::invalid_argument("JsonConstraint: max_depth must be in [1, 64], got " + std::to_string(options.max_depth));
+  if (options.max_whitespace_run < 0 || options.max_whitespace_run > 200 || options.max_line_breaks_in_run < 0 ||
+      options.max_line_breaks_in_run > 200)
+    throw std::invalid_argument("JsonConstraint: whitespace limits must be in [0, 200]");
+  impl_->trie = trie_for(token_bytes);
+  impl_->token_bytes = std::move(token_bytes);
+  impl_->end_tokens = std::move(end_tokens);
+  impl_->limits = {options.max_depth, options.max_whitespace_run, options.max_line_breaks_in_run};
+}
+
+JsonConstraint::~JsonConstraint() = default;
+JsonConstraint::JsonConstraint(JsonConstraint&&) noexcept = default;
+JsonConstraint& JsonConstraint::operator=(JsonConstraint&&) noexcept = default;
+
+void JsonConstraint::apply(std::span<float> logits) const {
+  const Impl& m = *impl_;
+  const VocabTrie& trie = *m.trie;
+  const size_t n_vocab = m.token_bytes->size();
+  if (m.state.json.mode == kString) {
+    m.allowed = trie.in_string;
+    for (int32_t id : trie.closing_string) {
+      State s = m.state;
+      if (step_all(m.schema.get(), s, (*m.token_bytes)[size_t(id)], m.limits)) m.allowed[size_t(id)] = 1;
+    }
+  } else {
+    m.walk_trie();
+  }
+  const bool done = complete();
+  for (int32_t e : m.end_tokens)
+    if (e >= 0 && size_t(e) < n_vocab) m.allowed[size_t(e)] = done;
+
+  constexpr float kBanned = -std::numeric_limits<float>::infinity();
+  const size_t n = std::min(logits.size(), n_vocab);
+  for (size_t i = 0; i < n; ++i) logits[i] = m.allowed[i] ? logits[i] : kBanned;  // branch-free
+  for (size_t i = n; i < logits.size(); ++i) logits[i] = kBanned;
+}
+
+// Marks in m.allowed every token whose bytes the automaton takes from m.state, walking the
+// vocabulary trie so a shared prefix is stepped once.
+void JsonConstraint::Impl::walk_trie() const {
+  const VocabTrie& t = *trie;
+  allowed.assign(token_bytes->size(), 0);
+  auto allow_range = [&](uint32_t begin, uint32_t end) {
+    for (uint32_t k = begin; k < end; ++k) allowed[size_t(t.ids[k])] = 1;
+  };
+
+  stack.clear();
+  stack.emplace_back(0, state);
+  while (!stack.empty()) {
+    const auto [node, at_node] = stack.back();
+    stack.pop_back();
+    for (uint32_t c = node + 1; c < t.nodes[node].subtree_end; c = t.nodes[c].subtree_end) {
+      const TrieNode& child = t.nodes[c];
+      State s = at_node;
+      if (!step_state(schema.get(), s, child.byte, limits)) continue;
+      if (s.json.mode == kString && child.plain_suffixes) {
+        allow_range(child.tokens_begin, child.tokens_end);  // the whole subtree stays in the string
+        continue;
+      }
+      allow_range(child.tokens_begin, child.tokens_here_end);
+      if (child.subtree_end > c + 1) stack.emplace_back(c, s);
+    }
+  }
+}
+
+bool JsonConstraint::allows(int32_t token) const {
+  const Impl& m = *impl_;
+  if (m.is_end(token)) return complete();
+  if (token < 0 || size_t(token) >= m.token_bytes->size()) return false;
+  const std::string& bytes = (*m.token_bytes)[size_t(token)];
+  State s = m.state;
+  return !bytes.empty() && step_all(m.schema.get(), s, bytes, m.limits);
+}
+
+void JsonConstraint::accept(int32_t token) {
+  Impl& m = *impl_;
+  if (m.is_end(token)) {
+    if (!complete())
+      throw std::invalid_argument("JsonConstraint: end token " + std::to_string(token) +
+                                  " before the JSON object is complete");
+    return;
+  }
+  State s = m.state;
+  if (token < 0 || size_t(token) >= m.token_bytes->size() || (*m.token_bytes)[size_t(token)].empty() ||
+      !step_all(m.schema.get(), s, (*m.token_bytes)[size_t(token)], m.limits))
+    throw std::invalid_argument("JsonConstraint: token " + std::to_string(token) +
+                                " cannot continue the JSON document here (sample with apply() first)");
+  m.state = s;
+}
+
+bool JsonConstraint::complete() const { return impl_->complete(); }
+
+void JsonConstraint::reset() { impl_->state = start_state(impl_->schema.get()); }
+
+JsonConstraint JsonConstraint::for_schema(std::shared_ptr<const std::vector<std::string>> token_bytes,
+                                          std::vector<int32_t> end_tokens, std::string_view schema_json) {
+  nlohmann::ordered_json schema;
+  try {
+    schema = nlohmann::ordered_json::parse(schema_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("JSON schema: not valid JSON: ") + e.what());
+  }
+  if (!schema.is_object() || schema.value("type", nlohmann::ordered_json()) != "object")
+    throw std::invalid_argument("JSON schema: the top level must be {\"type\": \"object\", ...}");
+  auto program = std::make_shared<SchemaProgram>();
+  compile_schema(schema, *program, 0, "$");
+  JsonConstraint c(std::move(token_bytes), std::move(end_tokens));
+  c.impl_->schema = std::move(program);
+  c.reset();
+  return c;
+}
+
+std::shared_ptr<const std::vector<std::string>> JsonConstraint::token_bytes_of(const Tokenizer& tokenizer) {
+  auto bytes = std::make_shared<std::vector<std::string>>(size_t(tokenizer.n_vocab()));
+  for (int32_t id = 0; id < tokenizer.n_vocab(); ++id) {
+    const TokenType type = tokenizer.token_type(id);
+    if (type == TokenType::Normal || type == TokenType::Byte || type == TokenType::Undefined)
+      (*bytes)[size_t(id)] = tokenizer.token_bytes(id);
+  }
+  return bytes;
+}
+
+}  // namespace st
