@@ -117,6 +117,7 @@ BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOpt
                                 " tokens of KV cache the memory plan reserved");
   impl_->options = options;
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
+  impl_->forward->set_sparse(m.sparse_reglu);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
   const auto type = options.kv_f32 ? st::TensorType::F32 : st::TensorType::F16;
   for (int i = 0; i < n_slots; ++i) impl_->kv.push_back(std::make_unique<st::KvCache>(m.config, options.n_ctx, type));

@@ -15,9 +15,16 @@ export function die(message) {
   process.exit(1);
 }
 
+// Throws (rather than exiting) so that withServer can still stop the server.
 export function check(ok, message) {
-  if (!ok) die(message);
+  if (!ok) throw new Error(message);
 }
+
+// Servers still running when the process exits (a failed check outside withServer) are killed.
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 // Resolves to { url, port, pid, stop(), log() } once the server prints its address.
 export async function startServer(extraArgs = [], { model = nanoModel, timeoutMs = 60000 } = {}) {
@@ -26,6 +33,8 @@ export async function startServer(extraArgs = [], { model = nanoModel, timeoutMs
   const child = spawn(stBin, ["serve", "-m", model, "--port", "0", "-t", "2", ...extraArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let stderr = "";
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);

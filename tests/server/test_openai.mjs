@@ -4,7 +4,7 @@
 // SmallThinker-Nano's arithmetic (it answers 12 + 30 = 42), and the OpenAI error contract.
 import { execFileSync } from "node:child_process";
 import OpenAI from "openai";
-import { check, die, metrics, nanoModel, stBin, withServer } from "./harness.mjs";
+import { check, metrics, nanoModel, stBin, withServer } from "./harness.mjs";
 
 const key = "test-key-123";
 const question = "What is 12 + 30?";
@@ -25,7 +25,7 @@ async function expectApiError(promise, status, what) {
     check(typeof e.error?.message === "string" && typeof e.error?.type === "string", `${what}: no OpenAI error object: ${JSON.stringify(e.error)}`);
     return e;
   }
-  die(`${what}: expected HTTP ${status}, the request succeeded`);
+  throw new Error(`${what}: expected HTTP ${status}, the request succeeded`);
 }
 
 async function rawPost(url, path, body, headers = {}) {
@@ -147,7 +147,7 @@ await withServer(["--api-key", key, "--parallel", "2", "-c", "384", "--max-token
     try {
       JSON.parse(c.message.content);
     } catch (e) {
-      die(`json_object reply (seed ${seed}) does not parse: ${JSON.stringify(c.message.content)}: ${e}`);
+      throw new Error(`json_object reply (seed ${seed}) does not parse: ${JSON.stringify(c.message.content)}: ${e}`);
     }
     ++parsed;
   }

@@ -11,6 +11,7 @@
 #endif
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "apps/server/scheduler.h"
 
@@ -21,12 +22,9 @@
 namespace st::server {
 namespace {
 
-std::atomic<httplib::Server*> g_server{nullptr};
+std::atomic<bool> g_stop_requested{false};
 
-void on_signal(int) {
-  // Server::stop() only shuts the listening socket down (async-signal-safe calls).
-  if (httplib::Server* s = g_server.load()) s->stop();
-}
+void on_signal(int) { g_stop_requested = true; }  // serve() polls it: nothing else is signal-safe
 
 void reply_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
@@ -261,13 +259,27 @@ int serve(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptio
                  o.host.c_str(), o.port);
     return 1;
   }
-  g_server = &svr;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  std::atomic<bool> finished{false};
+  bool ok = false;
+  std::thread listener([&] {
+    ok = svr.listen_after_bind();
+    finished = true;
+  });
   if (on_listening) on_listening(port);
-  const bool ok = svr.listen_after_bind();
-  g_server = nullptr;
+  // Server::stop() is a no-op until the accept loop runs, so a signal that arrives right after
+  // start-up is acted on once it does (and stop() is called only once).
+  bool stopped = false;
+  while (!finished) {
+    if (g_stop_requested && !stopped && svr.is_running()) {
+      svr.stop();
+      stopped = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  listener.join();
   return ok ? 0 : 1;
 }
 
