@@ -226,9 +226,13 @@ uint64_t resident_bytes();
 class Sampler {
  public:
   // json_object: only tokens that keep the output a valid prefix of a JSON object can be
-  // drawn, and end-of-generation tokens only once it is complete. Throws std::runtime_error if
-  // the model has no tokenizer or this build has no JSON constraint.
-  Sampler(const Model& model, const SamplingOptions& options, bool json_object = false);
+  // drawn, and end-of-generation tokens only once it is complete. json_schema (a JSON Schema
+  // document; a subset: objects of string/number/integer/boolean/enum/const properties)
+  // constrains the output further to objects that validate. Throws std::runtime_error if the
+  // model has no tokenizer or this build has no JSON constraint, std::invalid_argument for an
+  // unsupported schema (naming the keyword).
+  Sampler(const Model& model, const SamplingOptions& options, bool json_object = false,
+          const std::string& json_schema = {});
   ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;

@@ -45,11 +45,15 @@ st::SamplerParams sampler_params(const SamplingOptions& so) {
 
 }  // namespace
 
-Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_object)
+Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_object, const std::string& json_schema)
     : impl_(std::make_unique<Impl>(sampler_params(options), static_cast<int>(model.info().n_vocab))) {
-  if (!json_object) return;
+  if (!json_object && json_schema.empty()) return;
 #ifdef ST_HAVE_JSON_CONSTRAINT
-  impl_->json = std::make_unique<st::JsonConstraint>(model.token_bytes(), model.stop_tokens());
+  if (!json_schema.empty())
+    impl_->json = std::make_unique<st::JsonConstraint>(
+        st::JsonConstraint::for_schema(model.token_bytes(), model.stop_tokens(), json_schema));
+  else
+    impl_->json = std::make_unique<st::JsonConstraint>(model.token_bytes(), model.stop_tokens());
 #else
   throw std::runtime_error("JSON-constrained sampling is not available in this build");
 #endif

@@ -74,6 +74,29 @@ def main():
         if chunks[-1]["choices"][0]["finish_reason"] != "stop" or "timings" not in chunks[-1]:
             fail(f"last chunk: {chunks[-1]}")
 
+        # response_format json_schema: the reply validates against the schema (required keys,
+        # types, enum), and an unsupported keyword is refused with 400 naming it.
+        schema = {"type": "object", "properties": {"answer": {"type": "integer"}, "sure": {"type": "boolean"},
+                                                   "unit": {"enum": ["apples", "pears"]}},
+                  "required": ["answer", "sure", "unit"]}
+        req = {"messages": [{"role": "user", "content": "What is 31 + 14? Answer in JSON."}], "temperature": 0,
+               "max_tokens": 120, "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}}
+        code, body = curl(base + "/v1/chat/completions", *auth, data=json.dumps(req).encode())
+        if code != 200:
+            fail(f"json_schema: {code} {body}")
+        reply = json.loads(body)["choices"][0]
+        try:
+            obj = json.loads(reply["message"]["content"])
+        except ValueError:
+            fail(f"json_schema reply does not parse ({reply['finish_reason']}): {reply['message']['content']!r}")
+        if (set(obj) != {"answer", "sure", "unit"} or type(obj["answer"]) is not int or type(obj["sure"]) is not bool
+                or obj["unit"] not in ("apples", "pears")):
+            fail(f"json_schema reply does not validate: {obj!r}")
+        req["response_format"]["json_schema"]["schema"] = {"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}}
+        code, body = curl(base + "/v1/chat/completions", *auth, data=json.dumps(req).encode())
+        if code != 400 or "pattern" not in json.loads(body)["error"]["message"]:
+            fail(f"unsupported schema keyword: {code} {body}")
+
         code, body = curl(base + "/v1/models", "-H", "Authorization: Bearer nope")
         if code != 401 or json.loads(body)["error"]["code"] != "invalid_api_key":
             fail(f"bad key: {code} {body}")

@@ -200,9 +200,18 @@ CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, c
     const auto type = it->find("type");
     if (type == it->end() || !type->is_string()) bad("response_format.type", "'response_format.type' must be a string");
     const std::string t = type->get<std::string>();
-    if (t == "json_object") r.json_object = true;
-    else if (t != "text")
-      bad("response_format.type", "'response_format.type' must be \"text\" or \"json_object\" (JSON schemas are not supported)");
+    if (t == "json_object") {
+      r.json_object = true;
+    } else if (t == "json_schema") {
+      const auto js = it->find("json_schema");
+      if (js == it->end() || !js->is_object()) bad("response_format.json_schema", "'response_format.json_schema' must be an object");
+      const auto schema = js->find("schema");
+      if (schema == js->end() || !schema->is_object())
+        bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
+      r.json_schema = schema->dump();
+    } else if (t != "text") {
+      bad("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+    }
   }
   return r;
 }

@@ -51,6 +51,7 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;        // stream_options.include_usage
   bool json_object = false;          // response_format {"type": "json_object"}
+  std::string json_schema;           // response_format {"type": "json_schema", "json_schema": {"schema": ...}}
 };
 
 // Parses and validates a request body; throws ApiError (400) naming the offending field.

@@ -121,7 +121,7 @@ class Api {
     job->stop = r.stop;
     job->sampling = r.sampling;
     try {
-      job->sampler = std::make_unique<smallthinker::Sampler>(*model_, r.sampling, r.json_object);
+      job->sampler = std::make_unique<smallthinker::Sampler>(*model_, r.sampling, r.json_object, r.json_schema);
     } catch (const std::exception& e) {
       throw ApiError(400, e.what(), "invalid_request_error", "response_format");
     }
