@@ -18,6 +18,7 @@
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "formats/gguf_names.h"
+#include "formats/mapped_pages.h"
 #include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
 
@@ -101,12 +102,10 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
     // Neuron columns are copies of the down matrices: the mapping's pages of the originals are
     // dropped so resident memory stays about the file size.
     const uint8_t* map = impl->file->bytes();
-    const size_t map_len = impl->file->file_size();
+    const uint64_t map_len = impl->file->file_size();
     auto drop = [map, map_len](const uint8_t* p, size_t n) {
-      const uintptr_t page = 4096, lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-      const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
-      if (p < map || p + n > map + map_len || hi <= lo) return;
-      madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+      if (p < map || p + n > map + map_len) return;  // not in the mapping: not ours to drop
+      st::release_mapped_pages(map, map_len, static_cast<uint64_t>(p - map), static_cast<uint64_t>(p - map) + n);
     };
     impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(), drop);
   } else {

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "formats/mapped_pages.h"
+
 namespace st {
 
 static_assert(std::endian::native == std::endian::little, "safetensors stores little-endian data; add byte swapping");
@@ -102,12 +104,8 @@ const SafetensorsTensor* SafetensorsFile::find(std::string_view name) const {
 }
 
 void SafetensorsFile::release(const SafetensorsTensor& t, uint64_t begin, uint64_t end) const {
-  if (!mapping_ || begin >= end) return;
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  // Only whole pages inside the range: a neighbour's bytes on a shared page stay mapped.
-  const uint64_t first = (t.file_offset + begin + page - 1) / page * page;
-  const uint64_t last = std::min<uint64_t>(t.file_offset + end, size_) / page * page;
-  if (first < last) madvise(static_cast<uint8_t*>(mapping_) + first, last - first, MADV_DONTNEED);
+  if (begin >= end) return;
+  release_mapped_pages(static_cast<const uint8_t*>(mapping_), size_, t.file_offset + begin, t.file_offset + end);
 }
 
 void SafetensorsFile::parse_all() {

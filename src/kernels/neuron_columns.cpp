@@ -79,6 +79,14 @@ GroupFn group_fn(Isa isa) {
   return group_ref;
 }
 
+// dst[c][r] = src[r][c] for an n_rows x n_cols matrix of elem-byte values (the float layouts).
+void transpose(const uint8_t* src, int64_t n_rows, int64_t n_cols, size_t elem, uint8_t* dst) {
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t c = 0; c < n_cols; ++c)
+      std::memcpy(dst + (static_cast<size_t>(c) * static_cast<size_t>(n_rows) + static_cast<size_t>(r)) * elem,
+                  src + (static_cast<size_t>(r) * static_cast<size_t>(n_cols) + static_cast<size_t>(c)) * elem, elem);
+}
+
 float float_value(TensorType t, const uint8_t* p) {
   if (t == TensorType::F32) {
     float f;
@@ -147,14 +155,7 @@ bool neuron_columns_supported(TensorType type, int64_t n_out, int64_t n_ff) {
 void rows_to_neuron_columns(TensorType type, const uint8_t* rows, int64_t n_out, int64_t n_ff, uint8_t* cols) {
   if (!neuron_columns_supported(type, n_out, n_ff))
     throw std::invalid_argument("neuron columns: unsupported type or shape " + std::string(tensor_type_name(type)));
-  if (!is_block_type(type)) {
-    const size_t fb = float_bytes(type);
-    for (int64_t h = 0; h < n_out; ++h)
-      for (int64_t j = 0; j < n_ff; ++j)
-        std::memcpy(cols + (static_cast<size_t>(j) * static_cast<size_t>(n_out) + static_cast<size_t>(h)) * fb,
-                    rows + (static_cast<size_t>(h) * static_cast<size_t>(n_ff) + static_cast<size_t>(j)) * fb, fb);
-    return;
-  }
+  if (!is_block_type(type)) return transpose(rows, n_out, n_ff, float_bytes(type), cols);
   const int64_t n_groups = n_ff / kQK;
   const size_t bb = type == TensorType::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   const size_t row_bytes = static_cast<size_t>(n_groups) * bb;
@@ -187,14 +188,7 @@ void rows_to_neuron_columns(TensorType type, const uint8_t* rows, int64_t n_out,
 void neuron_columns_to_rows(TensorType type, const uint8_t* cols, int64_t n_out, int64_t n_ff, uint8_t* rows) {
   if (!neuron_columns_supported(type, n_out, n_ff))
     throw std::invalid_argument("neuron columns: unsupported type or shape " + std::string(tensor_type_name(type)));
-  if (!is_block_type(type)) {
-    const size_t fb = float_bytes(type);
-    for (int64_t h = 0; h < n_out; ++h)
-      for (int64_t j = 0; j < n_ff; ++j)
-        std::memcpy(rows + (static_cast<size_t>(h) * static_cast<size_t>(n_ff) + static_cast<size_t>(j)) * fb,
-                    cols + (static_cast<size_t>(j) * static_cast<size_t>(n_out) + static_cast<size_t>(h)) * fb, fb);
-    return;
-  }
+  if (!is_block_type(type)) return transpose(cols, n_ff, n_out, float_bytes(type), rows);
   const int64_t n_groups = n_ff / kQK;
   const size_t bb = type == TensorType::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   const size_t row_bytes = static_cast<size_t>(n_groups) * bb;

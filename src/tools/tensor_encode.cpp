@@ -1,13 +1,11 @@
 #include "tools/tensor_encode.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "formats/gguf.h"
+#include "formats/mapped_pages.h"
 #include "kernels/kernel_table.h"
 #include "kernels/thread_pool.h"
 
@@ -64,10 +62,7 @@ EncodeError encode_rows(const RowSource& src, st::TensorType type, std::span<uin
 }
 
 void release_gguf_range(const st::GgufFile& file, uint64_t begin, uint64_t end) {
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const uint64_t first = (begin + page - 1) / page * page;
-  const uint64_t last = std::min<uint64_t>(end, file.file_size()) / page * page;
-  if (first < last) madvise(const_cast<uint8_t*>(file.bytes()) + first, last - first, MADV_DONTNEED);
+  st::release_mapped_pages(file.bytes(), file.file_size(), begin, end);
 }
 
 }  // namespace smallthinker
