@@ -15,6 +15,7 @@
 
 #include "formats/tensor_type.h"
 #include "kernels/kernel_table.h"
+#include "kernels/row_groups.h"
 
 namespace st {
 namespace {
@@ -82,6 +83,26 @@ void bench_gemm(benchmark::State& state, TensorType type, Isa isa, int64_t n, in
   set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows * n_tok));
 }
 
+// The same products on the row-group layout (kernels/row_groups.h): n_tok = 1 is decode's
+// gemv, 4 the server's four streams, 64 a prefill batch.
+void bench_groups(benchmark::State& state, TensorType type, Isa isa, int64_t n, int64_t n_rows, int64_t n_tok) {
+  const auto& k = kernel_table(type, isa);
+  const auto rows = weight_matrix(type, n, n_rows);
+  std::vector<uint8_t> w(rows.size());
+  pack_row_groups(type, rows.data(), n_rows, n, w.data());
+  const auto a = activations(type, n, n_tok, isa);
+  const size_t rb = row_bytes(type, n), arb = row_bytes(k.vec_dot_type, n);
+  std::vector<int32_t> sums(static_cast<size_t>(n_tok * (n / 32)));
+  for (int64_t t = 0; t < n_tok; ++t) q8_0_block_sums(a.data() + t * arb, n, sums.data() + t * (n / 32));
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
+  for (auto _ : state) {
+    k.gemm_groups(n, w.data(), rb, n_rows, a.data(), arb, sums.data(), n_tok, y.data(), n_rows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows * n_tok));
+}
+
 void bench_quantize(benchmark::State& state, TensorType act_type, Isa isa, int64_t n) {
   const auto& k = kernel_table(act_type, isa);
   const auto x = gaussian(n, 7);
@@ -114,6 +135,18 @@ int register_all() {
       }
       benchmark::RegisterBenchmark(name("gemm", t, isa, "1536x1536x64tok").c_str(), bench_gemm, t, isa, 1536, 1536, 64)
           ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(name("gemm", t, isa, "1536x1536x4tok").c_str(), bench_gemm, t, isa, 1536, 1536, 4)
+          ->Unit(benchmark::kMicrosecond);
+      if (kernel_table(t, isa).gemm_groups) {
+        const int64_t group_rows = (static_cast<int64_t>(110e6 / static_cast<double>(row_bytes(t, 1536))) / 16 + 1) * 16;
+        for (int64_t tok : {1, 4, 64})
+          benchmark::RegisterBenchmark(name("groups", t, isa, "1536x1536x" + std::to_string(tok) + "tok").c_str(),
+                                       bench_groups, t, isa, 1536, 1536, tok)
+              ->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(name("groups", t, isa, "1536xlargex1tok").c_str(), bench_groups, t, isa, 1536,
+                                     group_rows, 1)
+            ->Unit(benchmark::kMicrosecond);
+      }
     }
     for (T t : {T::Q8_0, T::Q8_1, T::Q8_K})
       benchmark::RegisterBenchmark(name("quantize", t, isa, "1536").c_str(), bench_quantize, t, isa, 1536);

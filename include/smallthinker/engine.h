@@ -23,9 +23,16 @@ struct ModelOptions {
   std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
   bool lookahead = true;                  // under a budget: guess the next layer's experts early
+  // Under a budget: read a missed expert's up rows only for the neurons the gate product
+  // turned on (whole 4 KiB pages holding them). Saves bytes at high ReGLU sparsity, at the
+  // cost of a second, later read per expert.
+  bool sparse_reads = false;
   // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (down
   // matrices are kept in a neuron-column layout where their type allows). Off: dense experts.
   bool sparse_reglu = true;
+  // Re-lay Q4_0/Q8_0 matrices at load into 16-row groups for the decode kernels, where the CPU
+  // has kernels for that layout (AVX-512 VNNI). Same bytes; off: the file's row layout.
+  bool repack = true;
   // What the memory plan reserves for sessions: context, batch and KV type.
   int64_t plan_ctx = 4096;
   int64_t plan_batch = 512;
@@ -45,6 +52,8 @@ struct RuntimeStats {
   double lookahead_accuracy = 0;              // share of guessed experts the real router chose
   double io_wait_seconds = 0;
   int cache_slots = 0, cache_resident = 0;
+  uint64_t sparse_read_bytes_saved = 0;       // up bytes neuron-sparse reads did not read
+  uint64_t sparse_read_waits = 0;             // up reads the step had to wait for (not predicted)
 };
 
 struct ModelInfo {
@@ -64,6 +73,7 @@ struct ModelInfo {
   // experts of every layer, lm_head and one embedding row (the decode roofline's numerator).
   uint64_t decode_weight_bytes = 0;
   uint64_t expert_up_bytes = 0, expert_down_bytes = 0;  // of one expert, summed over layers
+  uint64_t row_group_bytes = 0;  // weights re-laid into 16-row groups at load (ModelOptions::repack)
   std::vector<std::string> warnings;      // non-fatal notes from loading
 };
 

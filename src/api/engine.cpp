@@ -59,13 +59,21 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
                            o.plan_batch, budget, baseline);
   m.plan_ctx = o.plan_ctx;
   m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights);
+  if (o.repack) {
+    std::vector<uint8_t> scratch;  // the dense copies are ours: pack them in place
+    for (st::TensorView* v : st::dense_matmul_views(m.weights))
+      if (st::can_pack_rows(*v, v->n_rows)) st::pack_view_in_place(*v, scratch);
+  }
   st::ExpertStoreOptions so;
   so.n_slots = m.plan->n_slots;
   so.slot_bytes = m.plan->slot_bytes;
   so.policy = *policy;
   so.io = io;
   so.lookahead = o.lookahead;
+  so.sparse_reads = o.sparse_reads;
   so.neuron_columns = o.sparse_reglu;
+  so.row_groups = o.repack;
+  so.pool = m.pool.get();
   auto store = std::make_unique<st::ExpertStore>(m.file->path(), m.config, m.weights, so);
   m.store = store.get();
   m.experts = std::move(store);
@@ -107,7 +115,12 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
       if (p < map || p + n > map + map_len) return;  // not in the mapping: not ours to drop
       st::release_mapped_pages(map, map_len, static_cast<uint64_t>(p - map), static_cast<uint64_t>(p - map) + n);
     };
-    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(), drop);
+    if (options.repack) impl->packed = std::make_unique<st::PackedWeights>(impl->weights, impl->pool.get(), drop);
+    st::PackedWeights* packed = impl->packed.get();
+    auto release = [drop, packed](const uint8_t* p, size_t n) {
+      if (!packed || !packed->release(p)) drop(p, n);
+    };
+    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(), release);
   } else {
     setup_budget(*impl, options);
   }
@@ -128,6 +141,7 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   i.gating = c.gating == st::GatingFunc::softmax ? "softmax" : "sigmoid";
   for (const auto& l : c.layers) i.layer_kinds.push_back(layer_kind(l));
   i.file_bytes = impl->file->file_size();
+  if (impl->packed) i.row_group_bytes = impl->packed->bytes();
   {
     const st::ModelWeights& w = impl->weights;
     uint64_t b = w.output.n_bytes() + w.token_embd.row_bytes;
@@ -166,6 +180,8 @@ RuntimeStats Model::runtime_stats() const {
   r.io_wait_seconds = s->stats().io_wait_seconds;
   r.cache_slots = s->cache().n_slots();
   r.cache_resident = s->cache().n_resident();
+  r.sparse_read_bytes_saved = static_cast<uint64_t>(std::max<int64_t>(0, s->stats().sparse_read_bytes_saved));
+  r.sparse_read_waits = s->stats().up_late_reads;
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include "model/expert_source.h"
 #include "model/forward.h"
 #include "model/resident_expert_source.h"
+#include "model/weight_packing.h"
 #include "model/weights.h"
 #include "runtime/dense_weights.h"
 #include "runtime/expert_store.h"
@@ -27,6 +28,7 @@ struct Model::Impl {
   st::ModelConfig config;
   st::ModelWeights weights;
   std::unique_ptr<st::ThreadPool> pool;
+  std::unique_ptr<st::PackedWeights> packed;  // outlives `experts`, which may point into it
   std::unique_ptr<st::ExpertSource> experts;
   // Under a memory budget:
   std::optional<st::MemoryPlan> plan;

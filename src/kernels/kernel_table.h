@@ -48,6 +48,13 @@ using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_
 using GemvRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows,
                             const void* act, float* y);
 
+// The GemmFn contract on weights in row-group layout (kernels/row_groups.h): w at a group
+// boundary, n_rows a multiple of 16, w_row_bytes the file's row size. Activations are Q8_0;
+// act_sums[t * (n / 32) + b] is the sum of block b's codes of token t (quantize_acts keeps it),
+// so the kernel needs no per-call pass over the activations for the weights' zero point.
+using GemmGroupsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                              size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+
 struct KernelTable {
   TensorType type = TensorType::F32;
   TensorType vec_dot_type = TensorType::F32;
@@ -57,6 +64,11 @@ struct KernelTable {
   GemvFn gemv = nullptr;
   GemmFn gemm = nullptr;
   GemvRowsFn gemv_rows = nullptr;            // optional: callers fall back to vec_dot per row
+  // Optional: products on weights in row-group layout (kernels/row_groups.h).
+  GemmGroupsFn gemm_groups = nullptr;
+  // Optional: a faster twin of pack_row_groups (same bytes out); the expert cache re-lays
+  // every expert it reads, so this runs per cache miss.
+  void (*pack_groups)(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) = nullptr;
 };
 
 // Table for the active ISA (chosen once, thread-safe; throws std::runtime_error if

@@ -1,10 +1,13 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/kernel_table.h"
+#include "kernels/row_groups.h"
+#include "kernels/scratch.h"
 #include "kernels/thread_pool.h"
 
 namespace st {
@@ -19,17 +22,97 @@ void quantize_acts(TensorType weight_type, const float* x, int64_t n_tok, int64_
   out.row_bytes = row_bytes(out.type, n_cols);
   const size_t need = out.row_bytes * static_cast<size_t>(n_tok);
   if (out.bytes.size() < need) out.bytes.resize(need);
+  const bool sums = out.type == TensorType::Q8_0;
+  const int64_t nb = n_cols / 32;
+  if (sums && out.block_sums.size() < static_cast<size_t>(n_tok * nb)) out.block_sums.resize(static_cast<size_t>(n_tok * nb));
   auto body = [&](int64_t b, int64_t e, int) {
-    for (int64_t t = b; t < e; ++t) at.quantize_row(x + t * n_cols, out.bytes.data() + static_cast<size_t>(t) * out.row_bytes, n_cols);
+    for (int64_t t = b; t < e; ++t) {
+      uint8_t* row = out.bytes.data() + static_cast<size_t>(t) * out.row_bytes;
+      at.quantize_row(x + t * n_cols, row, n_cols);
+      if (sums) q8_0_block_sums(row, n_cols, out.block_sums.data() + t * nb);
+    }
   };
   if (pool && n_tok > 1) pool->parallel_for(n_tok, 1, body);
   else body(0, n_tok, 0);
 }
 
+namespace {
+
+// File-layout rows on an ISA with row-group kernels: up to 16 rows at a time (consecutive or
+// listed) are interleaved into a per-thread buffer and multiplied by the group kernel. Every
+// Q4_0/Q8_0 product on such an ISA thus uses one arithmetic, and results do not depend on the
+// layout: experts the cache has just read from the file match the re-laid resident ones bit
+// for bit, as do up rows read on request. Missing rows of a last partial group are zero
+// bytes (scale 0: products 0).
+class GroupStaging {
+ public:
+  GroupStaging(const WeightRows& w, int64_t n_tok) : w_(w) {
+    const size_t group = static_cast<size_t>(kGroupRows) * w.row_bytes;
+    auto* p = static_cast<uint8_t*>(kernel_scratch(2 * group + static_cast<size_t>(kGroupRows * n_tok) * sizeof(float)));
+    rows_ = p;
+    packed_ = p + group;
+    y_ = reinterpret_cast<float*>(p + 2 * group);
+  }
+  // Rows [r0, r0 + 16) of w, packed (straight from the matrix).
+  const uint8_t* whole_group(int64_t r0) {
+    pack_row_groups(w_.type, w_.data + static_cast<size_t>(r0) * w_.row_bytes, kGroupRows, w_.n_cols, packed_);
+    return packed_;
+  }
+  // `n` rows (< 16 or listed), the rest zero, packed.
+  template <class RowOf>
+  const uint8_t* some_rows(int64_t n, RowOf row_of) {
+    for (int64_t i = 0; i < kGroupRows; ++i) {
+      uint8_t* dst = rows_ + static_cast<size_t>(i) * w_.row_bytes;
+      if (i < n) std::memcpy(dst, w_.data + static_cast<size_t>(row_of(i)) * w_.row_bytes, w_.row_bytes);
+      else std::memset(dst, 0, w_.row_bytes);
+    }
+    pack_row_groups(w_.type, rows_, kGroupRows, w_.n_cols, packed_);
+    return packed_;
+  }
+  float* y() { return y_; }
+
+ private:
+  const WeightRows& w_;
+  uint8_t* rows_;
+  uint8_t* packed_;
+  float* y_;
+};
+
+bool through_groups(const KernelTable& kt, const WeightRows& w) {
+  return kt.gemm_groups && !w.row_groups && (w.type == TensorType::Q4_0 || w.type == TensorType::Q8_0);
+}
+
+void rows_through_groups(const KernelTable& kt, const WeightRows& w, int64_t row_begin, int64_t row_end,
+                         const QuantizedActs& act, float* y, int64_t ldy) {
+  GroupStaging s(w, act.n_tok);
+  auto run = [&](const uint8_t* g, float* out, int64_t out_ld) {
+    kt.gemm_groups(w.n_cols, g, w.row_bytes, kGroupRows, act.bytes.data(), act.row_bytes, act.block_sums.data(),
+                   act.n_tok, out, out_ld);
+  };
+  int64_t r = row_begin;
+  for (; r + kGroupRows <= row_end; r += kGroupRows) run(s.whole_group(r), y + r, ldy);
+  if (r == row_end) return;
+  const int64_t n = row_end - r;
+  run(s.some_rows(n, [r](int64_t i) { return r + i; }), s.y(), kGroupRows);
+  for (int64_t t = 0; t < act.n_tok; ++t)
+    std::memcpy(y + t * ldy + r, s.y() + t * kGroupRows, static_cast<size_t>(n) * sizeof(float));
+}
+
+}  // namespace
+
 void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
                  int64_t ldy) {
   const KernelTable& kt = kernel_table(w.type);
+  if (through_groups(kt, w)) return rows_through_groups(kt, w, row_begin, row_end, act, y, ldy);
   const uint8_t* w0 = w.data + static_cast<size_t>(row_begin) * w.row_bytes;
+  if (w.row_groups) {
+    if (row_begin % kGroupRows != 0 || row_end % kGroupRows != 0 || !kt.gemm_groups)
+      throw std::logic_error("matmul: rows " + std::to_string(row_begin) + ".." + std::to_string(row_end) +
+                             " of a row-group matrix are not whole groups (or no kernel)");
+    kt.gemm_groups(w.n_cols, w0, w.row_bytes, row_end - row_begin, act.bytes.data(), act.row_bytes,
+                   act.block_sums.data(), act.n_tok, y + row_begin, ldy);
+    return;
+  }
   if (act.n_tok == 1)
     kt.gemv(w.n_cols, w0, w.row_bytes, row_end - row_begin, act.bytes.data(), y + row_begin);
   else
@@ -39,6 +122,32 @@ void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const 
 
 void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y) {
   const KernelTable& kt = kernel_table(w.type);
+  if (w.row_groups) {
+    // Each group holding a listed row is computed whole: a group's rows are interleaved.
+    float out[kGroupRows];
+    int64_t done = -1;
+    for (int32_t r : rows) {
+      const int64_t g = r / kGroupRows;
+      if (g != done) {
+        kt.gemm_groups(w.n_cols, w.data + static_cast<size_t>(g) * kGroupRows * w.row_bytes, w.row_bytes, kGroupRows,
+                       act.bytes.data(), act.row_bytes, act.block_sums.data(), 1, out, kGroupRows);
+        done = g;
+      }
+      y[r] = out[r % kGroupRows];
+    }
+    return;
+  }
+  if (through_groups(kt, w)) {
+    GroupStaging s(w, 1);
+    for (size_t i = 0; i < rows.size(); i += kGroupRows) {
+      const size_t n = std::min<size_t>(kGroupRows, rows.size() - i);
+      const uint8_t* g = s.some_rows(static_cast<int64_t>(n), [&](int64_t k) { return rows[i + static_cast<size_t>(k)]; });
+      kt.gemm_groups(w.n_cols, g, w.row_bytes, kGroupRows, act.bytes.data(), act.row_bytes, act.block_sums.data(), 1,
+                     s.y(), kGroupRows);
+      for (size_t k = 0; k < n; ++k) y[rows[i + k]] = s.y()[k];
+    }
+    return;
+  }
   if (!kt.gemv_rows) {
     for (int32_t r : rows) y[r] = kt.vec_dot(w.n_cols, w.data + static_cast<size_t>(r) * w.row_bytes, act.bytes.data());
     return;
@@ -51,11 +160,36 @@ void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const Q
   }
 }
 
+void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, ThreadPool& pool) {
+  constexpr int64_t kChunk = 32;  // rows per hand-out: whole row groups, balanced over threads
+  int64_t first[8];               // first chunk of each part (q, k, v: 3 parts)
+  if (parts.size() > 7) throw std::logic_error("matmul_parts: at most 7 parts");
+  int64_t n_chunks = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const WeightRows& w = parts[i].w;
+    if (act.n_cols != w.n_cols || act.type != kernel_table(w.type).vec_dot_type)
+      throw std::logic_error("matmul_parts: activations do not match part " + std::to_string(i));
+    first[i] = n_chunks;
+    n_chunks += (w.n_rows + kChunk - 1) / kChunk;
+  }
+  first[parts.size()] = n_chunks;
+  pool.parallel_for(n_chunks, 1, [&](int64_t b, int64_t e, int) {
+    size_t i = 0;
+    for (int64_t c = b; c < e; ++c) {
+      while (c >= first[i + 1]) ++i;
+      const MatmulPart& p = parts[i];
+      const int64_t r0 = (c - first[i]) * kChunk;
+      matmul_rows(p.w, r0, std::min(p.w.n_rows, r0 + kChunk), act, p.y, p.ldy);
+    }
+  });
+}
+
 void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy, ThreadPool& pool) {
   if (act.n_cols != w.n_cols || act.type != kernel_table(w.type).vec_dot_type)
     throw std::logic_error("matmul: activations (" + std::to_string(act.n_cols) + " cols) do not match weights (" +
                            std::to_string(w.n_cols) + " cols)");
   // Chunks of rows big enough to amortise the hand-out, small enough to balance two threads.
+  // Multiples of 16 keep row-group matrices' chunks whole groups.
   const int64_t grain = w.n_rows >= 4096 ? 256 : 32;
   pool.parallel_for(w.n_rows, grain, [&](int64_t b, int64_t e, int) { matmul_rows(w, b, e, act, y, ldy); });
 }

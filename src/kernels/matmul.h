@@ -17,6 +17,7 @@ struct WeightRows {
   int64_t n_rows;
   size_t row_bytes;
   const uint8_t* data;
+  bool row_groups = false;  // data in row-group layout (kernels/row_groups.h)
 };
 
 // Activations quantized for one weight type: n_tok rows of row_bytes each.
@@ -26,6 +27,7 @@ struct QuantizedActs {
   int64_t n_tok = 0;
   size_t row_bytes = 0;
   std::vector<uint8_t> bytes;  // grows, never shrinks: no allocation in steady state
+  std::vector<int32_t> block_sums;  // Q8_0 only: [n_tok][n_cols / 32] sums of each block's codes
   const uint8_t* row(int64_t t) const { return bytes.data() + static_cast<size_t>(t) * row_bytes; }
 };
 
@@ -35,9 +37,19 @@ void quantize_acts(TensorType weight_type, const float* x, int64_t n_tok, int64_
 
 // y[t * ldy + r] = w_r . act_t for all rows r of w and tokens t of act.
 void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy, ThreadPool& pool);
+// Several matrices multiplied by the same activations (attention's q, k and v) in one
+// parallel loop: one hand-out and one wait instead of one per matrix, which in decode is a
+// measurable share of a layer's time.
+struct MatmulPart {
+  WeightRows w;
+  float* y;
+  int64_t ldy;
+};
+void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, ThreadPool& pool);
 // The same on a row range [row_begin, row_end), single-threaded (callers that split work themselves).
 void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
                  int64_t ldy);
+// Row ranges of weights in row-group layout must start and end at multiples of 16.
 // y[rows[i]] = w_rows[i] . act for one token of activations (act.n_tok == 1), single-threaded.
 void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y);
 

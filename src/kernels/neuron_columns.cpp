@@ -23,6 +23,16 @@ void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t*
                           float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc, float* out);
 }
 #endif
+#if ST_HAVE_NEON_KERNELS
+namespace neon {
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa,
+                          float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc, float* out);
+// SDOT (neon/neuron_columns_dotprod.cpp): only for Isa::neon_dotprod, i.e. after HWCAP_ASIMDDP.
+void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out,
+                                  const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
+                                  float* acc, float* out);
+}  // namespace neon
+#endif
 
 namespace {
 
@@ -71,6 +81,12 @@ GroupFn group_fn(Isa isa) {
   switch (isa) {
     case Isa::avx512: return avx512::neuron_columns_group;
     case Isa::avx2: return avx2::neuron_columns_group;
+    default: break;
+  }
+#elif ST_HAVE_NEON_KERNELS
+  switch (isa) {
+    case Isa::neon_dotprod: return neon::neuron_columns_group_dotprod;
+    case Isa::neon: return neon::neuron_columns_group;
     default: break;
   }
 #else

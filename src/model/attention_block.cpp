@@ -69,17 +69,18 @@ void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t 
   float* q = grow(s_->q, static_cast<size_t>(n_tok * QW));
   float* k = grow(s_->k, static_cast<size_t>(n_tok * KVW));
   float* v = grow(s_->v, static_cast<size_t>(n_tok * KVW));
-  // One quantization of h serves every projection stored in the same type.
+  // One quantization of h serves every projection stored in the same type, and those
+  // projections share one parallel loop.
   const TensorView* proj[3] = {&L.wq, &L.wk, &L.wv};
   float* outs[3] = {q, k, v};
   const int64_t widths[3] = {QW, KVW, KVW};
-  bool have_act = false;
-  for (int i = 0; i < 3; ++i) {
-    if (!have_act || s_->act.type != kernel_table(proj[i]->type).vec_dot_type) {
-      quantize_acts(proj[i]->type, h, n_tok, H, s_->act, &pool_);
-      have_act = true;
-    }
-    matmul(weight_rows(*proj[i]), s_->act, outs[i], widths[i], pool_);
+  for (int i = 0; i < 3;) {
+    quantize_acts(proj[i]->type, h, n_tok, H, s_->act, &pool_);
+    MatmulPart parts[3];
+    size_t n = 0;
+    for (; i < 3 && kernel_table(proj[i]->type).vec_dot_type == s_->act.type; ++i)
+      parts[n++] = {weight_rows(*proj[i]), outs[i], widths[i]};
+    matmul_parts(std::span<const MatmulPart>(parts, n), s_->act, pool_);
   }
 
   if (lc.use_rope) {

@@ -19,6 +19,9 @@ struct ExpertView {
   // The down matrix in neuron-column layout (kernels/neuron_columns.h), when the source keeps
   // it so (sparse ReGLU: only active neurons are read); `down` is then only a shape.
   const uint8_t* down_cols = nullptr;
+  // Neuron-sparse reads: `up` holds only the rows asked for through request_up_rows() (other
+  // rows are zero bytes, never stale data); the caller must ask before reading up.
+  bool up_on_request = false;
 };
 
 class ExpertSource {
@@ -40,6 +43,12 @@ class ExpertSource {
   // type allows; ExpertView::down_cols tells). The forward pass asks for it once a layer has
   // shown enough zero neurons for column reads to beat the dense product. A source may ignore it.
   virtual void use_neuron_columns(int /*layer*/) {}
+  // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
+  // forward pass names the up rows (neurons, ascending) some token of the step needs; the
+  // source starts reading them. wait_up_rows() blocks until every requested row is readable;
+  // they stay valid until release(). Rows not requested may read as zero.
+  virtual void request_up_rows(int /*layer*/, int /*expert*/, std::span<const int32_t> /*rows*/) {}
+  virtual void wait_up_rows() {}
 };
 
 // Reads one row of a matrix that is not resident (token embeddings under a memory budget:

@@ -10,6 +10,7 @@
 
 #include "kernels/kernel_table.h"
 #include "kernels/neuron_columns.h"
+#include "kernels/row_groups.h"
 #include "kernels/ops/norm_rope.h"
 #include "model/forward.h"
 #include "model/forward_scratch.h"
@@ -88,6 +89,11 @@ void Forward::moe_block(int il, int64_t n_tok) {
       grow(dst.bytes, dst.row_bytes * static_cast<size_t>(n));
       for (int32_t i = 0; i < n; ++i)
         std::copy_n(src.row(assign[b + i] / K), dst.row_bytes, dst.bytes.data() + static_cast<size_t>(i) * dst.row_bytes);
+      if (src.block_sums.empty()) return;
+      const int64_t nb = H / 32;  // Q8_0 block sums travel with their rows
+      grow(dst.block_sums, static_cast<size_t>(n * nb));
+      for (int32_t i = 0; i < n; ++i)
+        std::copy_n(src.block_sums.data() + (assign[b + i] / K) * nb, nb, dst.block_sums.data() + i * nb);
     };
     for (size_t a = 0; a < active.size(); ++a) {
       const ExpertView& ev = leases[a].view();
@@ -110,52 +116,96 @@ void Forward::moe_block(int il, int64_t n_tok) {
       const int32_t b = S.expert_begin[static_cast<size_t>(e)];
       return std::pair<int64_t, int64_t>(b, S.expert_begin[static_cast<size_t>(e + 1)] - b);
     };
+    // A source with neuron-sparse reads loads up rows only once the gate product says which
+    // neurons the step needs: then gate products run first for the whole chunk, the needed
+    // rows are requested and waited for, and the up products follow.
+    bool up_on_request = false;
+    for (const auto& l : leases) up_on_request = up_on_request || l.view().up_on_request;
+    auto gate_item = [&](int64_t item) {
+      const size_t a = static_cast<size_t>(item / chunks_per_expert);
+      const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
+      const int e = active[a];
+      matmul_rows(weight_rows(leases[a].view().gate), r0, r1, S.expert_act[static_cast<size_t>(e)],
+                  gate + tokens_of(e).first * F, F);
+    };
+    auto needed_by = [&](int64_t b, int64_t n, int64_t r) {
+      if (!sparse_) return true;
+      for (int64_t t = 0; t < n; ++t)
+        if (gate[(b + t) * F + r] > 0.0f) return true;
+      return false;
+    };
+    auto up_item = [&](int64_t item, int64_t& done, int64_t& zero) {
+      const size_t a = static_cast<size_t>(item / chunks_per_expert);
+      const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
+      const int e = active[a];
+      const auto [b, n] = tokens_of(e);
+      const QuantizedActs& qa = (separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
+      const WeightRows w = weight_rows(leases[a].view().up);
+      auto needed = [&](int64_t r) { return needed_by(b, n, r); };
+      int32_t rows[row_chunk];
+      int n_rows = 0;
+      for (int64_t r = r0; r < r1; ++r)
+        if (needed(r)) rows[n_rows++] = static_cast<int32_t>(r);
+      if (static_cast<double>(n_rows) > kSparseUpMaxShare * static_cast<double>(r1 - r0)) {
+        matmul_rows(w, r0, r1, qa, up + b * F, F);  // dense is faster here (see the constant)
+        done += r1 - r0;
+      } else if (n == 1) {  // decode: one gemv over the list of needed rows
+        matmul_row_list(w, std::span<const int32_t>(rows, static_cast<size_t>(n_rows)), qa, up + b * F);
+        if (!w.row_groups) {
+          done += n_rows;
+        } else {  // whole groups were computed
+          for (int i = 0; i < n_rows; ++i) done += (i == 0 || rows[i] / kGroupRows != rows[i - 1] / kGroupRows) ? kGroupRows : 0;
+        }
+      } else {
+        // Several tokens: runs of rows some token needs (of whole groups of 16 rows where the
+        // matrix is in row-group layout: a group's rows are interleaved).
+        const int64_t step = w.row_groups ? kGroupRows : 1;
+        auto any_needed = [&](int64_t s) {
+          for (int64_t i = s; i < std::min(r1, s + step); ++i)
+            if (needed(i)) return true;
+          return false;
+        };
+        for (int64_t r = r0; r < r1;) {
+          if (!any_needed(r)) {
+            r += step;
+            continue;
+          }
+          int64_t end = r + step;
+          while (end < r1 && any_needed(end)) end += step;
+          end = std::min(end, r1);
+          matmul_rows(w, r, end, qa, up + b * F, F);
+          done += end - r;
+          r = end;
+        }
+      }
+      for (int64_t t = b; t < b + n; ++t) {
+        for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
+          gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
+          zero += gate[i] == 0.0f;
+        }
+      }
+    };
     std::atomic<int64_t> up_rows_done{0}, zeros{0};
+    if (up_on_request) {
+      pool_.parallel_for(n_items, 1, [&](int64_t ib, int64_t ie, int) {
+        for (int64_t item = ib; item < ie; ++item) gate_item(item);
+      });
+      int32_t* rows = grow(S.up_rows_needed, static_cast<size_t>(F));
+      for (size_t a = 0; a < active.size(); ++a) {
+        if (!leases[a].view().up_on_request) continue;
+        const auto [b, n] = tokens_of(active[a]);
+        size_t n_rows = 0;
+        for (int64_t r = 0; r < F; ++r)
+          if (needed_by(b, n, r)) rows[n_rows++] = static_cast<int32_t>(r);
+        experts_.request_up_rows(il, active[a], std::span<const int32_t>(rows, n_rows));
+      }
+      experts_.wait_up_rows();
+    }
     pool_.parallel_for(n_items, 1, [&](int64_t ib, int64_t ie, int) {
       int64_t done = 0, zero = 0;
       for (int64_t item = ib; item < ie; ++item) {
-        const size_t a = static_cast<size_t>(item / chunks_per_expert);
-        const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
-        const int e = active[a];
-        const auto [b, n] = tokens_of(e);
-        matmul_rows(weight_rows(leases[a].view().gate), r0, r1, S.expert_act[static_cast<size_t>(e)], gate + b * F, F);
-        const QuantizedActs& qa = (separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
-        const WeightRows w = weight_rows(leases[a].view().up);
-        auto needed = [&](int64_t r) {
-          if (!sparse_) return true;
-          for (int64_t t = 0; t < n; ++t)
-            if (gate[(b + t) * F + r] > 0.0f) return true;
-          return false;
-        };
-        int32_t rows[row_chunk];
-        int n_rows = 0;
-        for (int64_t r = r0; r < r1; ++r)
-          if (needed(r)) rows[n_rows++] = static_cast<int32_t>(r);
-        if (static_cast<double>(n_rows) > kSparseUpMaxShare * static_cast<double>(r1 - r0)) {
-          matmul_rows(w, r0, r1, qa, up + b * F, F);  // dense is faster here (see the constant)
-          done += r1 - r0;
-        } else if (n == 1) {  // decode: one gemv over the list of needed rows
-          matmul_row_list(w, std::span<const int32_t>(rows, static_cast<size_t>(n_rows)), qa, up + b * F);
-          done += n_rows;
-        } else {
-          for (int64_t r = r0; r < r1;) {  // several tokens: runs of rows some token needs
-            if (!needed(r)) {
-              ++r;
-              continue;
-            }
-            int64_t end = r + 1;
-            while (end < r1 && needed(end)) ++end;
-            matmul_rows(w, r, end, qa, up + b * F, F);
-            done += end - r;
-            r = end;
-          }
-        }
-        for (int64_t t = b; t < b + n; ++t) {
-          for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
-            gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
-            zero += gate[i] == 0.0f;
-          }
-        }
+        if (!up_on_request) gate_item(item);
+        up_item(item, done, zero);
       }
       up_rows_done += done;
       zeros += zero;

@@ -1,6 +1,7 @@
 #include "model/resident_expert_source.h"
 
 #include "kernels/neuron_columns.h"
+#include "kernels/row_groups.h"
 
 namespace st {
 
@@ -18,9 +19,15 @@ void ResidentExpertSource::use_neuron_columns(int layer) {
   const size_t per_expert = static_cast<size_t>(n_out) * d.row_bytes;
   auto cols = std::unique_ptr<uint8_t[]>(new uint8_t[per_expert * static_cast<size_t>(n_exp)]);
   auto repack = [&](int64_t b, int64_t e, int) {
-    for (int64_t x = b; x < e; ++x)
-      rows_to_neuron_columns(d.type, L.down_exps.expert(static_cast<int>(x)).data, n_out, n_ff,
-                             cols.get() + per_expert * static_cast<size_t>(x));
+    std::vector<uint8_t> rows(d.row_groups ? per_expert : 0);  // the file layout of a packed matrix
+    for (int64_t x = b; x < e; ++x) {
+      const uint8_t* src = L.down_exps.expert(static_cast<int>(x)).data;
+      if (d.row_groups) {
+        unpack_row_groups(d.type, src, n_out, n_ff, rows.data());
+        src = rows.data();
+      }
+      rows_to_neuron_columns(d.type, src, n_out, n_ff, cols.get() + per_expert * static_cast<size_t>(x));
+    }
   };
   if (pool_) pool_->parallel_for(n_exp, 1, repack);
   else repack(0, n_exp, 0);

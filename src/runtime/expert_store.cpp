@@ -12,6 +12,8 @@
 #include <stdexcept>
 
 #include "kernels/neuron_columns.h"
+#include "kernels/row_groups.h"
+#include "model/weight_packing.h"
 #include "runtime/memory_plan.h"
 
 namespace st {
@@ -29,7 +31,8 @@ const ExpertTensor& tensor_of(const LayerWeights& L, int which) {
 ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, const ModelWeights& weights,
                          const ExpertStoreOptions& o)
     : path_(path), config_(config), weights_(weights),
-      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes), lookahead_(o.lookahead) {
+      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes), lookahead_(o.lookahead),
+      sparse_reads_(o.sparse_reads) {
   if (o.n_slots <= 0 || o.slot_bytes == 0 || o.slot_bytes % kAlign) throw std::invalid_argument("expert store: bad slot geometry");
   reader_ = open_async_reader(path, o.io);
   tail_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -53,8 +56,11 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   error_.assign(static_cast<size_t>(o.n_slots), 0);
   slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
   slot_expert_.assign(static_cast<size_t>(o.n_slots), -1);
-  columns_ready_.assign(static_cast<size_t>(o.n_slots), 0);
+  slot_layout_.assign(static_cast<size_t>(o.n_slots), 0);
   layer_columns_.assign(static_cast<size_t>(config.n_layer), 0);
+  row_groups_ = o.row_groups;
+  pool_ = o.pool;
+  if (row_groups_) convert_buf_.resize(std::max({sizes[0], sizes[1], sizes[2]}));
   if (o.neuron_columns) {
     // Sparse ReGLU wants each down matrix in neuron-column layout: slots are converted in
     // place once their read completes (through one expert-sized buffer, taken now).
@@ -65,10 +71,22 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
       all = all && !L.down_transposed && neuron_columns_supported(d.type, L.down_exps.rows_per_expert, d.n_cols);
       largest = std::max(largest, static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
     }
-    if (all) columns_buf_.resize(largest);
+    columns_ = all;
+    if (all && convert_buf_.size() < largest) convert_buf_.resize(largest);
   }
   selected_.reserve(static_cast<size_t>(config.n_expert));
   completions_.reserve(256);
+  up_sparse_.assign(static_cast<size_t>(o.n_slots), 0);
+  up_uses_.assign(static_cast<size_t>(o.n_slots), 0);
+  if (sparse_reads_) {
+    up_pages_ = static_cast<size_t>(sizes[1] / kAlign);
+    up_present_.assign(static_cast<size_t>(o.n_slots) * up_pages_, 0);
+    page_want_.assign(up_pages_, 0);
+    up_reqs_.reserve(up_pages_ / 2 + 1);  // runs of absent pages are separated by present ones
+    up_waiting_.reserve(static_cast<size_t>(o.n_slots));
+    layer_up_need_.assign(static_cast<size_t>(config.n_layer), 0.0f);
+    layer_fills_.assign(static_cast<size_t>(config.n_layer), 0);
+  }
 }
 
 ExpertStore::~ExpertStore() {
@@ -110,15 +128,17 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   // before the slot is refilled, or their completions would be counted for the new reads.
   drain(a.slot);
   slot_layer_[s] = layer;
-  columns_ready_[s] = 0;
+  slot_layout_[s] = 0;
   slot_expert_[s] = expert;
   error_[s] = 0;
   pending_[s] = 0;
+  up_sparse_[s] = 0;
   ReadRequest reqs[3];
   int n = 0;
   for (int w = 0; w < 3; ++w) {
     const Part p = part(layer, w, expert);
     uint8_t* dst = slots_ + s * slot_bytes_ + part_offset_[w];
+    if (w == 1 && sparse_reads_ && defer_up(a.slot, layer, p)) continue;
     if (p.aligned_offset + p.aligned_length > file_size_) {
       // The expert ends in the file's last partial page: a direct read would come back
       // short, so read the exact bytes through the page cache and drop them again.
@@ -137,11 +157,104 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
     reqs[n++] = {p.aligned_offset, p.aligned_length, dst, static_cast<uint64_t>(a.slot) * 4 + static_cast<uint64_t>(w)};
     stats_.bytes_read += p.aligned_length;
   }
-  pending_[s] = static_cast<int8_t>(n);
+  pending_[s] = n;
   if (n) reader_->submit(reqs, static_cast<size_t>(n));
   stats_.experts_read++;
   (speculative ? stats_.speculated : prefetching ? stats_.prefetched : stats_.demand_reads)++;
   return a.slot;
+}
+
+bool ExpertStore::defer_up(int slot, int layer, const Part& p) {
+  if (p.aligned_offset + p.aligned_length > file_size_) return false;
+  // Sparse reads only pay where whole pages can be skipped: a 4 KiB page holds several up
+  // rows (~5 of a Q4_0 row of 1536), so at moderate sparsity nearly every page holds an active
+  // neuron, and the second, dependent read would only add latency. A layer whose steps need
+  // more than kWholeUpNeed of the pages reads up whole; one fill in kRemeasure still goes
+  // sparse, so the layer is re-measured as the text (and its sparsity) changes.
+  constexpr float kWholeUpNeed = 0.9f;
+  constexpr uint32_t kRemeasure = 16;
+  const size_t l = static_cast<size_t>(layer);
+  if (layer_up_need_[l] > kWholeUpNeed && ++layer_fills_[l] % kRemeasure != 0) return false;
+  const size_t s = static_cast<size_t>(slot);
+  // Zero, not stale: a dense kernel may still read rows nobody requested (relu(gate) = 0
+  // times a stale NaN would be NaN); zero bytes decode to 0 in every type (zero scales).
+  std::memset(slots_ + s * slot_bytes_ + part_offset_[1], 0, p.aligned_length);
+  std::fill_n(up_present_.begin() + static_cast<std::ptrdiff_t>(s * up_pages_), up_pages_, uint8_t{0});
+  up_sparse_[s] = 1;
+  up_uses_[s] = 0;
+  stats_.sparse_read_bytes_saved += static_cast<int64_t>(p.aligned_length);
+  return true;
+}
+
+uint64_t ExpertStore::read_up_pages(int slot, const Part& p, const uint8_t* want, size_t n_pages) {
+  // Runs of wanted pages not yet read, each one direct read into the place a whole-expert
+  // read would have put them.
+  const size_t s = static_cast<size_t>(slot);
+  uint8_t* present = up_present_.data() + s * up_pages_;
+  uint8_t* region = slots_ + s * slot_bytes_ + part_offset_[1];
+  up_reqs_.clear();
+  uint64_t bytes = 0;
+  for (size_t pg = 0; pg < n_pages;) {
+    if (!want[pg] || present[pg]) {
+      ++pg;
+      continue;
+    }
+    size_t end = pg + 1;
+    while (end < n_pages && want[end] && !present[end]) ++end;
+    std::fill(present + pg, present + end, uint8_t{1});
+    const size_t len = (end - pg) * kAlign;
+    up_reqs_.push_back({p.aligned_offset + pg * kAlign, len, region + pg * kAlign, static_cast<uint64_t>(slot) * 4 + 1});
+    bytes += len;
+    pg = end;
+  }
+  if (up_reqs_.empty()) return 0;
+  pending_[s] += static_cast<int32_t>(up_reqs_.size());
+  reader_->submit(up_reqs_.data(), up_reqs_.size());
+  stats_.bytes_read += bytes;
+  stats_.sparse_read_bytes_saved -= static_cast<int64_t>(bytes);
+  return bytes;
+}
+
+void ExpertStore::request_up_rows(int layer, int expert, std::span<const int32_t> rows) {
+  const int slot = cache_.find(layer, expert);
+  if (slot < 0 || std::find(selected_.begin(), selected_.end(), slot) == selected_.end())
+    throw std::logic_error("expert store: up rows requested for expert " + std::to_string(expert) + " of layer " +
+                           std::to_string(layer) + ", which is not acquired");
+  const size_t s = static_cast<size_t>(slot);
+  if (!up_sparse_[s]) return;  // read whole
+  const ExpertTensor& t = weights_.layers[static_cast<size_t>(layer)].up_exps;
+  const Part p = part(layer, 1, expert);
+  const size_t n_pages = p.aligned_length / kAlign;
+  const size_t rb = t.all.row_bytes;
+  std::fill_n(page_want_.begin(), n_pages, uint8_t{0});
+  size_t n_want = 0;
+  for (const int32_t r : rows) {
+    if (r < 0 || r >= t.rows_per_expert)
+      throw std::out_of_range("expert store: up row " + std::to_string(r) + " out of range (expert has " +
+                              std::to_string(t.rows_per_expert) + " rows)");
+    const size_t first = p.skip + static_cast<size_t>(r) * rb;
+    for (size_t pg = first / kAlign; pg <= (first + rb - 1) / kAlign; ++pg) {
+      n_want += page_want_[pg] == 0;
+      page_want_[pg] = 1;
+    }
+  }
+  float& need = layer_up_need_[static_cast<size_t>(layer)];  // averaged over the last ~8 requests
+  need += (static_cast<float>(n_want) / static_cast<float>(n_pages) - need) / 8.0f;
+  // An expert used again while resident is likely to stay in use, and each use turns on some
+  // other neurons: every later use would wait for a few more pages. So its second use reads
+  // the rest of up at once (on the 4B shape at 1 GiB: 2.6x fewer waits for 1% more bytes).
+  if (up_uses_[s] < 2 && ++up_uses_[s] == 2) std::fill_n(page_want_.begin(), n_pages, uint8_t{1});
+  if (read_up_pages(slot, p, page_want_.data(), n_pages) == 0) return;
+  stats_.up_late_reads++;
+  up_waiting_.push_back(slot);
+}
+
+void ExpertStore::wait_up_rows() {
+  while (!up_waiting_.empty()) {
+    const int slot = up_waiting_.back();
+    up_waiting_.pop_back();
+    wait_ready(slot);  // throws naming the file if a read failed
+  }
 }
 
 void ExpertStore::handle(const ReadCompletion& c) {
@@ -169,6 +282,12 @@ void ExpertStore::wait_ready(int slot) {
     const int err = error_[s];
     const int layer = slot_layer_[s], expert = slot_expert_[s];
     cache_.invalidate(slot);
+    // The holder can no longer find the slot to release it (release() looks the expert up):
+    // drop its pin here, or every failed read would keep a slot out of use for good.
+    if (auto it = std::find(selected_.begin(), selected_.end(), slot); it != selected_.end()) {
+      selected_.erase(it);
+      cache_.unpin(slot);
+    }
     throw std::runtime_error(path_ + ": reading expert " + std::to_string(expert) + " of layer " + std::to_string(layer) +
                              " failed: " + (err == EIO ? std::string("I/O error or truncated file") : std::strerror(err)) +
                              " (check the file and the disk)");
@@ -244,21 +363,47 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     return v;
   };
   ExpertView v{view(0), view(1), view(2), L.down_transposed};
-  if (!columns_buf_.empty() && layer_columns_[static_cast<size_t>(layer)]) {
-    auto* down = const_cast<uint8_t*>(v.down.data);  // our own slot memory
-    if (!columns_ready_[static_cast<size_t>(slot)]) {
-      rows_to_neuron_columns(v.down.type, down, v.down.n_rows, v.down.n_cols, columns_buf_.data());
-      std::memcpy(down, columns_buf_.data(), v.down.n_bytes());
-      columns_ready_[static_cast<size_t>(slot)] = 1;
+  v.up_on_request = up_sparse_[static_cast<size_t>(slot)] != 0;
+  return convert_slot(slot, layer, v);
+}
+
+// Converts a slot's parts in place, once per read: row groups for the matmuls (only speed:
+// results are the same on the file layout), neuron columns for down once sparse ReGLU
+// switched the layer. Up rows read on request (sparse reads) stay in the file's layout: they
+// arrive after this.
+ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
+  uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
+  const bool columns = columns_ && layer_columns_[static_cast<size_t>(layer)];
+  auto pack = [&](TensorView& t, uint8_t bit) {
+    if (done & bit) t.row_groups = true;
+    else if (row_groups_ && can_pack_rows(t, t.n_rows)) {
+      pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
+      done |= bit;
     }
-    v.down_cols = down;
+  };
+  pack(v.gate, kGatePacked);
+  if (!v.up_on_request) pack(v.up, kUpPacked);
+  if (!columns) {
+    pack(v.down, kDownPacked);
+    return v;
   }
+  auto* down = const_cast<uint8_t*>(v.down.data);  // our own slot memory
+  if (!(done & kDownColumns)) {
+    if (done & kDownPacked) {  // packed before the layer switched: back to rows first
+      unpack_row_groups(v.down.type, down, v.down.n_rows, v.down.n_cols, convert_buf_.data());
+      std::memcpy(down, convert_buf_.data(), v.down.n_bytes());
+    }
+    rows_to_neuron_columns(v.down.type, down, v.down.n_rows, v.down.n_cols, convert_buf_.data());
+    std::memcpy(down, convert_buf_.data(), v.down.n_bytes());
+    done = static_cast<uint8_t>((done & ~kDownPacked) | kDownColumns);
+  }
+  v.down_cols = down;
   return v;
 }
 
 void ExpertStore::use_neuron_columns(int layer) {
   // Slots already holding this layer's experts are converted at their next acquire.
-  if (!columns_buf_.empty()) layer_columns_[static_cast<size_t>(layer)] = 1;
+  if (columns_) layer_columns_[static_cast<size_t>(layer)] = 1;
 }
 
 void ExpertStore::release(int layer, int expert) {

@@ -18,6 +18,8 @@
 
 namespace st {
 
+class ThreadPool;
+
 struct ExpertStoreStats {
   uint64_t experts_read = 0;       // slots filled from storage
   uint64_t bytes_read = 0;
@@ -26,6 +28,11 @@ struct ExpertStoreStats {
   uint64_t speculated = 0;         // reads started by look-ahead guesses
   uint64_t guesses = 0, guesses_right = 0;  // look-ahead guesses, and those the real routing chose
   double io_wait_seconds = 0;      // compute thread blocked waiting for reads
+  // Neuron-sparse reads: up bytes a whole-expert read would have read and the requested rows
+  // did not need (filled slots' up pages never read). Signed: a reset between a slot's fill
+  // and its row reads can leave it briefly below zero.
+  int64_t sparse_read_bytes_saved = 0;
+  uint64_t up_late_reads = 0;      // request_up_rows() calls that had to read (the step waited for them)
 };
 
 struct ExpertStoreOptions {
@@ -34,6 +41,16 @@ struct ExpertStoreOptions {
   CachePolicy policy = CachePolicy::lfu_aging;
   bool lookahead = true;           // start reads for the next layer's guessed experts
   bool neuron_columns = true;      // convert down matrices for sparse ReGLU (when the type allows)
+  // Re-lay Q4_0/Q8_0 matrices into 16-row groups once after their read (kernels/row_groups.h),
+  // over `pool` when given: every later use of a cached expert gets the fast group kernel.
+  // Results are the same either way (kernels/matmul.cpp), only the speed differs.
+  bool row_groups = true;
+  ThreadPool* pool = nullptr;
+  // Neuron-sparse reads: a missed expert's up matrix is not read with gate and down; the
+  // forward pass asks for the rows its neurons need after the gate product (whole 4 KiB pages
+  // holding them; the slot's other up bytes are zero). An expert's second use while resident
+  // reads the rest of its up; a layer whose steps need nearly every page reads up whole.
+  bool sparse_reads = false;
   AsyncReaderOptions io;
 };
 
@@ -50,6 +67,8 @@ class ExpertStore final : public ExpertSource {
   int max_acquired() const override;
   bool wants_lookahead() const override { return lookahead_; }
   void speculate(int layer, std::span<const int32_t> experts) override;
+  void request_up_rows(int layer, int expert, std::span<const int32_t> rows) override;
+  void wait_up_rows() override;
 
   const ExpertStoreStats& stats() const { return stats_; }
   const CacheStats& cache_stats() const { return cache_.stats(); }
@@ -69,6 +88,14 @@ class ExpertStore final : public ExpertSource {
   void drain(int slot);       // waits until the slot has no reads in flight
   void wait_ready(int slot);  // drain, then throw if a read failed
   void handle(const ReadCompletion& c);
+  // Neuron-sparse reads: instead of reading the up part `p` of `layer` into `slot`, zero it
+  // and mark every page absent (request_up_rows reads pages later). False when the part is
+  // read whole: it runs past the file's end, or the layer's steps have been needing nearly
+  // every up page (a second, later read would then save nothing; see the .cpp).
+  bool defer_up(int slot, int layer, const Part& p);
+  // Reads the pages marked in `want` (of n_pages) that `slot` lacks, as runs of whole pages
+  // into the slot's up region; returns the bytes submitted.
+  uint64_t read_up_pages(int slot, const Part& p, const uint8_t* want, size_t n_pages);
 
   std::string path_;
   const ModelConfig& config_;
@@ -81,14 +108,30 @@ class ExpertStore final : public ExpertSource {
   uint64_t part_offset_[3] = {0, 0, 0};  // gate, up, down within a slot
   uint8_t* slots_ = nullptr;       // n_slots * slot_bytes, anonymous and pre-faulted
   size_t slots_len_ = 0;
-  std::vector<int8_t> pending_;    // per slot: parts still being read
+  std::vector<int32_t> pending_;   // per slot: reads still in flight (parts, up page runs)
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;
-  std::vector<uint8_t> columns_ready_;  // per slot: down already in neuron-column layout
+  // Per slot: which parts are no longer in the file's layout (kPacked* bits, kDownColumns).
+  enum : uint8_t { kGatePacked = 1, kUpPacked = 2, kDownPacked = 4, kDownColumns = 8 };
+  std::vector<uint8_t> slot_layout_;
   std::vector<uint8_t> layer_columns_;  // per layer: serve down in neuron columns (sparse ReGLU)
-  std::vector<uint8_t> columns_buf_;    // conversion buffer (empty: keep the file's layout)
+  bool columns_ = false;                // neuron columns possible for every layer
+  bool row_groups_ = false;
+  ThreadPool* pool_ = nullptr;
+  std::vector<uint8_t> convert_buf_;    // one part's bytes, for in-place layout conversions
+  ExpertView convert_slot(int slot, int layer, ExpertView v);
   std::vector<int32_t> selected_;  // slots pinned by the current layer's prefetch
   bool lookahead_ = true;
+  bool sparse_reads_ = false;
+  size_t up_pages_ = 0;              // pages of the largest up part (one slot's up region)
+  std::vector<uint8_t> up_sparse_;   // per slot: up holds only requested pages (the rest zero)
+  std::vector<uint8_t> up_uses_;     // per slot: request_up_rows() calls since the fill (saturating)
+  std::vector<uint8_t> up_present_;  // [n_slots][up_pages_]: page read (or being read)
+  std::vector<uint8_t> page_want_;   // [up_pages_] scratch of request_up_rows
+  std::vector<ReadRequest> up_reqs_; // scratch of request_up_rows
+  std::vector<int32_t> up_waiting_;  // slots with up reads since the last wait_up_rows()
+  std::vector<float> layer_up_need_; // per layer: moving average of the up pages a step needs
+  std::vector<uint32_t> layer_fills_;  // per layer: slots filled (paces the re-measuring)
   int guess_layer_ = -1;
   std::vector<int32_t> guess_;     // the last look-ahead guess (expert ids)
   std::vector<ReadCompletion> completions_;

@@ -132,8 +132,8 @@ int run_bench(const BenchArgs& a) {
                                 a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
                                 p.mean, p.stddev, g.mean, g.stddev, rss);
     j += fmt::format(", \"sparse_reglu\": {}, \"reglu_zero_fraction\": {:.4f}, \"up_rows_skipped_fraction\": {:.4f}, "
-                     "\"neuron_column_layers\": {}",
-                     a.model.model.sparse_reglu, zero_share, up_skip, relu.column_layers);
+                     "\"neuron_column_layers\": {}, \"row_group_bytes\": {}",
+                     a.model.model.sparse_reglu, zero_share, up_skip, relu.column_layers, info.row_group_bytes);
     j += fmt::format(", \"decode_bytes_per_token\": {:.0f}, \"decode_read_gb_s\": {:.3f}, \"machine_read_gb_s\": {:.3f}, "
                      "\"roofline_fraction\": {:.4f}",
                      token_bytes, decode_bw / 1e9, machine_bw / 1e9, machine_bw > 0 ? decode_bw / machine_bw : 0.0);
@@ -145,11 +145,15 @@ int run_bench(const BenchArgs& a) {
       j += fmt::format(", \"memory_budget\": \"{}\", \"cache_policy\": \"{}\", \"io_backend\": \"{}\", "
                        "\"expert_hit_rate\": {:.4f}, \"hits\": {}, \"misses\": {}, \"read_bytes_per_token\": {:.0f}, "
                        "\"io_wait_fraction\": {:.4f}, \"prefetch_coverage\": {:.4f}, \"lookahead_reads\": {}, "
-                       "\"prefetch_accuracy\": {:.4f}, \"cache_slots\": {}, \"cache_occupancy\": {:.4f}",
+                       "\"prefetch_accuracy\": {:.4f}, \"cache_slots\": {}, \"cache_occupancy\": {:.4f}, "
+                       "\"sparse_reads\": {}, \"sparse_read_bytes_saved_per_token\": {:.0f}, "
+                       "\"sparse_read_waits_per_token\": {:.2f}",
                        a.model.model.memory, rs.cache_policy, rs.io_backend, rs.expert_hit_rate, rs.hits, rs.misses,
                        static_cast<double>(rs.bytes_read) * per_token, io_wait_fraction, prefetch_coverage, rs.speculated,
                        rs.lookahead_accuracy, rs.cache_slots,
-                       rs.cache_slots ? static_cast<double>(rs.cache_resident) / rs.cache_slots : 0.0);
+                       rs.cache_slots ? static_cast<double>(rs.cache_resident) / rs.cache_slots : 0.0,
+                       a.model.model.sparse_reads, static_cast<double>(rs.sparse_read_bytes_saved) * per_token,
+                       static_cast<double>(rs.sparse_read_waits) * per_token);
     std::printf("%s}\n", j.c_str());
   } else {
     std::printf("model: %s (%.2f GiB), threads: %d\n", a.model.model.path.c_str(), static_cast<double>(info.file_bytes) / (1 << 30),
@@ -160,6 +164,9 @@ int run_bench(const BenchArgs& a) {
       std::printf("tg%-5d x%d %7.2f ± %.2f tok/s in all (%.2fx one stream)\n", a.n_gen, a.parallel, par.mean, par.stddev,
                   g.mean > 0 ? par.mean / g.mean : 0.0);
     std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
+    if (info.row_group_bytes > 0)
+      std::printf("weights in 16-row groups: %.1f MiB of the %.1f MiB file\n", static_cast<double>(info.row_group_bytes) / (1 << 20),
+                  static_cast<double>(info.file_bytes) / (1 << 20));
     if (machine_bw > 0)
       std::printf("decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of this machine's %.1f GB/s read bandwidth\n",
                   token_bytes / 1e6, decode_bw / 1e9, 100 * decode_bw / machine_bw, machine_bw / 1e9);
@@ -173,6 +180,10 @@ int run_bench(const BenchArgs& a) {
                   "%.0f%% of reads started early, look-ahead accuracy %.0f%%; cache %d/%d slots (%s, %s)\n",
                   100 * rs.expert_hit_rate, static_cast<double>(rs.bytes_read) * per_token / 1e6, 100 * io_wait_fraction,
                   100 * prefetch_coverage, 100 * rs.lookahead_accuracy, rs.cache_resident, rs.cache_slots, rs.cache_policy.c_str(), rs.io_backend.c_str());
+    if (rs.budgeted && a.model.model.sparse_reads)
+      std::printf("neuron-sparse reads: %.1f MB of up rows per token not read, %.1f up reads per token waited for\n",
+                  static_cast<double>(rs.sparse_read_bytes_saved) * per_token / 1e6,
+                  static_cast<double>(rs.sparse_read_waits) * per_token);
   }
   return 0;
 }

@@ -17,6 +17,11 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
   app.add_option("--cache-policy", model.cache_policy, "expert cache policy under --memory: lru | lfu | lfu_cyclic")->capture_default_str();
   app.add_flag("!--no-lookahead", model.lookahead, "under --memory: do not guess the next layer's experts early");
+  app.add_flag("--sparse-reads", model.sparse_reads,
+               "under --memory: read a missed expert's up rows only for neurons its gate turned on");
+  app.add_flag("!--no-repack", model.repack,
+               "keep Q4_0/Q8_0 weights in the file's row layout (staged through the 16-row kernels per use: "
+               "same results, slower; for comparison)");
   app.add_flag("!--no-sparse", model.sparse_reglu,
                "compute every ReGLU neuron (dense experts) instead of skipping the zero ones");
   app.add_option("--io", model.io_backend, "I/O backend under --memory: auto | io_uring | pread")->capture_default_str();
@@ -29,6 +34,8 @@ std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   o.plan_ctx = session.n_ctx > 0 ? session.n_ctx : 4096;
   o.plan_batch = session.n_batch;
   o.plan_kv_f32 = kv_f32;
+  if (o.sparse_reads && o.memory.empty())
+    std::fprintf(stderr, "warning: --sparse-reads only applies under --memory (without it every expert is in RAM)\n");
   auto m = smallthinker::Model::load(o);
   for (const auto& w : m->info().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!m->memory_plan().empty()) std::fprintf(stderr, "%s", m->memory_plan().c_str());

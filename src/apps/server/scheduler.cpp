@@ -99,16 +99,23 @@ void Scheduler::fail_active(const std::exception& e) {
 // conversation), else the least recently used free slot, so that a request sharing only a
 // short prefix (the chat template's first tokens) does not evict a conversation.
 void Scheduler::assign_waiting_jobs() {
-  while (!queue_.empty()) {
-    std::shared_ptr<Job> job = queue_.front();
-    if (job->cancelled) {
-      queue_.pop_front();
-      ++counters_.cancelled;
-      std::lock_guard<std::mutex> lock(job->mutex);
-      job->done = true;
-      job->changed.notify_all();
+  // Jobs whose clients have gone leave the queue wherever they wait, so that they hold no place
+  // that would turn a later request away with 429 (one cancelled from here on is dropped by step()).
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!(*it)->cancelled) {
+      ++it;
       continue;
     }
+    ++counters_.cancelled;
+    {
+      std::lock_guard<std::mutex> lock((*it)->mutex);
+      (*it)->done = true;
+      (*it)->changed.notify_all();
+    }
+    it = queue_.erase(it);
+  }
+  while (!queue_.empty()) {
+    std::shared_ptr<Job> job = queue_.front();
     int best = -1, lru = -1;
     size_t best_common = 0;
     for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
@@ -256,6 +263,14 @@ void Scheduler::finish(Slot& s, const std::string& reason, std::optional<ApiErro
     tail += s.stop->finish();
   }
   if (s.generated == 0) s.first_token = now;
+  // Counters first: a client that reads /metrics right after its reply sees its slot free.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    counters_.predicted_tokens += static_cast<uint64_t>(s.generated);
+    counters_.prompt_seconds += std::chrono::duration<double>(s.first_token - s.start).count();
+    if (reason == "cancelled") ++counters_.cancelled;
+    counters_.busy_slots = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& x) { return x.job != nullptr; }));
+  }
   {
     std::lock_guard<std::mutex> lock(job->mutex);
     job->text += tail;
@@ -267,13 +282,6 @@ void Scheduler::finish(Slot& s, const std::string& reason, std::optional<ApiErro
     job->timings.predicted_ms = std::chrono::duration<double, std::milli>(now - s.first_token).count();
     job->done = true;
     job->changed.notify_all();
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    counters_.predicted_tokens += static_cast<uint64_t>(s.generated);
-    counters_.prompt_seconds += std::chrono::duration<double>(s.first_token - s.start).count();
-    if (reason == "cancelled") ++counters_.cancelled;
-    counters_.busy_slots = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& x) { return x.job != nullptr; }));
   }
   s.streamer.reset();
   s.stop.reset();

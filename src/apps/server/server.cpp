@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/server/client_connection.h"
 #include "apps/server/scheduler.h"
 
 #ifdef ST_HAVE_WEB_ASSETS
@@ -143,9 +144,18 @@ class Api {
       return;
     }
     ReplyHead head{endpoint, next_id(endpoint), static_cast<int64_t>(std::time(nullptr)), options_.model_id};
+    // Looked at between tokens and at least every 100 ms: a client that has hung up frees its
+    // slot (or its place in the queue) at the engine's next step.
+    const ClientConnection client(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
     if (!r.stream) {
       std::string text;
-      while (!job->wait_take(text, std::chrono::milliseconds(1000))) {
+      while (!job->wait_take(text, std::chrono::milliseconds(100))) {
+        if (client.closed()) {
+          job->cancelled = true;
+          // Nobody reads this reply; 499 as nginx logs a request whose client closed it.
+          return reply_error(res, ApiError(499, "the client closed the connection", "invalid_request_error", "",
+                                           "client_closed_request"));
+        }
       }
       std::lock_guard<std::mutex> lock(job->mutex);
       if (job->error) return reply_error(res, *job->error);
@@ -159,8 +169,10 @@ class Api {
     const bool include_usage = r.include_usage;
     res.set_chunked_content_provider(
         "text/event-stream",
-        [job, head, first, include_usage](size_t, httplib::DataSink& sink) {
-          if (!sink.is_writable()) return false;  // the client has gone: the releaser cancels the job
+        [job, head, first, include_usage, client](size_t, httplib::DataSink& sink) {
+          // The client has gone (a write would fail only once there is text to write, which a
+          // long prompt or a held-back stop string delays): the releaser cancels the job.
+          if (!sink.is_writable() || client.closed()) return false;
           std::string text;
           const bool done = job->wait_take(text, std::chrono::milliseconds(100));
           std::string out;

@@ -16,6 +16,8 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::Q4_0:
       dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0);
       t.gemv_rows = gemv_rows_q4_0;
+      t.gemm_groups = gemm_groups_q4_0;
+      t.pack_groups = pack_groups_q4_0;
       break;
     case TensorType::Q4_1: dots(vec_dot_q4_1, gemv_q4_1, gemm_q4_1); break;
     case TensorType::Q5_0: dots(vec_dot_q5_0, gemv_q5_0, gemm_q5_0); break;
@@ -23,6 +25,8 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::Q8_0:
       dots(vec_dot_q8_0, gemv_q8_0, gemm_q8_0);
       t.gemv_rows = gemv_rows_q8_0;
+      t.gemm_groups = gemm_groups_q8_0;
+      t.pack_groups = pack_groups_q8_0;
       break;
     case TensorType::Q4_K: t.gemm = gemm_q4_k; break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;

@@ -1,0 +1,142 @@
+#include "kernels/row_groups.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/blocks.h"
+#include "kernels/float_convert.h"
+
+namespace st {
+namespace {
+
+// Code bytes per block of one row (Q4_0: 16, Q8_0: 32) and the block's bytes in the file.
+struct GroupShape {
+  int code_bytes;
+  int block_bytes;
+  uint8_t bias;  // xor applied to the codes in the packed layout
+};
+
+GroupShape group_shape(TensorType type) {
+  if (type == TensorType::Q4_0) return {16, static_cast<int>(sizeof(BlockQ4_0)), 0};
+  if (type == TensorType::Q8_0) return {32, static_cast<int>(sizeof(BlockQ8_0)), 0x80};
+  throw std::invalid_argument(std::string("row groups: no layout for type ") + std::string(tensor_type_name(type)));
+}
+
+void check_rows(int64_t n_rows, int64_t n_cols) {
+  if (n_rows % kGroupRows != 0 || n_cols % kQK != 0)
+    throw std::invalid_argument("row groups: " + std::to_string(n_rows) + " x " + std::to_string(n_cols) +
+                                " is not whole groups of 16 rows and 32-element blocks");
+}
+
+// Calls f(row_block, packed_block, r, shape) for every (group, block, row), in the packed
+// layout's order (its writes, or reads, are sequential): the one place that knows where a
+// row's block lands, shared by pack and unpack.
+template <class F>
+void for_each_block(TensorType type, int64_t n_rows, int64_t n_cols, F&& f) {
+  check_rows(n_rows, n_cols);
+  const GroupShape s = group_shape(type);
+  const int64_t nb = n_cols / kQK;
+  const size_t row_bytes = static_cast<size_t>(nb) * static_cast<size_t>(s.block_bytes);
+  const size_t packed_block = static_cast<size_t>(kGroupRows) * static_cast<size_t>(s.block_bytes);
+  for (int64_t g = 0; g < n_rows / kGroupRows; ++g) {
+    const size_t group_off = static_cast<size_t>(g) * kGroupRows * row_bytes;
+    for (int64_t b = 0; b < nb; ++b)
+      for (int r = 0; r < kGroupRows; ++r)
+        f(group_off + static_cast<size_t>(r) * row_bytes + static_cast<size_t>(b) * s.block_bytes,
+          group_off + static_cast<size_t>(b) * packed_block, r, s);
+  }
+}
+
+// 4 code bytes, with the packed layout's bias applied (an involution: xor).
+inline void move_chunk(const uint8_t* src, uint8_t* dst, uint32_t bias) {
+  uint32_t v;
+  std::memcpy(&v, src, 4);
+  v ^= bias;
+  std::memcpy(dst, &v, 4);
+}
+
+}  // namespace
+
+bool row_groups_supported(TensorType type, int64_t n_rows, Isa isa) {
+  if (n_rows <= 0 || n_rows % kGroupRows != 0) return false;
+  if (type != TensorType::Q4_0 && type != TensorType::Q8_0) return false;
+  return kernel_table(type, isa).gemm_groups != nullptr;
+}
+
+bool row_groups_supported(TensorType type, int64_t n_rows) { return row_groups_supported(type, n_rows, active_isa()); }
+
+void pack_row_groups(TensorType type, const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
+  check_rows(n_rows, n_cols);
+  const auto& kt = kernel_table(type);
+  if (kt.pack_groups && (type == TensorType::Q4_0 || type == TensorType::Q8_0)) return kt.pack_groups(rows, n_rows, n_cols, groups);
+  pack_row_groups_ref(type, rows, n_rows, n_cols, groups);
+}
+
+void pack_row_groups_ref(TensorType type, const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
+  for_each_block(type, n_rows, n_cols, [&](size_t row_off, size_t pk_off, int r, const GroupShape& s) {
+    const uint8_t* src = rows + row_off;
+    uint8_t* dst = groups + pk_off;
+    const uint32_t bias = s.bias * 0x01010101u;
+    std::memcpy(dst + 2 * r, src, 2);  // fp16 scale
+    for (int k = 0; k < s.code_bytes / 4; ++k) move_chunk(src + 2 + 4 * k, dst + 32 + 64 * k + 4 * r, bias);
+  });
+}
+
+void unpack_row_groups(TensorType type, const uint8_t* groups, int64_t n_rows, int64_t n_cols, uint8_t* rows) {
+  for_each_block(type, n_rows, n_cols, [&](size_t row_off, size_t pk_off, int r, const GroupShape& s) {
+    const uint8_t* src = groups + pk_off;
+    uint8_t* dst = rows + row_off;
+    const uint32_t bias = s.bias * 0x01010101u;
+    std::memcpy(dst, src + 2 * r, 2);
+    for (int k = 0; k < s.code_bytes / 4; ++k) move_chunk(src + 32 + 64 * k + 4 * r, dst + 2 + 4 * k, bias);
+  });
+}
+
+void q8_0_block_sums(const void* act_row, int64_t n, int32_t* sums) {
+  const auto* blocks = static_cast<const BlockQ8_0*>(act_row);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int32_t s = 0;
+    for (int j = 0; j < kQK; ++j) s += blocks[b].qs[j];
+    sums[b] = s;
+  }
+}
+
+void gemm_row_groups_ref(TensorType type, int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
+                         const void* act, size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy) {
+  check_rows(n_rows, n);
+  const GroupShape s = group_shape(type);
+  const int64_t nb = n / kQK;
+  const size_t packed_block = static_cast<size_t>(kGroupRows) * static_cast<size_t>(s.block_bytes);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const auto* arow = reinterpret_cast<const BlockQ8_0*>(ab + static_cast<size_t>(t) * act_row_bytes);
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const uint8_t* group = wb + static_cast<size_t>(row / kGroupRows) * kGroupRows * w_row_bytes;
+      const int r = static_cast<int>(row % kGroupRows);
+      float acc = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = group + static_cast<size_t>(b) * packed_block;
+        uint16_t d;
+        std::memcpy(&d, blk + 2 * r, 2);
+        int32_t sum = 0;
+        for (int k = 0; k < s.code_bytes / 4; ++k)
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t c = blk[32 + 64 * k + 4 * r + i];
+            const int j = 4 * k + i;
+            if (type == TensorType::Q4_0) {
+              sum += ((c & 0x0F) - 8) * arow[b].qs[j];
+              sum += ((c >> 4) - 8) * arow[b].qs[j + 16];
+            } else {
+              sum += (static_cast<int>(c) - 128) * arow[b].qs[j];
+            }
+          }
+        acc += static_cast<float>(sum) * (fp16_to_fp32(d) * fp16_to_fp32(arow[b].d));
+      }
+      y[t * ldy + row] = acc;
+    }
+  }
+}
+
+}  // namespace st

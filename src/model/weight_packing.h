@@ -1,0 +1,52 @@
+// Row-group packing (kernels/row_groups.h) of a model's matmul weights, where the active ISA
+// has a kernel for the layout: decode's matrix x vector products then run without horizontal
+// sums. Packing keeps the bytes' count and values, so resident memory stays the file's size
+// once the originals are let go.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "model/weights.h"
+
+namespace st {
+
+class ThreadPool;
+
+// The dense matmul weights that may be packed: attention projections, routers, and lm_head
+// unless it is tied to the token embeddings (whose rows are looked up one by one).
+std::vector<TensorView*> dense_matmul_views(ModelWeights& w);
+
+// True when `v` can be packed: a type with a row-group kernel on this CPU, and row counts
+// (of the whole view and of each `unit_rows` slice, e.g. one expert's) in whole groups.
+bool can_pack_rows(const TensorView& v, int64_t unit_rows);
+
+// Packs v's bytes in place (memory the caller owns) through `scratch` (grown to v's size),
+// in slices over the pool when given; sets v.row_groups.
+void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool* pool = nullptr);
+
+// The resident case: packed copies of every packable matmul weight (dense and experts),
+// views re-pointed to them, and `release_original` called on each original range (so a
+// file mapping can drop those pages).
+class PackedWeights {
+ public:
+  PackedWeights(ModelWeights& w, ThreadPool* pool, const std::function<void(const uint8_t*, size_t)>& release_original);
+  // Frees the packed copy that starts at `data`, if this object owns it (a down matrix that
+  // now lives in neuron-column layout). Returns whether it did.
+  bool release(const uint8_t* data);
+  uint64_t bytes() const { return bytes_; }
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+
+ private:
+  struct Buffer {  // anonymous memory on transparent huge pages where the kernel allows
+    uint8_t* data = nullptr;
+    size_t length = 0;
+  };
+  std::vector<Buffer> buffers_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace st
