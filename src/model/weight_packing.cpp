@@ -12,16 +12,15 @@
 namespace st {
 namespace {
 
-// Packs v's rows into dst in slices of 64 rows spread over the pool (groups are independent
-// and a slice's packed bytes cover the same range as its rows). copy_back: then copies each
-// slice over v's own bytes (memory the caller owns), packing v in place.
-void pack_rows_parallel(const TensorView& v, uint8_t* dst, ThreadPool* pool, bool copy_back = false) {
-  constexpr int64_t kSlice = 64;
+constexpr int64_t kSlice = 64;  // rows per piece of work: whole groups
+
+// Packs v's rows into dst in slices spread over the pool (groups are independent and a
+// slice's packed bytes cover the same range as its rows).
+void pack_rows_parallel(const TensorView& v, uint8_t* dst, ThreadPool* pool) {
   auto body = [&](int64_t b, int64_t e, int) {
     const int64_t r0 = b * kSlice, r1 = std::min(v.n_rows, e * kSlice);
     const size_t off = static_cast<size_t>(r0) * v.row_bytes;
     pack_row_groups(v.type, v.data + off, r1 - r0, v.n_cols, dst + off);
-    if (copy_back) std::memcpy(const_cast<uint8_t*>(v.data) + off, dst + off, static_cast<size_t>(r1 - r0) * v.row_bytes);
   };
   const int64_t n = (v.n_rows + kSlice - 1) / kSlice;
   if (pool) pool->parallel_for(n, 16, body);
@@ -43,8 +42,23 @@ bool can_pack_rows(const TensorView& v, int64_t unit_rows) {
 }
 
 void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool* pool) {
-  if (scratch.size() < v.n_bytes()) scratch.resize(v.n_bytes());
-  pack_rows_parallel(v, scratch.data(), pool, /*copy_back=*/true);
+  // One slice-sized buffer per thread (not one the matrix's size: under a memory budget the
+  // lm_head alone would overshoot it).
+  const int n_threads = pool ? pool->size() : 1;
+  const size_t slice_bytes = static_cast<size_t>(kSlice) * v.row_bytes;
+  if (scratch.size() < slice_bytes * static_cast<size_t>(n_threads)) scratch.resize(slice_bytes * static_cast<size_t>(n_threads));
+  auto body = [&](int64_t b, int64_t e, int thread) {
+    uint8_t* buf = scratch.data() + slice_bytes * static_cast<size_t>(thread);
+    for (int64_t s = b; s < e; ++s) {
+      const int64_t r0 = s * kSlice, r1 = std::min(v.n_rows, r0 + kSlice);
+      auto* rows = const_cast<uint8_t*>(v.data) + static_cast<size_t>(r0) * v.row_bytes;  // the caller's own memory
+      pack_row_groups(v.type, rows, r1 - r0, v.n_cols, buf);
+      std::memcpy(rows, buf, static_cast<size_t>(r1 - r0) * v.row_bytes);
+    }
+  };
+  const int64_t n = (v.n_rows + kSlice - 1) / kSlice;
+  if (pool) pool->parallel_for(n, 4, body);
+  else body(0, n, 0);
   v.row_groups = true;
 }
 

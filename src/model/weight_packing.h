@@ -22,8 +22,8 @@ std::vector<TensorView*> dense_matmul_views(ModelWeights& w);
 // (of the whole view and of each `unit_rows` slice, e.g. one expert's) in whole groups.
 bool can_pack_rows(const TensorView& v, int64_t unit_rows);
 
-// Packs v's bytes in place (memory the caller owns) through `scratch` (grown to v's size),
-// in slices over the pool when given; sets v.row_groups.
+// Packs v's bytes in place (memory the caller owns) through `scratch` (grown to 64 rows per
+// thread), in slices over the pool when given; sets v.row_groups.
 void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool* pool = nullptr);
 
 // The resident case: packed copies of every packable matmul weight (dense and experts),

@@ -60,7 +60,6 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   layer_columns_.assign(static_cast<size_t>(config.n_layer), 0);
   row_groups_ = o.row_groups;
   pool_ = o.pool;
-  if (row_groups_) convert_buf_.resize(std::max({sizes[0], sizes[1], sizes[2]}));
   if (o.neuron_columns) {
     // Sparse ReGLU wants each down matrix in neuron-column layout: slots are converted in
     // place once their read completes (through one expert-sized buffer, taken now).
