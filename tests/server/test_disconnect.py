@@ -163,12 +163,46 @@ def abandon_queued(port, stream):
              and m["requests_cancelled_total"] == start["requests_cancelled_total"] + 2, 5)
 
 
+def shutdown_while_busy(model):
+    """SIGTERM while a client waits on a long non-streaming request: the request ends with a 503
+    error object and the server exits promptly, instead of generating to max_tokens first."""
+    proc, port = start(model)
+    try:
+        start_m = idle(port)
+        s = send_long_request(port)
+        wait_for(port, "the long request taking the slot", lambda m: m["requests_total"] == start_m["requests_total"] + 1, 30)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        data = b""
+        s.settimeout(10)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        rc = proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail("server did not stop on SIGTERM while a request was running")
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head else 0
+    if status != 503 or "shutting down" not in json.loads(body)["error"]["message"]:
+        fail(f"running request at shutdown: {status} {body[:300]!r}")
+    if rc != 0 or took > 5:
+        fail(f"server exit {rc} after {took:.1f} s")
+    print(f"shutdown: the running request got 503, the server exited {took:.2f} s after SIGTERM")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "tiny.gguf")
         subprocess.run([ST_BIN, "synth", "-o", model, "--preset", "tiny", "--ctx", str(CTX)], check=True,
                        capture_output=True)
         run(model)
+        shutdown_while_busy(model)
     print("test_disconnect: all passed")
 
 

@@ -24,12 +24,15 @@ Scheduler::Scheduler(std::shared_ptr<smallthinker::Model> model, int n_slots, sm
   thread_ = std::thread([this] { run(); });
 }
 
-Scheduler::~Scheduler() {
+Scheduler::~Scheduler() { shutdown(); }
+
+void Scheduler::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
+  if (!thread_.joinable()) return;  // already shut down
   thread_.join();
   const ApiError gone(503, "the server is shutting down", "server_error");
   for (auto& s : slots_)

@@ -65,7 +65,10 @@ class Scheduler {
  public:
   Scheduler(std::shared_ptr<smallthinker::Model> model, int n_slots, smallthinker::SessionOptions options,
             size_t max_queue);
-  ~Scheduler();  // stops the engine thread; unfinished jobs end with an error
+  ~Scheduler();  // shutdown()
+  // Stops the engine thread; running and queued jobs end with a 503, new ones are refused.
+  // The server calls it before stopping its HTTP loop, whose stop waits for every handler.
+  void shutdown();
 
   // Queues a job; false when max_queue jobs are already waiting (the caller replies 429).
   bool submit(std::shared_ptr<Job> job);

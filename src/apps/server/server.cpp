@@ -41,6 +41,8 @@ bool same_key(const std::string& a, const std::string& b) {
 
 class Api {
  public:
+  void shutdown() { scheduler_.shutdown(); }
+
   Api(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptions session, const ServerOptions& o)
       : model_(std::move(model)), options_(o),
         scheduler_(model_, o.n_parallel, session, o.max_queue), rng_(std::random_device{}()) {}
@@ -286,6 +288,7 @@ int serve(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptio
   bool stopped = false;
   while (!finished) {
     if (g_stop_requested && !stopped && svr.is_running()) {
+      api.shutdown();  // ends waiting handlers (503): httplib's stop waits for them
       svr.stop();
       stopped = true;
     }
