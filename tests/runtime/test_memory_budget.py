@@ -7,37 +7,18 @@ where that is missing the budgeted run is still compared with the in-RAM run, an
 part is reported as skipped."""
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import cgroup_counter, check, make_cgroup, run, summary  # noqa: E402
+
 ST_BIN = os.environ.get("ST_BIN")
-CG_ROOT = "/sys/fs/cgroup/memory"
-passed = failed = skipped = 0
-
-
-def check(ok, what):
-    global passed, failed
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-
-
-def run(cmd, cgroup=None):
-    def enter():
-        if cgroup:
-            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", preexec_fn=enter if cgroup else None,
-                          timeout=600)
 
 
 def main():
-    global skipped
     if not ST_BIN or not os.path.exists(ST_BIN):
         print("FAIL: ST_BIN is not set to the smallthinker binary")
         return 1
@@ -65,23 +46,12 @@ def main():
         out = os.path.join(tmp, "budget_%s.f32" % policy)
         cmd = [ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", out, "-c", "64", "-b", "16",
                "--memory", str(budget), "--cache-policy", policy]
-        cg = None
-        if os.geteuid() == 0 and os.access(CG_ROOT, os.W_OK):
-            cg = os.path.join(CG_ROOT, "st_budget_test_%d_%s" % (os.getpid(), policy))
-            os.makedirs(cg, exist_ok=True)
-            with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
-                f.write(str(budget))
-            subprocess.run(["sync"])
-            with open("/proc/sys/vm/drop_caches", "w") as f:
-                f.write("3")
-        else:
-            skipped += 1
-            print("SKIP cgroup limit (needs root and cgroup v1 memory); running without it")
+        cg = make_cgroup("budget_" + policy, budget)
         r = run(cmd, cg)
         check(r.returncode == 0, "%s: budgeted run exits 0%s" % (policy, "" if r.returncode == 0 else ": " + r.stderr[-2000:]))
         if cg:
-            failcnt = int(open(os.path.join(cg, "memory.failcnt")).read())
-            peak = int(open(os.path.join(cg, "memory.max_usage_in_bytes")).read())
+            failcnt = cgroup_counter(cg, "memory.failcnt")
+            peak = cgroup_counter(cg, "memory.max_usage_in_bytes")
             check(failcnt == 0, "%s: memory.failcnt == 0 (was %d), peak %.1f MB of %.1f MB limit, file %.1f MB"
                   % (policy, failcnt, peak / 2**20, budget / 2**20, size / 2**20))
             os.rmdir(cg)
@@ -105,8 +75,7 @@ def main():
     # A budget below the minimum is refused with a message naming the minimum.
     r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", os.path.join(tmp, "x.f32"), "--memory", "1MiB"])
     check(r.returncode != 0 and "minimum" in r.stderr, "a too-small budget is refused naming the minimum")
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

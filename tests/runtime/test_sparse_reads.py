@@ -7,50 +7,15 @@ cgroup-v1 memory limit of the budget when one is available, with memory.failcnt 
 The oracle is the in-RAM run, which never reads experts from storage at all."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import cgroup_counter, check, make_cgroup, run, summary  # noqa: E402
+
 ST_BIN = os.environ.get("ST_BIN")
-CG_ROOT = "/sys/fs/cgroup/memory"
-passed = failed = skipped = 0
-
-
-def check(ok, what):
-    global passed, failed
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-
-
-def run(cmd, cgroup=None):
-    def enter():
-        if cgroup:
-            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", preexec_fn=enter if cgroup else None,
-                          timeout=600)
-
-
-def make_cgroup(name, limit):
-    """A memory cgroup limited to `limit` bytes with the page cache dropped, or None."""
-    global skipped
-    if os.geteuid() != 0 or not os.access(CG_ROOT, os.W_OK):
-        skipped += 1
-        print("SKIP cgroup limit (needs root and cgroup v1 memory); running without it")
-        return None
-    cg = os.path.join(CG_ROOT, "st_sparse_reads_%d_%s" % (os.getpid(), name))
-    os.makedirs(cg, exist_ok=True)
-    with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
-        f.write(str(limit))
-    subprocess.run(["sync"])
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3")
-    return cg
 
 
 def bench(model, budget, extra):
@@ -90,7 +55,7 @@ def main():
              "--memory", str(budget), "--sparse-reads"], cg)
     check(r.returncode == 0, "budgeted run with --sparse-reads exits 0" + ("" if r.returncode == 0 else ": " + r.stderr[-2000:]))
     if cg:
-        failcnt = int(open(os.path.join(cg, "memory.failcnt")).read())
+        failcnt = cgroup_counter(cg, "memory.failcnt")
         check(failcnt == 0, "memory.failcnt == 0 (was %d)" % failcnt)
         os.rmdir(cg)
     if r.returncode == 0:
@@ -118,8 +83,7 @@ def main():
         check(sparse["read_bytes_per_token"] < whole["read_bytes_per_token"],
               "read per token: %.2f MB with --sparse-reads, %.2f MB whole experts"
               % (sparse["read_bytes_per_token"] / 1e6, whole["read_bytes_per_token"] / 1e6))
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
