@@ -1,5 +1,5 @@
-// Declarations of the AVX2 kernels (one file per type in this folder); registry.cpp puts
-// them into the tables. Signatures as in kernel_table.h.
+// Declarations of the AVX2 kernels that have their own files (the block formats' gemv/gemm
+// are BlockKernels instances in registry.cpp); registry.cpp puts them into the tables. Signatures as in kernel_table.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,30 +17,6 @@ void gemm_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, cons
 float vec_dot_bf16(int64_t n, const void* w_row, const void* act_row);
 void gemv_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_q4_0(int64_t n, const void* w_row, const void* act_row);
-void gemv_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
-void gemv_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
-                 float* y);
-void gemm_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_q4_1(int64_t n, const void* w_row, const void* act_row);
-void gemv_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
-void gemm_q4_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_q5_0(int64_t n, const void* w_row, const void* act_row);
-void gemv_q5_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
-void gemm_q5_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_q5_1(int64_t n, const void* w_row, const void* act_row);
-void gemv_q5_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
-void gemm_q5_1(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row);
-void gemv_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
-void gemv_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
-                 float* y);
-void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
 float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);
 void gemv_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);

@@ -1,41 +1,11 @@
-// Q8_0 with AVX2: weights x Q8_0 activations (signed x signed through the maddubs sign
-// trick, 8 blocks scaled together, gemv_blocks.h), and the Q8_0 activation quantizer.
+// The Q8_0 activation quantizer with AVX2 (the Q8_0 weight kernels are BlockKernels
+// instances, see registry.cpp).
 #include <cmath>
 
-#include "kernels/avx2/gemm_parts.h"
-#include "kernels/avx2/gemv_blocks.h"
+#include "kernels/avx2/simd.h"
+#include "kernels/blocks.h"
 #include "kernels/avx2/kernels.h"
 #include "kernels/float_convert.h"
-
-namespace st::avx2 {
-
-using namespace st::simd;
-
-void gemv_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y) {
-  batched_gemv<PackQ8_0Signed, DotS8S8>(n, w, w_row_bytes, n_rows, act, y, false,
-                                        [](GemmScratch& g) { prepare_act_q8_0(g, 1, 0); });
-}
-
-void gemv_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
-                 float* y) {
-  batched_gemv<PackQ8_0Signed, DotS8S8>(n, w, w_row_bytes, n_rows, act, y, false, [](GemmScratch& g) { prepare_act_q8_0(g, 1, 0); }, rows);
-}
-
-float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row) {
-  float y;
-  gemv_q8_0(n, w_row, 0, 1, act_row, &y);
-  return y;
-}
-
-void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
-               int64_t n_tok, float* y, int64_t ldy) {
-  if (gemm_by_gemv(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy, gemv_q8_0)) return;
-  GemmScratch g = alloc_gemm_scratch(act, act_row_bytes, n_tok, n, 32, false, false);
-  prepare_act_q8_0(g, n_tok, 0);
-  tile_gemm<PackQ8_0Signed, Avx2DotS>(n, w, w_row_bytes, n_rows, g, n_tok, y, ldy);
-}
-
-}  // namespace st::avx2
 
 namespace st::avx2 {
 

@@ -2,9 +2,12 @@
 // ref/ (it is not on the hot path and ref/ is the bit-exact definition); the float types'
 // conversions and the activation quantizers are replaced because the forward pass runs them.
 #include "kernels/avx2/avx2.h"
+#include "kernels/avx2/block_kernels.h"
 #include "kernels/avx2/kernels.h"
 
 namespace st::avx2 {
+
+using namespace st::simd;
 
 void override_kernels(KernelTable& t) {
   auto dots = [&t](VecDotFn dot, GemvFn gemv, GemmFn gemm) {
@@ -24,16 +27,14 @@ void override_kernels(KernelTable& t) {
       t.dequantize_row = dequantize_row_bf16;
       t.quantize_row = quantize_row_bf16;
       break;
-    case TensorType::Q4_0:
-      dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0);
-      t.gemv_rows = gemv_rows_q4_0;
-      break;
-    case TensorType::Q4_1: dots(vec_dot_q4_1, gemv_q4_1, gemm_q4_1); break;
-    case TensorType::Q5_0: dots(vec_dot_q5_0, gemv_q5_0, gemm_q5_0); break;
-    case TensorType::Q5_1: dots(vec_dot_q5_1, gemv_q5_1, gemm_q5_1); break;
+    // The block formats: unsigned codes through maddubs (zero points via activation sums),
+    // Q8_0 signed through the maddubs sign trick.
+    case TensorType::Q4_0: BlockKernels<PackQ4_0, DotU8S8, Avx2DotU<8>, ActQ8_0<8>>::fill(t, true); break;
+    case TensorType::Q4_1: BlockKernels<PackQ4_1, DotU8S8, Avx2DotU<8>, ActQ8_1>::fill(t, false); break;
+    case TensorType::Q5_0: BlockKernels<PackQ5_0, DotU8S8, Avx2DotU<4>, ActQ8_0<16>>::fill(t, false); break;
+    case TensorType::Q5_1: BlockKernels<PackQ5_1, DotU8S8, Avx2DotU<4>, ActQ8_1>::fill(t, false); break;
     case TensorType::Q8_0:
-      dots(vec_dot_q8_0, gemv_q8_0, gemm_q8_0);
-      t.gemv_rows = gemv_rows_q8_0;
+      BlockKernels<PackQ8_0Signed, DotS8S8, Avx2DotS, ActQ8_0<0>>::fill(t, true);
       t.quantize_row = quantize_row_q8_0;
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;

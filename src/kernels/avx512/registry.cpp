@@ -2,29 +2,28 @@
 // integer dot kernels change: VNNI helps where u8 x s8 products dominate.
 #include "kernels/avx512/avx512.h"
 #include "kernels/avx512/kernels.h"
+#include "kernels/avx512/vnni.h"
+#include "kernels/avx2/block_kernels.h"
 
 namespace st::avx512 {
 
+using namespace st::simd;
+
 void override_kernels(KernelTable& t, bool has_bf16) {
   (void)has_bf16;  // no AVX512_BF16 kernel yet: BF16 stays on the AVX2 shift-and-fma path
-  auto dots = [&t](VecDotFn dot, GemvFn gemv, GemmFn gemm) {
-    t.vec_dot = dot;
-    t.gemv = gemv;
-    t.gemm = gemm;
-  };
   switch (t.type) {
+    // The block formats: vpdpbusd on unsigned codes (Q8_0 biased by 128), zero points via
+    // activation sums; Q4_0/Q8_0 also get the row-group kernels (kernels/row_groups.h).
     case TensorType::Q4_0:
-      dots(vec_dot_q4_0, gemv_q4_0, gemm_q4_0);
-      t.gemv_rows = gemv_rows_q4_0;
+      BlockKernels<PackQ4_0, DotVnni, TileDotVnni, ActQ8_0<8>>::fill(t, true);
       t.gemm_groups = gemm_groups_q4_0;
       t.pack_groups = pack_groups_q4_0;
       break;
-    case TensorType::Q4_1: dots(vec_dot_q4_1, gemv_q4_1, gemm_q4_1); break;
-    case TensorType::Q5_0: dots(vec_dot_q5_0, gemv_q5_0, gemm_q5_0); break;
-    case TensorType::Q5_1: dots(vec_dot_q5_1, gemv_q5_1, gemm_q5_1); break;
+    case TensorType::Q4_1: BlockKernels<PackQ4_1, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
+    case TensorType::Q5_0: BlockKernels<PackQ5_0Vnni, DotVnni, TileDotVnni, ActQ8_0<16>>::fill(t, false); break;
+    case TensorType::Q5_1: BlockKernels<PackQ5_1Vnni, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
     case TensorType::Q8_0:
-      dots(vec_dot_q8_0, gemv_q8_0, gemm_q8_0);
-      t.gemv_rows = gemv_rows_q8_0;
+      BlockKernels<PackQ8_0Biased, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, true);
       t.gemm_groups = gemm_groups_q8_0;
       t.pack_groups = pack_groups_q8_0;
       break;
