@@ -27,24 +27,6 @@ struct Sampler::Impl {
 #endif
 };
 
-namespace {
-
-st::SamplerParams sampler_params(const SamplingOptions& so) {
-  st::SamplerParams sp;
-  sp.temperature = so.temperature;
-  sp.top_k = so.top_k;
-  sp.top_p = so.top_p;
-  sp.min_p = so.min_p;
-  sp.repeat_penalty = so.repeat_penalty;
-  sp.repeat_last_n = so.repeat_last_n;
-  sp.presence_penalty = so.presence_penalty;
-  sp.frequency_penalty = so.frequency_penalty;
-  sp.seed = so.seed;
-  return sp;
-}
-
-}  // namespace
-
 Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_object, const std::string& json_schema)
     : impl_(std::make_unique<Impl>(sampler_params(options), static_cast<int>(model.info().n_vocab))) {
   if (!json_object && json_schema.empty()) return;

@@ -239,17 +239,7 @@ std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_pr
                                        const std::vector<int32_t>& stop_tokens,
                                        const std::function<bool(int32_t)>& on_token, Timings* timings) {
   using clock = std::chrono::steady_clock;
-  st::SamplerParams sp;
-  sp.temperature = so.temperature;
-  sp.top_k = so.top_k;
-  sp.top_p = so.top_p;
-  sp.min_p = so.min_p;
-  sp.repeat_penalty = so.repeat_penalty;
-  sp.repeat_last_n = so.repeat_last_n;
-  sp.presence_penalty = so.presence_penalty;
-  sp.frequency_penalty = so.frequency_penalty;
-  sp.seed = so.seed;
-  st::Sampler sampler(sp, static_cast<int>(model_->info().n_vocab));
+  st::Sampler sampler(sampler_params(so), static_cast<int>(model_->info().n_vocab));
   for (int32_t t : prompt) sampler.accept(t);
 
   const auto t0 = clock::now();

@@ -9,9 +9,25 @@
 #include "model/forward.h"
 #include "runtime/expert_cache.h"
 #include "runtime/kv_cache.h"
+#include "runtime/sampler.h"
 #include "smallthinker/engine.h"
 
 namespace smallthinker {
+
+// The runtime sampler's parameters from the public options (Session::generate, Sampler).
+inline st::SamplerParams sampler_params(const SamplingOptions& so) {
+  st::SamplerParams sp;
+  sp.temperature = so.temperature;
+  sp.top_k = so.top_k;
+  sp.top_p = so.top_p;
+  sp.min_p = so.min_p;
+  sp.repeat_penalty = so.repeat_penalty;
+  sp.repeat_last_n = so.repeat_last_n;
+  sp.presence_penalty = so.presence_penalty;
+  sp.frequency_penalty = so.frequency_penalty;
+  sp.seed = so.seed;
+  return sp;
+}
 
 // Records the router's choices for a routing trace. The forward pass reports one layer of a
 // whole batch at a time; choices are kept layer-major per batch and interleaved token-major

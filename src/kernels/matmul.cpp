@@ -78,9 +78,7 @@ class GroupStaging {
   float* y_;
 };
 
-bool through_groups(const KernelTable& kt, const WeightRows& w) {
-  return kt.gemm_groups && !w.row_groups && (w.type == TensorType::Q4_0 || w.type == TensorType::Q8_0);
-}
+bool through_groups(const KernelTable& kt, const WeightRows& w) { return kt.gemm_groups && !w.row_groups; }
 
 void rows_through_groups(const KernelTable& kt, const WeightRows& w, int64_t row_begin, int64_t row_end,
                          const QuantizedActs& act, float* y, int64_t ldy) {

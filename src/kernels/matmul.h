@@ -27,7 +27,10 @@ struct QuantizedActs {
   int64_t n_tok = 0;
   size_t row_bytes = 0;
   std::vector<uint8_t> bytes;  // grows, never shrinks: no allocation in steady state
-  std::vector<int32_t> block_sums;  // Q8_0 only: [n_tok][n_cols / 32] sums of each block's codes
+  // Q8_0 only: [n_tok][n_cols / 32] sums of each block's codes, for the row-group kernels (kept
+  // for every Q8_0 row: activations quantized for one weight type serve others of the same
+  // vec_dot_type, e.g. q/k/v).
+  std::vector<int32_t> block_sums;
   const uint8_t* row(int64_t t) const { return bytes.data() + static_cast<size_t>(t) * row_bytes; }
 };
 

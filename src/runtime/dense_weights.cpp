@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "formats/gguf.h"
+#include "model/weight_packing.h"
 
 namespace st {
 namespace {
@@ -52,10 +53,8 @@ void drop_file_pages(const GgufFile& file) {
 }
 
 DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
-  std::vector<TensorView*> views;
-  for (auto& L : w.layers)
-    for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.router}) views.push_back(v);
-  views.push_back(&w.output);
+  std::vector<TensorView*> views = dense_matmul_views(w);
+  if (w.tied_output) views.push_back(&w.output);  // also the embedding table: copied, never packed
   embeddings_on_demand_ = !w.tied_output;
   for (const TensorView* v : views) bytes_ += (v->n_bytes() + 63) / 64 * 64;
   void* m = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

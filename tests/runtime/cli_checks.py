@@ -44,6 +44,19 @@ def make_cgroup(name, limit):
     return cg
 
 
+# The budget tests' model: ~40 MB of experts (32 per layer, 6 layers, q8_0), a few MB of
+# everything else, sparse enough (92% zero ReGLU neurons) that layers switch to neuron-column
+# down products; the prompt they feed it.
+BUDGET_TEST_TOKENS = ",".join(str((i * 37 + 11) % 400) for i in range(48))
+
+
+def synth_budget_test_model(st_bin, path):
+    """Writes the model; returns the synth run (check its returncode)."""
+    return run([st_bin, "synth", "-o", path, "--preset", "tiny-swa", "--type", "q8_0", "--layers", "6",
+                "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5",
+                "--reglu-zero", "0.92"])
+
+
 def cgroup_counter(cg, name):
     with open(os.path.join(cg, name)) as f:
         return int(f.read())

@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import cgroup_counter, check, make_cgroup, run, summary  # noqa: E402
+from cli_checks import (BUDGET_TEST_TOKENS, cgroup_counter, check, make_cgroup, run, summary,  # noqa: E402
+                        synth_budget_test_model)
 
 ST_BIN = os.environ.get("ST_BIN")
 
@@ -24,16 +25,13 @@ def main():
         return 1
     tmp = tempfile.mkdtemp(prefix="st_budget_")
     model = os.path.join(tmp, "m.gguf")
-    # ~40 MB of experts (32 per layer, 6 layers, q8_0), a few MB of everything else.
-    r = run([ST_BIN, "synth", "-o", model, "--preset", "tiny-swa", "--type", "q8_0", "--layers", "6",
-             "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5",
-             "--reglu-zero", "0.92"])  # sparse enough that layers switch to neuron-column down products
+    r = synth_budget_test_model(ST_BIN, model)
     check(r.returncode == 0, "synth a %d MB model" % (os.path.getsize(model) >> 20 if r.returncode == 0 else -1))
     if r.returncode:
         print(r.stderr)
         return 1
     size = os.path.getsize(model)
-    tokens = ",".join(str((i * 37 + 11) % 400) for i in range(48))
+    tokens = BUDGET_TEST_TOKENS
     ref = os.path.join(tmp, "ref.f32")
     r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", ref, "-c", "64", "-b", "16"])
     check(r.returncode == 0, "in-RAM logits")

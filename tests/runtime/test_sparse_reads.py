@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import cgroup_counter, check, make_cgroup, run, summary  # noqa: E402
+from cli_checks import (BUDGET_TEST_TOKENS, cgroup_counter, check, make_cgroup, run, summary,  # noqa: E402
+                        synth_budget_test_model)
 
 ST_BIN = os.environ.get("ST_BIN")
 
@@ -32,10 +33,7 @@ def main():
         return 1
     tmp = tempfile.mkdtemp(prefix="st_sparse_reads_")
     model = os.path.join(tmp, "m.gguf")
-    # The model of test_memory_budget.py: ~40 MB of q8_0 experts, 92% of neurons zero.
-    r = run([ST_BIN, "synth", "-o", model, "--preset", "tiny-swa", "--type", "q8_0", "--layers", "6",
-             "--experts", "32", "--experts-used", "4", "--ff", "256", "--window", "8", "--seed", "5",
-             "--reglu-zero", "0.92"])
+    r = synth_budget_test_model(ST_BIN, model)  # the model of test_memory_budget.py
     check(r.returncode == 0, "synth a sparse model")
     if r.returncode:
         print(r.stderr)
@@ -43,7 +41,7 @@ def main():
     size = os.path.getsize(model)
     budget = 24 << 20
     assert budget < size / 1.5, "the budget must be well below the file size"
-    tokens = ",".join(str((i * 37 + 11) % 400) for i in range(48))
+    tokens = BUDGET_TEST_TOKENS
 
     # Prompt processing (batches of 16 tokens: rows some token of the batch needs).
     ref = os.path.join(tmp, "ref.f32")

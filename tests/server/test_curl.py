@@ -3,11 +3,12 @@ same text as the non-streaming reply; the key, body limit and JSON errors as pla
 them; the server binds loopback by default and shuts down cleanly on SIGTERM."""
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_proc import fail, start_server, stop_server  # noqa: E402
 
 ST_BIN = os.environ.get("ST_BIN", "build/bin/smallthinker")
 SRC = os.environ.get("ST_SOURCE_DIR", ".")
@@ -15,23 +16,11 @@ MODEL = os.path.join(SRC, "models", "smallthinker-nano.gguf")
 KEY = "curl-key"
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
 def start():
-    p = subprocess.Popen([ST_BIN, "serve", "-m", MODEL, "--port", "0", "-t", "2", "-c", "256", "--api-key", KEY],
-                         stderr=subprocess.PIPE, text=True)
-    log = ""
-    for line in p.stderr:
-        log += line
-        m = re.search(r"listening on http://([^:]+):(\d+)", line)
-        if m:
-            if m.group(1) != "127.0.0.1":
-                fail(f"default host is {m.group(1)}, not loopback")
-            return p, int(m.group(2))
-    fail("server exited before listening:\n" + log)
+    p, host, port = start_server([ST_BIN, "serve", "-m", MODEL, "--port", "0", "-t", "2", "-c", "256", "--api-key", KEY])
+    if host != "127.0.0.1":
+        fail(f"default host is {host}, not loopback")
+    return p, port
 
 
 def curl(url, *args, data=None):
@@ -115,14 +104,7 @@ def main():
         if code != 400 or json.loads(body)["error"]["code"] != "invalid_json":
             fail(f"binary body: {code} {body}")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            fail("server did not stop on SIGTERM")
-    if rc != 0:
-        fail(f"server exit status {rc} after SIGTERM")
+        stop_server(proc)
     print("test_curl: all passed")
 
 

@@ -11,7 +11,6 @@ put and the test fail, not pass), and ~8000 tokens take it several seconds, far 
 the 0.3 s before the hang-up. Nano would end by itself within a few dozen tokens."""
 import json
 import os
-import re
 import signal
 import socket
 import struct
@@ -20,6 +19,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_proc import fail, start_server, stop_server  # noqa: E402
+
 ST_BIN = os.environ.get("ST_BIN", "build/bin/smallthinker")
 SRC = os.environ.get("ST_SOURCE_DIR", ".")
 MAX_TOKENS = 8000
@@ -27,21 +29,10 @@ CTX = 8192
 PROMPT = "hello there"
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
 def start(model):
-    p = subprocess.Popen([ST_BIN, "serve", "-m", model, "--port", "0", "-t", "2", "--parallel", "1", "-c", str(CTX),
-                          "--max-tokens", str(MAX_TOKENS)], stderr=subprocess.PIPE, text=True)
-    log = ""
-    for line in p.stderr:
-        log += line
-        m = re.search(r"listening on http://([^:]+):(\d+)", line)
-        if m:
-            return p, int(m.group(2))
-    fail("server exited before listening:\n" + log)
+    p, _, port = start_server([ST_BIN, "serve", "-m", model, "--port", "0", "-t", "2", "--parallel", "1", "-c", str(CTX),
+                               "--max-tokens", str(MAX_TOKENS)])
+    return p, port
 
 
 def http(port, method, path, body=None, timeout=60):
@@ -225,14 +216,7 @@ def run(model):
         abandon_queued(port, stream=False)
         abandon_queued(port, stream=True)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            fail("server did not stop on SIGTERM")
-    if rc != 0:
-        fail(f"server exit status {rc} after SIGTERM")
+        stop_server(proc)
 
 
 if __name__ == "__main__":
