@@ -1,23 +1,27 @@
 // Sparse ReGLU micro-benchmarks on 4B-shaped experts (n_embd 1536, n_ff 768), one thread,
 // cycling over enough experts (~85 MB per matrix kind) that weights come from DRAM as in
 // decode: the dense down gemv against the neuron-column product, and the dense up gemv
-// against the row-list gemv, at several shares of zero neurons. Counter "dense_GB/s" is the
+// against the row-list product (matmul_row_list on the file layout), at several shares of zero
+// neurons (0 = the dense product of the whole matrix). Counter "dense_GB/s" is the
 // dense matrix's bytes per second (so sparse and dense compare as time per expert).
 //
-//   build/bench/sparse_reglu_bench
+//   build/bench/sparse_reglu_bench            (ST_BENCH_EXPERTS=1: one expert, cache-resident)
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <random>
 #include <vector>
 
 #include "formats/tensor_type.h"
 #include "kernels/kernel_table.h"
+#include "kernels/matmul.h"
 #include "kernels/neuron_columns.h"
 
 namespace st {
 namespace {
 
-constexpr int64_t kH = 1536, kF = 768, kExperts = 128;
+constexpr int64_t kH = 1536, kF = 768;
+const int kExperts = getenv("ST_BENCH_EXPERTS") ? atoi(getenv("ST_BENCH_EXPERTS")) : 128;
 
 struct Experts {
   TensorType type;
@@ -110,15 +114,14 @@ void BM_up_rows(benchmark::State& state, TensorType type) {
   for (int64_t r = 0; r < kF; ++r)
     if (u(rng) >= zero) rows.push_back(static_cast<int32_t>(r));
   std::vector<float> x(static_cast<size_t>(kH), 0.5f);
-  std::vector<uint8_t> qa(row_bytes(TensorType::Q8_0, kH));
-  kernel_table(TensorType::Q8_0).quantize_row(x.data(), qa.data(), kH);
-  const auto& k = kernel_table(type);
+  QuantizedActs qa;
+  quantize_acts(type, x.data(), 1, kH, qa, nullptr);
   std::vector<float> y(static_cast<size_t>(kF));
   int i = 0;
   for (auto _ : state) {
-    const uint8_t* w = e.up.data() + e.bytes * static_cast<size_t>(i);
-    if (zero == 0) k.gemv(kH, w, row_bytes(type, kH), kF, qa.data(), y.data());
-    else k.gemv_rows(kH, w, row_bytes(type, kH), rows.data(), static_cast<int64_t>(rows.size()), qa.data(), y.data());
+    const WeightRows w{type, kH, kF, row_bytes(type, kH), e.up.data() + e.bytes * static_cast<size_t>(i)};
+    if (zero == 0) matmul_rows(w, 0, kF, qa, y.data(), kF);
+    else matmul_row_list(w, rows, qa, y.data(), kF);
     benchmark::DoNotOptimize(y.data());
     i = (i + 1) % kExperts;
   }

@@ -55,6 +55,13 @@ using GemvRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const 
 using GemmGroupsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                               size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 
+// y[t * ldy + rows[i]] = dot(w row rows[i], act row t) for i < n_rows, t < n_tok, on weights
+// in the file's row layout (sparse ReGLU's up rows). Activations are Q8_0 with act_sums as for
+// GemmGroupsFn. Its plain twin is vec_dot per row and token.
+using GemmRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows,
+                            const void* act, size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y,
+                            int64_t ldy);
+
 struct KernelTable {
   TensorType type = TensorType::F32;
   TensorType vec_dot_type = TensorType::F32;
@@ -66,6 +73,8 @@ struct KernelTable {
   GemvRowsFn gemv_rows = nullptr;            // optional: callers fall back to vec_dot per row
   // Optional: products on weights in row-group layout (kernels/row_groups.h).
   GemmGroupsFn gemm_groups = nullptr;
+  // Optional: listed file-layout rows x a few tokens (see GemmRowsFn).
+  GemmRowsFn gemm_rows = nullptr;
   // Optional: a faster twin of pack_row_groups (same bytes out); the expert cache re-lays
   // every expert it reads, so this runs per cache miss.
   void (*pack_groups)(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) = nullptr;

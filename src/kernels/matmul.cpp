@@ -118,36 +118,52 @@ void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const 
             y + row_begin, ldy);
 }
 
-void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y) {
+void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y,
+                     int64_t ldy) {
   const KernelTable& kt = kernel_table(w.type);
+  const int64_t n_tok = act.n_tok;
   if (w.row_groups) {
     // Each group holding a listed row is computed whole: a group's rows are interleaved.
-    float out[kGroupRows];
-    int64_t done = -1;
-    for (int32_t r : rows) {
-      const int64_t g = r / kGroupRows;
-      if (g != done) {
-        kt.gemm_groups(w.n_cols, w.data + static_cast<size_t>(g) * kGroupRows * w.row_bytes, w.row_bytes, kGroupRows,
-                       act.bytes.data(), act.row_bytes, act.block_sums.data(), 1, out, kGroupRows);
-        done = g;
+    constexpr int64_t kTok = 8;
+    float out[kTok * kGroupRows];
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kTok) {
+      const int64_t tn = std::min(kTok, n_tok - t0);
+      const uint8_t* a0 = act.row(t0);
+      const int32_t* s0 = act.block_sums.data() + t0 * (w.n_cols / 32);
+      int64_t done = -1;
+      for (int32_t r : rows) {
+        const int64_t g = r / kGroupRows;
+        if (g != done) {
+          kt.gemm_groups(w.n_cols, w.data + static_cast<size_t>(g) * kGroupRows * w.row_bytes, w.row_bytes, kGroupRows,
+                         a0, act.row_bytes, s0, tn, out, kGroupRows);
+          done = g;
+        }
+        for (int64_t t = 0; t < tn; ++t) y[(t0 + t) * ldy + r] = out[t * kGroupRows + r % kGroupRows];
       }
-      y[r] = out[r % kGroupRows];
     }
+    return;
+  }
+  if (kt.gemm_rows) {
+    kt.gemm_rows(w.n_cols, w.data, w.row_bytes, rows.data(), static_cast<int64_t>(rows.size()), act.bytes.data(),
+                 act.row_bytes, act.block_sums.data(), n_tok, y, ldy);
     return;
   }
   if (through_groups(kt, w)) {
-    GroupStaging s(w, 1);
+    GroupStaging s(w, n_tok);
     for (size_t i = 0; i < rows.size(); i += kGroupRows) {
       const size_t n = std::min<size_t>(kGroupRows, rows.size() - i);
       const uint8_t* g = s.some_rows(static_cast<int64_t>(n), [&](int64_t k) { return rows[i + static_cast<size_t>(k)]; });
-      kt.gemm_groups(w.n_cols, g, w.row_bytes, kGroupRows, act.bytes.data(), act.row_bytes, act.block_sums.data(), 1,
+      kt.gemm_groups(w.n_cols, g, w.row_bytes, kGroupRows, act.bytes.data(), act.row_bytes, act.block_sums.data(), n_tok,
                      s.y(), kGroupRows);
-      for (size_t k = 0; k < n; ++k) y[rows[i + k]] = s.y()[k];
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (size_t k = 0; k < n; ++k) y[t * ldy + rows[i + k]] = s.y()[t * kGroupRows + static_cast<int64_t>(k)];
     }
     return;
   }
-  if (!kt.gemv_rows) {
-    for (int32_t r : rows) y[r] = kt.vec_dot(w.n_cols, w.data + static_cast<size_t>(r) * w.row_bytes, act.bytes.data());
+  if (!kt.gemv_rows || n_tok > 1) {
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int32_t r : rows)
+        y[t * ldy + r] = kt.vec_dot(w.n_cols, w.data + static_cast<size_t>(r) * w.row_bytes, act.row(t));
     return;
   }
   float out[64];
@@ -159,7 +175,9 @@ void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const Q
 }
 
 void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, ThreadPool& pool) {
-  constexpr int64_t kChunk = 32;  // rows per hand-out: whole row groups, balanced over threads
+  // Rows per hand-out: whole row groups; large, because each hand-out costs a shared atomic and
+  // ends a sequential stream (decode measured ~15% faster than with 32-row hand-outs).
+  constexpr int64_t kChunk = 256;
   int64_t first[8];               // first chunk of each part (q, k, v: 3 parts)
   if (parts.size() > 7) throw std::logic_error("matmul_parts: at most 7 parts");
   int64_t n_chunks = 0;
@@ -186,9 +204,11 @@ void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy
   if (act.n_cols != w.n_cols || act.type != kernel_table(w.type).vec_dot_type)
     throw std::logic_error("matmul: activations (" + std::to_string(act.n_cols) + " cols) do not match weights (" +
                            std::to_string(w.n_cols) + " cols)");
-  // Chunks of rows big enough to amortise the hand-out, small enough to balance two threads.
-  // Multiples of 16 keep row-group matrices' chunks whole groups.
-  const int64_t grain = w.n_rows >= 4096 ? 256 : 32;
+  // Chunks of rows big enough to amortise the hand-out (a shared atomic, and the end of a
+  // sequential stream for the prefetchers), small enough to balance the threads: ~8 per
+  // thread. Multiples of 16 keep row-group matrices' chunks whole groups.
+  const int64_t per_thread = w.n_rows / (8 * static_cast<int64_t>(pool.size()));
+  const int64_t grain = std::clamp<int64_t>(per_thread / kGroupRows * kGroupRows, 128, 4096);
   pool.parallel_for(w.n_rows, grain, [&](int64_t b, int64_t e, int) { matmul_rows(w, b, e, act, y, ldy); });
 }
 

@@ -53,7 +53,9 @@ void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, T
 void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
                  int64_t ldy);
 // Row ranges of weights in row-group layout must start and end at multiples of 16.
-// y[rows[i]] = w_rows[i] . act for one token of activations (act.n_tok == 1), single-threaded.
-void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y);
+// y[t * ldy + rows[i]] = w_rows[i] . act_t for every token of act, single-threaded. On the
+// file's layout this reads only the listed rows (sparse ReGLU's up products).
+void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y,
+                     int64_t ldy);
 
 }  // namespace st

@@ -114,6 +114,19 @@ float float_value(TensorType t, const uint8_t* p) {
   return t == TensorType::F16 ? fp16_to_fp32(u) : bf16_to_fp32(u);
 }
 
+// A 32-neuron group's active neurons (index within the group).
+struct ActiveGroup {
+  int64_t g;
+  int n;
+  int32_t js[kQK];
+};
+
+// Per-thread list of a call's active groups (no allocation per call once warm).
+std::vector<ActiveGroup>& group_lists() {
+  thread_local std::vector<ActiveGroup> groups;
+  return groups;
+}
+
 void down_impl(GroupFn group, TensorType type, const uint8_t* cols, int64_t n_out, int64_t n_ff, const void* act_row,
                std::span<const int32_t> active, int64_t h0, int64_t h1, float* out) {
   std::fill(out, out + (h1 - h0), 0.0f);
@@ -138,19 +151,38 @@ void down_impl(GroupFn group, TensorType type, const uint8_t* cols, int64_t n_ou
     acc_heap.resize(static_cast<size_t>(h1 - h0));
     acc = acc_heap.data();
   }
-  int32_t js[kQK];
+  // Active neurons (non-zero activation) per group, then the groups in order. Before a group
+  // is computed, the next group's scales and first active columns are prefetched (the SIMD
+  // kernels prefetch further columns of a group as they go): each neuron's column is a short
+  // stream the hardware prefetchers do not pick up in time.
+  const size_t cb = code_bytes_per_neuron(type, n_out);
+  const bool q4 = type == TensorType::Q4_0;
+  std::vector<ActiveGroup>& groups = group_lists();
+  groups.clear();
   for (size_t i = 0; i < active.size();) {
-    const int64_t g = active[i] / kQK;
-    const BlockQ8_0& blk = ab[g];
-    int n_js = 0;
-    for (; i < active.size() && active[i] / kQK == g; ++i) {
+    ActiveGroup grp{active[i] / kQK, 0, {}};
+    const BlockQ8_0& blk = ab[grp.g];
+    for (; i < active.size() && active[i] / kQK == grp.g; ++i) {
       const int32_t j = active[i] % kQK;
-      if (blk.qs[j] != 0) js[n_js++] = j;
+      if (blk.qs[j] != 0) grp.js[grp.n++] = j;
     }
-    if (n_js == 0) continue;
-    const uint8_t* base = cols + static_cast<size_t>(g) * gb;
-    group(type, base, base + static_cast<size_t>(n_out) * 2, n_out, blk.qs, fp16_to_fp32(blk.d), js, n_js, h0, h1, acc,
-          out);
+    if (grp.n > 0) groups.push_back(grp);
+  }
+  const size_t c0 = static_cast<size_t>(q4 ? h0 / 2 : h0), c1 = static_cast<size_t>(q4 ? h1 / 2 : h1);
+  auto prefetch = [&](const ActiveGroup& grp) {
+    const uint8_t* base = cols + static_cast<size_t>(grp.g) * gb;
+    for (int64_t o = 2 * h0; o < 2 * h1; o += 64) __builtin_prefetch(base + o, 0, 2);
+    const uint8_t* codes = base + static_cast<size_t>(n_out) * 2;
+    for (int k = 0; k < grp.n; ++k)
+      for (size_t o = c0; o < c1; o += 64) __builtin_prefetch(codes + static_cast<size_t>(grp.js[k]) * cb + o, 0, 2);
+  };
+  if (!groups.empty()) prefetch(groups[0]);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (i + 1 < groups.size()) prefetch(groups[i + 1]);
+    const ActiveGroup& grp = groups[i];
+    const uint8_t* base = cols + static_cast<size_t>(grp.g) * gb;
+    group(type, base, base + static_cast<size_t>(n_out) * 2, n_out, ab[grp.g].qs, fp16_to_fp32(ab[grp.g].d), grp.js,
+          grp.n, h0, h1, acc, out);
   }
   (void)n_ff;
 }

@@ -40,9 +40,11 @@ class ExpertSource {
   // How many experts may be acquired at once; callers needing more work in chunks.
   virtual int max_acquired() const { return 1 << 30; }
   // Sparse ReGLU: from now on serve `layer`'s down matrices in neuron-column layout (where the
-  // type allows; ExpertView::down_cols tells). The forward pass asks for it once a layer has
-  // shown enough zero neurons for column reads to beat the dense product. A source may ignore it.
-  virtual void use_neuron_columns(int /*layer*/) {}
+  // type allows; ExpertView::down_cols tells) and its up matrices in the file's row layout (not
+  // in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
+  // The forward pass asks for it once a layer has shown enough zero neurons for sparse reads
+  // to beat the dense products. A source may ignore it.
+  virtual void use_sparse_layout(int /*layer*/) {}
   // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
   // forward pass names the up rows (neurons, ascending) some token of the step needs; the
   // source starts reading them. wait_up_rows() blocks until every requested row is readable;

@@ -43,7 +43,7 @@ struct ForwardObserver {
 struct ReluCounters {
   int64_t neurons = 0, zero = 0;
   int64_t up_rows = 0, up_rows_skipped = 0;
-  int column_layers = 0;  // layers whose down products now read neuron columns
+  int column_layers = 0;  // layers in the sparse layouts (down in neuron columns, up in rows)
 };
 
 // Reusable buffers so that steady-state decode allocates nothing.
@@ -86,13 +86,17 @@ class Forward {
   RowReader* embedding_reader_ = nullptr;
   bool sparse_ = true;
   ReluCounters relu_;
-  // Sparse ReGLU thresholds, from bench/sparse_reglu_bench on this machine (one thread, DRAM):
-  // a row-list gemv beats the dense gemv of a 64-row chunk only below ~30% needed rows, and
-  // neuron-column down products beat the dense down gemv only above ~80% zero neurons
-  // (scattered 768-byte column reads stream worse than whole matrices).
+  // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
+  // matrices in the dense layouts, a row list beats the product of a whole 64-row chunk only
+  // below ~30% needed rows; a layer moves to the sparse layouts (down in neuron columns, up in
+  // rows: ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
+  // because scattered reads of 768-864 byte columns and rows stream worse than whole matrices
+  // (at 50% zero they take as long as reading everything).
   static constexpr double kSparseUpMaxShare = 0.3;
-  static constexpr double kColumnsMinZeroShare = 0.8;
-  static constexpr int64_t kColumnsMinRows = 64;  // (token, expert) rows seen before deciding
+  static constexpr double kSparseLayoutMinZeroShare = 0.7;
+  static constexpr int64_t kSparseLayoutMinRows = 64;  // (token, expert) rows seen before deciding
+  static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
+  int64_t item_rows(int64_t n_rows, int64_t n_experts) const;
   std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
   std::vector<uint8_t> columns_asked_;
   std::unique_ptr<ForwardScratch> s_;

@@ -36,6 +36,7 @@ struct ForwardScratch {
   QuantizedActs act_up;
   std::vector<int32_t> active_idx;     // [rows, n_ff] active neurons of each (token, expert) row
   std::vector<int32_t> active_cnt;     // [rows]
+  std::vector<std::vector<int32_t>> row_lists;  // per thread: one item's needed up rows
   std::vector<int32_t> up_rows_needed; // [n_ff] one expert's up rows for neuron-sparse reads
   struct DownItem {
     int32_t expert;                    // index into the chunk's active experts

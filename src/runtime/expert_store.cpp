@@ -57,7 +57,7 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
   slot_expert_.assign(static_cast<size_t>(o.n_slots), -1);
   slot_layout_.assign(static_cast<size_t>(o.n_slots), 0);
-  layer_columns_.assign(static_cast<size_t>(config.n_layer), 0);
+  layer_sparse_.assign(static_cast<size_t>(config.n_layer), 0);
   row_groups_ = o.row_groups;
   pool_ = o.pool;
   if (o.neuron_columns) {
@@ -367,12 +367,13 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
 }
 
 // Converts a slot's parts in place, once per read: row groups for the matmuls (only speed:
-// results are the same on the file layout), neuron columns for down once sparse ReGLU
-// switched the layer. Up rows read on request (sparse reads) stay in the file's layout: they
-// arrive after this.
+// results are the same on the file layout), and once sparse ReGLU switched the layer, neuron
+// columns for down while up stays in (or returns to) rows, as the resident source serves them.
+// Up rows read on request (sparse reads) stay in the file's layout: they arrive after this.
 ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
   uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
-  const bool columns = columns_ && layer_columns_[static_cast<size_t>(layer)];
+  const bool sparse = layer_sparse_[static_cast<size_t>(layer)] != 0;
+  const bool columns = columns_ && sparse;
   auto pack = [&](TensorView& t, uint8_t bit) {
     if (done & bit) t.row_groups = true;
     else if (row_groups_ && can_pack_rows(t, t.n_rows)) {
@@ -381,7 +382,14 @@ ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
     }
   };
   pack(v.gate, kGatePacked);
-  if (!v.up_on_request) pack(v.up, kUpPacked);
+  if (sparse && (done & kUpPacked)) {  // packed before the layer switched: back to rows
+    auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
+    if (convert_buf_.size() < v.up.n_bytes()) convert_buf_.resize(v.up.n_bytes());
+    unpack_row_groups(v.up.type, up, v.up.n_rows, v.up.n_cols, convert_buf_.data());
+    std::memcpy(up, convert_buf_.data(), v.up.n_bytes());
+    done = static_cast<uint8_t>(done & ~kUpPacked);
+  }
+  if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
   if (!columns) {
     pack(v.down, kDownPacked);
     return v;
@@ -400,9 +408,9 @@ ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
   return v;
 }
 
-void ExpertStore::use_neuron_columns(int layer) {
+void ExpertStore::use_sparse_layout(int layer) {
   // Slots already holding this layer's experts are converted at their next acquire.
-  if (columns_) layer_columns_[static_cast<size_t>(layer)] = 1;
+  layer_sparse_[static_cast<size_t>(layer)] = 1;
 }
 
 void ExpertStore::release(int layer, int expert) {

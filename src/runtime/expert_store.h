@@ -63,7 +63,7 @@ class ExpertStore final : public ExpertSource {
   void prefetch(int layer, std::span<const int32_t> experts) override;
   ExpertView acquire(int layer, int expert) override;
   void release(int layer, int expert) override;
-  void use_neuron_columns(int layer) override;
+  void use_sparse_layout(int layer) override;
   int max_acquired() const override;
   bool wants_lookahead() const override { return lookahead_; }
   void speculate(int layer, std::span<const int32_t> experts) override;
@@ -114,7 +114,7 @@ class ExpertStore final : public ExpertSource {
   // Per slot: which parts are no longer in the file's layout (kPacked* bits, kDownColumns).
   enum : uint8_t { kGatePacked = 1, kUpPacked = 2, kDownPacked = 4, kDownColumns = 8 };
   std::vector<uint8_t> slot_layout_;
-  std::vector<uint8_t> layer_columns_;  // per layer: serve down in neuron columns (sparse ReGLU)
+  std::vector<uint8_t> layer_sparse_;   // per layer: down in neuron columns, up in rows (sparse ReGLU)
   bool columns_ = false;                // neuron columns possible for every layer
   bool row_groups_ = false;
   ThreadPool* pool_ = nullptr;

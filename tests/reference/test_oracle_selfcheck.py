@@ -362,8 +362,10 @@ def check_layouts(res, tmp):
     t2 = toks.copy(); t2[0] = (t2[0] + 1) % m.n_vocab
     d = np.abs(m.forward(toks) - m.forward(t2)).max(axis=1)
     reach = L * (win - 1)
-    res.check("sliding-window receptive field", np.all(d[reach + 1:] == 0) and d[reach] > 0,
-              "first unaffected position %s (expected %d)" % (int(np.argmax(d == 0)), reach + 1))
+    # "Unaffected" allows float64 rounding noise: OpenBLAS's gemm kernels (chosen per CPU) may
+    # sum a row differently when other rows of the batch differ (seen: 2e-15 on AMD Zen 3).
+    res.check("sliding-window receptive field", np.all(d[reach + 1:] < 1e-12) and d[reach] > 1e-6,
+              "first unaffected position %s (expected %d)" % (int(np.argmax(d < 1e-12)), reach + 1))
     # sliding_window_pattern period 2: layers 0,2 global NoPE
     p = os.path.join(tmp, "m-pat2.gguf")
     make_model.make_tiny_model(p, "21b", "f32", seed=3, L=4, extra_kv={

@@ -22,4 +22,10 @@ void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_ro
 void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 
+// Listed rows in the file's layout (GemmRowsFn contract; avx512/row_list.cpp).
+void gemm_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                    size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void gemm_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                    size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+
 }  // namespace st::avx512

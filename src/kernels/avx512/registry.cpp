@@ -13,11 +13,13 @@ void override_kernels(KernelTable& t, bool has_bf16) {
   (void)has_bf16;  // no AVX512_BF16 kernel yet: BF16 stays on the AVX2 shift-and-fma path
   switch (t.type) {
     // The block formats: vpdpbusd on unsigned codes (Q8_0 biased by 128), zero points via
-    // activation sums; Q4_0/Q8_0 also get the row-group kernels (kernels/row_groups.h).
+    // activation sums; Q4_0/Q8_0 also get the row-group kernels (kernels/row_groups.h) and
+    // products over listed rows (avx512/row_list.cpp).
     case TensorType::Q4_0:
       BlockKernels<PackQ4_0, DotVnni, TileDotVnni, ActQ8_0<8>>::fill(t, true);
       t.gemm_groups = gemm_groups_q4_0;
       t.pack_groups = pack_groups_q4_0;
+      t.gemm_rows = gemm_rows_q4_0;
       break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
     case TensorType::Q5_0: BlockKernels<PackQ5_0Vnni, DotVnni, TileDotVnni, ActQ8_0<16>>::fill(t, false); break;
@@ -26,6 +28,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       BlockKernels<PackQ8_0Biased, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, true);
       t.gemm_groups = gemm_groups_q8_0;
       t.pack_groups = pack_groups_q8_0;
+      t.gemm_rows = gemm_rows_q8_0;
       break;
     case TensorType::Q4_K: t.gemm = gemm_q4_k; break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;
