@@ -91,7 +91,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                                            Case{6, 1, 64, 0, 70, 70, TensorType::F32},     // all fresh, decode-free prefill
                                            Case{7, 1, 16, 9, 100, 30, TensorType::F16},    // window shorter than batch
                                            Case{4, 4, 8, 64, 200, 1, TensorType::F32},     // window crosses segments
-                                           Case{2, 1, 128, 3, 20, 5, TensorType::F32}));
+                                           Case{2, 1, 128, 3, 20, 5, TensorType::F32},
+                                           // 4B heads, many query tiles, a window inside a tile's key range
+                                           Case{12, 2, 128, 40, 300, 200, TensorType::F16}));
 
 }  // namespace
 }  // namespace st::ops

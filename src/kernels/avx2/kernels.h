@@ -40,4 +40,18 @@ void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 void quantize_row_q8_1(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
 
+// Listed file-layout rows x a few tokens (KernelTable::gemm_rows; avx2/row_list.cpp).
+void gemm_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                    size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void gemm_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
+                    size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+
+// Row-group layout products and packers (kernels/row_groups.h; avx2/row_groups.cpp).
+void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
+void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
+
 }  // namespace st::avx2

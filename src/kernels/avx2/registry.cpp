@@ -29,13 +29,22 @@ void override_kernels(KernelTable& t) {
       break;
     // The block formats: unsigned codes through maddubs (zero points via activation sums),
     // Q8_0 signed through the maddubs sign trick.
-    case TensorType::Q4_0: BlockKernels<PackQ4_0, DotU8S8, Avx2DotU<8>, ActQ8_0<8>>::fill(t, true); break;
+    // Q4_0/Q8_0 also get the row-group kernels (kernels/row_groups.h, avx2/row_groups.cpp).
+    case TensorType::Q4_0:
+      BlockKernels<PackQ4_0, DotU8S8, Avx2DotU<8>, ActQ8_0<8>>::fill(t, true);
+      t.gemm_groups = gemm_groups_q4_0;
+      t.gemm_rows = gemm_rows_q4_0;
+      t.pack_groups = pack_groups_q4_0;
+      break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotU8S8, Avx2DotU<8>, ActQ8_1>::fill(t, false); break;
     case TensorType::Q5_0: BlockKernels<PackQ5_0, DotU8S8, Avx2DotU<4>, ActQ8_0<16>>::fill(t, false); break;
     case TensorType::Q5_1: BlockKernels<PackQ5_1, DotU8S8, Avx2DotU<4>, ActQ8_1>::fill(t, false); break;
     case TensorType::Q8_0:
       BlockKernels<PackQ8_0Signed, DotS8S8, Avx2DotS, ActQ8_0<0>>::fill(t, true);
       t.quantize_row = quantize_row_q8_0;
+      t.gemm_groups = gemm_groups_q8_0;
+      t.gemm_rows = gemm_rows_q8_0;
+      t.pack_groups = pack_groups_q8_0;
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;
     case TensorType::Q4_K: dots(vec_dot_q4_k, gemv_q4_k, gemm_q4_k); break;
