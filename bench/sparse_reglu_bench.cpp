@@ -128,11 +128,31 @@ void BM_up_rows(benchmark::State& state, TensorType type) {
   rate(state, e.bytes);
 }
 
+// The up matrix's plain file-layout gemv: the dense baseline of the row-list product (BM_up_rows
+// at 0 goes through matmul_rows, which on an ISA with row-group kernels stages the rows).
+void BM_up_gemv(benchmark::State& state, TensorType type) {
+  const Experts& e = experts(type);
+  std::vector<float> x(static_cast<size_t>(kH), 0.5f);
+  QuantizedActs qa;
+  quantize_acts(type, x.data(), 1, kH, qa, nullptr);
+  std::vector<float> y(static_cast<size_t>(kF));
+  int i = 0;
+  for (auto _ : state) {
+    kernel_table(type).gemv(kH, e.up.data() + e.bytes * static_cast<size_t>(i), row_bytes(type, kH), kF, qa.bytes.data(),
+                            y.data());
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % kExperts;
+  }
+  rate(state, e.bytes);
+}
+
 BENCHMARK_CAPTURE(BM_down_dense, q4_0, TensorType::Q4_0);
 BENCHMARK_CAPTURE(BM_down_columns, q4_0, TensorType::Q4_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
+BENCHMARK_CAPTURE(BM_up_gemv, q4_0, TensorType::Q4_0);
 BENCHMARK_CAPTURE(BM_up_rows, q4_0, TensorType::Q4_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
 BENCHMARK_CAPTURE(BM_down_dense, q8_0, TensorType::Q8_0);
 BENCHMARK_CAPTURE(BM_down_columns, q8_0, TensorType::Q8_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
+BENCHMARK_CAPTURE(BM_up_gemv, q8_0, TensorType::Q8_0);
 BENCHMARK_CAPTURE(BM_up_rows, q8_0, TensorType::Q8_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
 
 }  // namespace

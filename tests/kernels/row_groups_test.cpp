@@ -122,6 +122,55 @@ TEST(RowGroups, EverySimdKernelMatchesThePlainProduct) {
   if (kernels == 0) GTEST_SKIP() << "no row-group kernel on this CPU";
 }
 
+// Kernels that sum products in int16 lanes before widening (AVX2's Q4_0, plain NEON) rely on
+// the codes' ranges; random weights never come near the limits, so this puts every extreme
+// code (Q4_0 nibbles 15 and 0, Q8_0 codes -128 and 127) against activations of +-127 whose
+// signs make the block sums as large as they can be.
+TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
+  constexpr int64_t kRows = 32, kCols = 96, kTok = 5;
+  int kernels = 0;
+  for (Isa isa : available_isas())
+    for (TensorType t : kTypes) {
+      const auto& kt = kernel_table(t, isa);
+      if (!kt.gemm_groups) continue;
+      ++kernels;
+      const bool q8 = t == TensorType::Q8_0;
+      const size_t rb = st::row_bytes(t, kCols), code_bytes = q8 ? 32 : 16;
+      std::vector<uint8_t> rows(rb * kRows), packed(rows.size());
+      for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t b = 0; b < kCols / 32; ++b) {
+          uint8_t* blk = rows.data() + static_cast<size_t>(r) * rb + static_cast<size_t>(b) * (2 + code_bytes);
+          const uint16_t one = 0x3C00;  // fp16 1.0
+          std::memcpy(blk, &one, 2);
+          // Per row: all maximal, all minimal, alternating (Q4_0: within each byte), or by half.
+          const uint8_t hi = q8 ? 0x7F : 0xFF, lo = q8 ? 0x80 : 0x00;
+          for (size_t i = 0; i < code_bytes; ++i) {
+            uint8_t c = i < code_bytes / 2 ? hi : lo;
+            if (r % 4 == 0) c = hi;
+            else if (r % 4 == 1) c = lo;
+            else if (r % 4 == 2) c = q8 ? (i % 2 ? hi : lo) : 0x0F;
+            blk[2 + i] = c;
+          }
+        }
+      pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
+      // Tokens: all +1, all -1, alternating, by half block, and a sign per block.
+      std::vector<float> x(static_cast<size_t>(kTok * kCols));
+      for (int64_t k = 0; k < kTok; ++k)
+        for (int64_t j = 0; j < kCols; ++j) {
+          const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 32) % 2 == 1};
+          x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
+        }
+      QuantizedActs act;
+      quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
+      std::vector<float> got(static_cast<size_t>(kTok * kRows)), want(got.size());
+      kt.gemm_groups(kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, act.block_sums.data(), kTok,
+                     got.data(), kRows);
+      gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
+      expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
+    }
+  if (kernels == 0) GTEST_SKIP() << "no row-group kernel on this CPU";
+}
+
 // On an ISA with group kernels the file layout goes through them too (16 rows staged at a
 // time), so both layouts give identical bits: what lets the expert cache serve experts in the
 // file's layout while resident weights are re-laid.

@@ -63,6 +63,38 @@ TEST(RowList, EveryKernelMatchesTheRowDots) {
   if (kernels == 0) GTEST_SKIP() << "no row-list kernel on this CPU";
 }
 
+// Degenerate lists: an empty list writes nothing; a single row (the last one, so a prefetch
+// of rows ahead has nothing to ask for) and a list whose rows are all the same row.
+TEST(RowList, EveryKernelHandlesEmptyAndSingleRowLists) {
+  for (Isa isa : available_isas()) {
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q8_0}) {
+      const KernelTable& kt = kernel_table(t, isa);
+      if (!kt.gemm_rows) continue;
+      const int64_t n = 288, n_rows = 9, n_tok = 4;
+      const size_t rb = row_bytes(t, n);
+      const auto w = test::quantized_rows(t, n, n_rows, rb, 17);
+      const auto x = test::gaussian(n * n_tok, 23);
+      QuantizedActs act;
+      quantize_acts(t, x.data(), n_tok, n, act, nullptr);
+      std::vector<float> y(static_cast<size_t>(n_rows * n_tok), -3.0f);
+      kt.gemm_rows(n, w.data(), rb, nullptr, 0, act.bytes.data(), act.row_bytes, act.block_sums.data(), n_tok, y.data(),
+                   n_rows);
+      for (float v : y) ASSERT_EQ(v, -3.0f) << test::type_isa_name(t, isa) << ": empty list wrote";
+      for (const std::vector<int32_t>& rows : {std::vector<int32_t>{8}, std::vector<int32_t>{3, 3, 3, 3, 3, 3}}) {
+        kt.gemm_rows(n, w.data(), rb, rows.data(), static_cast<int64_t>(rows.size()), act.bytes.data(), act.row_bytes,
+                     act.block_sums.data(), n_tok, y.data(), n_rows);
+        const KernelTable& ref = kernel_table(t, Isa::scalar);
+        for (int64_t tk = 0; tk < n_tok; ++tk) {
+          const uint8_t* row = w.data() + static_cast<size_t>(rows[0]) * rb;
+          EXPECT_NEAR(y[static_cast<size_t>(tk * n_rows + rows[0])], ref.vec_dot(n, row, act.row(tk)),
+                      1e-6 * test::dot_magnitude(t, row, act.row(tk), n) + 1e-6)
+              << test::type_isa_name(t, isa) << " row " << rows[0] << " token " << tk;
+        }
+      }
+    }
+  }
+}
+
 // matmul_row_list picks the kernel on the file layout; its result must equal the row dots
 // for several tokens at once, written at y[t * ldy + row].
 TEST(RowList, MatmulRowListServesSeveralTokens) {

@@ -17,7 +17,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstdlib>
 
 #include "formats/tensor_type.h"
 
@@ -25,13 +24,13 @@ namespace st::avx2 {
 
 namespace {
 
-static const int kDist = getenv("PD") ? atoi(getenv("PD")) : 0;
-static const int kHint = getenv("PH") ? atoi(getenv("PH")) : 0;
-inline void pf(const uint8_t* p) {
-  if (kHint == 0) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
-  else if (kHint == 1) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
-  else _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_NTA);
-}
+// In-column prefetch distance in bytes (Q4_0 / Q8_0). The driver's prefetch of the next group
+// is issued all at once and part of it does not arrive (or is evicted) in time; each tile
+// asks again, a few lines ahead in every column it reads. Measured from DRAM on Zen 3: 128 /
+// 256 bytes beat 0, 512 and the next-group prefetch alone.
+constexpr size_t kAheadQ4 = 128, kAheadQ8 = 256;
+
+inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // out[0..8) += isum * (8 fp16 weight scales at d16 x da).
 inline void finish8(__m256i isum, const uint8_t* d16, __m256 dav, float* out) {
@@ -50,7 +49,10 @@ inline void tile_q4(const uint8_t* const* c0, const uint8_t* const* c1, const in
     const int p1 = p0 + 8 < n_pairs ? p0 + 8 : n_pairs;
     __m256i s16[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int p = p0; p < p1; ++p) {
-      if (kDist && (h & 64) == 0) { pf(c0[p] + off + kDist); pf(c1[p] + off + kDist); }
+      if ((h & 64) == 0) {  // once per 64-byte line of the columns
+        prefetch(c0[p] + off + kAheadQ4);
+        prefetch(c1[p] + off + kAheadQ4);
+      }
       __m256i b0, b1;
       if constexpr (kHalf) {  // 16 bytes: reading 32 could run past the last column
         b0 = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c0[p] + off)));
@@ -141,7 +143,8 @@ void group_q8(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const 
   for (int64_t h = h0; h < h1; h += 32) {
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int q = 0; q < n_quads; ++q) {
-      if (kDist && (h & 32) == 0) for (int i = 0; i < 4; ++i) pf(col[q][i] + h + kDist);
+      if ((h & 32) == 0)  // once per 64-byte line of the columns
+        for (int i = 0; i < 4; ++i) prefetch(col[q][i] + h + kAheadQ8);
       const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col[q][0] + h));
       const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col[q][1] + h));
       const __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col[q][2] + h));

@@ -31,6 +31,9 @@ namespace {
 // Tokens per pass over a group: enough to amortise the weight loads and nibble extraction,
 // few enough that the accumulators stay in the 16 ymm registers.
 constexpr int kPassTokens = 4;
+// Bytes ahead of the current block that a one-token pass prefetches (kernels_bench, DRAM-sized
+// matrix, one core: +5-20% over the hardware prefetchers alone; 1-4 KiB alike).
+constexpr size_t kAhead = 2048;
 
 template <bool kQ8>
 struct Shape {
@@ -62,6 +65,8 @@ void pass(const uint8_t* wg, const ActSide& a, int h0, float* y, int64_t ldy) {
   for (int64_t b = 0; b < a.nb; ++b) {
     const uint8_t* blk = wg + static_cast<size_t>(b) * S::kBlockBytes;
     const uint8_t* ab = a.codes + static_cast<size_t>(b) * sizeof(BlockQ8_0);
+    if constexpr (NH == 2)  // one stream through the matrix (decode): keep more lines in flight
+      for (size_t o = 0; o < S::kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
     __m256i s[T][NH];
     for (int t = 0; t < T; ++t)
       for (int h = 0; h < NH; ++h) s[t][h] = _mm256_setzero_si256();

@@ -15,6 +15,10 @@ struct DotSdot {
 
 }  // namespace
 
-void override_kernels_dotprod(KernelTable& t) { set_integer_kernels<DotSdot>(t); }
+// The row-group products too (row_groups_dotprod.cpp); the packer stays override_kernels'.
+void override_kernels_dotprod(KernelTable& t) {
+  set_integer_kernels<DotSdot>(t);
+  set_row_group_kernels_dotprod(t);
+}
 
 }  // namespace st::neon

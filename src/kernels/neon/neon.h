@@ -9,4 +9,9 @@ namespace st::neon {
 void override_kernels(KernelTable& t);          // plain NEON, on top of ref/
 void override_kernels_dotprod(KernelTable& t);  // SDOT, on top of override_kernels
 
+// Row-group products (kernels/row_groups.h) of Q4_0 / Q8_0 tables, other types untouched:
+// row_groups.cpp (plain NEON, with the packer) and row_groups_dotprod.cpp (SDOT).
+void set_row_group_kernels(KernelTable& t);
+void set_row_group_kernels_dotprod(KernelTable& t);
+
 }  // namespace st::neon

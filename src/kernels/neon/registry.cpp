@@ -41,8 +41,13 @@ void override_kernels(KernelTable& t) {
       t.dequantize_row = dequantize_row_bf16;
       t.quantize_row = quantize_row_bf16;
       break;
+    case TensorType::Q4_0:
+      set_integer_kernels<DotWiden>(t);
+      set_row_group_kernels(t);
+      break;
     case TensorType::Q8_0:
       set_integer_kernels<DotWiden>(t);
+      set_row_group_kernels(t);
       t.quantize_row = quantize_row_q8_0;
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;

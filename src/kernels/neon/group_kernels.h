@@ -1,0 +1,123 @@
+// The driver of the NEON row-group products (kernels/row_groups.h), shared by row_groups.cpp
+// (ARMv8.0 widening multiplies) and row_groups_dotprod.cpp (SDOT). A 128-bit register holds
+// one 4-byte chunk of 4 consecutive rows (a "quad"), so a group's 16 rows are 4 quads and
+// each row's sum lives in its own int32 lane: no horizontal sums, one scale vector per quad
+// and block, and every weight register serves all tokens of a pass.
+//
+// The driver walks groups, token passes and blocks and applies the scales; the integer work
+// of one block is the policy's:
+//   template <bool kQ8, int T, int NQ>
+//   static void block(const uint8_t* blk, int q0, const int8_t* const* a, const int32_t* zero,
+//                     int32x4_t s[T][NQ]);
+// which sets s[t][q] to the exact int32 sums of rows 4 (q0 + q) .. + 3 of block `blk` with
+// token t's 32 activation codes a[t], plus zero[t] (the Q4_0 zero point, -8 x the block's
+// activation sum; 0 for Q8_0). Policies also give kQuads<T>: quads per pass for T tokens,
+// chosen so that the accumulators of a pass stay in the 32 vector registers.
+//
+// Integer block sums are exact, each is scaled by (weight scale x activation scale) and added
+// in f32 in block order, as the x86 kernels do. Internal linkage (see util.h): the two
+// instantiations are compiled with different -march flags and must never be merged.
+#pragma once
+#include <arm_neon.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/blocks.h"
+#include "kernels/neon/util.h"
+
+namespace st::neon {
+namespace {
+
+// Tokens per pass over a group: 4 amortise each weight load and nibble split well, and more
+// would not leave registers for the accumulators.
+constexpr int kGroupPassTokens = 4;
+
+template <bool kQ8>
+struct GroupShape {
+  static constexpr size_t kCodeBytes = kQ8 ? 32 : 16;
+  static constexpr size_t kBlockBytes = 32 + 16 * kCodeBytes;  // 16 fp16 scales, then the chunks
+};
+
+// Calls f(std::integral_constant<int, K>) for K = 0 .. N-1: the chunk index must be a
+// compile-time constant for the lane operands.
+template <int N, class F>
+inline void for_chunks(F&& f) {
+  [&]<int... K>(std::integer_sequence<int, K...>) { (f(std::integral_constant<int, K>{}), ...); }(
+      std::make_integer_sequence<int, N>{});
+}
+
+// Byte offset of quad q's 16 bytes of chunk k inside a packed block.
+constexpr size_t chunk_offset(int k, int q) { return 32 + 64 * static_cast<size_t>(k) + 16 * static_cast<size_t>(q); }
+
+// T tokens x NQ quads (starting at quad q0) of one group: y[t * ldy + 4 * q + i].
+template <class K, bool kQ8, int T, int NQ>
+void group_pass(const uint8_t* wg, int64_t nb, const uint8_t* act, size_t act_row_bytes, const int32_t* sums, int q0,
+                float* y, int64_t ldy) {
+  using S = GroupShape<kQ8>;
+  float32x4_t acc[T][NQ];
+  for (int t = 0; t < T; ++t)
+    for (int q = 0; q < NQ; ++q) acc[t][q] = vdupq_n_f32(0);
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wg + static_cast<size_t>(b) * S::kBlockBytes;
+    const int8_t* a[T];
+    int32_t zero[T];
+    float da[T];
+    for (int t = 0; t < T; ++t) {
+      const uint8_t* ab = act + static_cast<size_t>(t) * act_row_bytes + static_cast<size_t>(b) * sizeof(BlockQ8_0);
+      a[t] = reinterpret_cast<const int8_t*>(ab + 2);
+      da[t] = half_to_float(load_u16(ab));
+      zero[t] = kQ8 ? 0 : -8 * sums[static_cast<int64_t>(t) * nb + b];
+    }
+    int32x4_t s[T][NQ];
+    K::template block<kQ8, T, NQ>(blk, q0, a, zero, s);
+    for (int q = 0; q < NQ; ++q) {
+      // The 4 rows' scales (bytes, as the pointer is only 2-byte aligned); FCVTL is ARMv8.0.
+      const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(blk + 8 * (q0 + q))));
+      for (int t = 0; t < T; ++t) acc[t][q] = vfmaq_f32(acc[t][q], vcvtq_f32_s32(s[t][q]), vmulq_n_f32(dw, da[t]));
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int q = 0; q < NQ; ++q) vst1q_f32(y + t * ldy + 4 * (q0 + q), acc[t][q]);
+}
+
+// One group, T tokens, in passes of the policy's quads per pass. With one token the whole
+// group goes in one pass (decode: the group streams from memory once); with more, the later
+// passes find the group in L1.
+template <class K, bool kQ8, int T>
+void group_tokens(const uint8_t* wg, int64_t nb, const uint8_t* act, size_t act_row_bytes, const int32_t* sums,
+                  float* y, int64_t ldy) {
+  constexpr int NQ = K::template kQuads<T>;
+  static_assert(4 % NQ == 0, "a pass covers a whole number of quads of the group");
+  for (int q0 = 0; q0 < 4; q0 += NQ) group_pass<K, kQ8, T, NQ>(wg, nb, act, act_row_bytes, sums, q0, y, ldy);
+}
+
+// The GemmGroupsFn contract (kernel_table.h) over a policy.
+template <class K, bool kQ8>
+void gemm_groups_by(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                    size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy) {
+  const int64_t nb = n / kQK;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  // Groups outside, tokens inside: a group (16 rows, ~14 KiB for Q4_0 at n = 1536) stays in
+  // L1 while every pass of a batch reads it.
+  for (int64_t g = 0; g < n_rows / 16; ++g) {
+    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kGroupPassTokens) {
+      const uint8_t* a0 = ab + static_cast<size_t>(t0) * act_row_bytes;
+      // Q8_0 kernels never read the sums, and a caller may pass none for them.
+      const int32_t* s0 = act_sums ? act_sums + t0 * nb : nullptr;
+      float* yt = y + t0 * ldy + g * 16;
+      switch (n_tok - t0 < kGroupPassTokens ? n_tok - t0 : kGroupPassTokens) {
+        case 1: group_tokens<K, kQ8, 1>(wg, nb, a0, act_row_bytes, s0, yt, ldy); break;
+        case 2: group_tokens<K, kQ8, 2>(wg, nb, a0, act_row_bytes, s0, yt, ldy); break;
+        case 3: group_tokens<K, kQ8, 3>(wg, nb, a0, act_row_bytes, s0, yt, ldy); break;
+        default: group_tokens<K, kQ8, 4>(wg, nb, a0, act_row_bytes, s0, yt, ldy); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace st::neon
