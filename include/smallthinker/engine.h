@@ -224,7 +224,7 @@ uint64_t peak_rss_bytes();
 
 // The machine's memory read bandwidth in bytes/s: n_threads threads summing a buffer of
 // `bytes` (far larger than the caches), best of a few passes. The roofline next to which
-// `bench` reports decode speed.
+// `bench` reports decode speed. n_threads <= 0: one per physical core (a Model's default).
 double measure_read_bandwidth(int n_threads, size_t bytes = size_t{512} << 20);
 // Current resident set size of this process (bytes; 0 where /proc is absent).
 uint64_t resident_bytes();

@@ -288,6 +288,7 @@ uint64_t peak_rss_bytes() {
 }
 
 double measure_read_bandwidth(int n_threads, size_t bytes) {
+  if (n_threads <= 0) n_threads = st::ThreadPool::physical_cores();  // as a Model's pool is sized
   n_threads = std::max(1, n_threads);
   const size_t n = bytes / sizeof(uint64_t);
   std::vector<uint64_t> buf(n);

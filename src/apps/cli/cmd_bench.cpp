@@ -1,7 +1,10 @@
 // `smallthinker bench`: prompt processing (pp) and generation (tg) speed like llama-bench,
 // with mean and spread over repetitions, plus peak RSS. --json prints one JSON object.
 #include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -66,8 +69,42 @@ std::vector<double> parallel_decode(const std::shared_ptr<smallthinker::Model>& 
   return out;
 }
 
+// measure_read_bandwidth in a child process, so that its 512 MiB buffer never counts in this
+// process's peak RSS (which bench reports); 0 if the child cannot be run.
+double bandwidth_in_child(int n_threads) {
+  int fds[2];
+  if (pipe(fds) != 0) return 0.0;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return 0.0;
+  }
+  if (pid == 0) {  // no other threads exist yet: the child may allocate and start threads
+    close(fds[0]);
+    const double bw = smallthinker::measure_read_bandwidth(n_threads);
+    const ssize_t w = write(fds[1], &bw, sizeof bw);
+    _exit(w == static_cast<ssize_t>(sizeof bw) ? 0 : 1);
+  }
+  close(fds[1]);
+  double bw = 0.0;
+  if (read(fds[0], &bw, sizeof bw) != static_cast<ssize_t>(sizeof bw)) bw = 0.0;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return bw;
+}
+
 int run_bench(const BenchArgs& a) {
   using clock = std::chrono::steady_clock;
+  // The machine's read bandwidth, with the decode's thread count, before and after the timed
+  // rounds; the roofline uses the higher reading, because on a shared machine the bandwidth
+  // left to us drifts by tens of percent within a minute (one reading flattered or hid the
+  // share). The first is taken before the model exists (no threads to fork around). Not under
+  // a memory budget: the 512 MiB buffer would not fit in it (and the roofline describes
+  // in-RAM decode).
+  const bool roofline = a.n_gen > 0 && !a.no_roofline && a.model.model.memory.empty();
+  const double bw_first = roofline ? bandwidth_in_child(a.model.model.n_threads) : 0.0;
   auto model = a.model.load();
   const auto& info = model->info();
   auto so = a.model.session_options();
@@ -114,17 +151,13 @@ int run_bench(const BenchArgs& a) {
   const double zero_share = share(relu.zero, relu.neurons), up_skip = share(relu.up_rows_skipped, relu.up_rows);
   // Decode roofline: weight bytes a token reads (minus what sparse ReGLU skipped; the down
   // part is an estimate from the zero share of the layers that read neuron columns) over time,
-  // next to the machine's read bandwidth measured now, with the same threads.
+  // next to the machine's read bandwidth (see bw_first).
   const double column_share = info.n_layer ? static_cast<double>(relu.column_layers) / info.n_layer : 0.0;
   const double token_bytes = static_cast<double>(info.decode_weight_bytes) -
                              info.n_expert_used * (up_skip * static_cast<double>(info.expert_up_bytes) +
                                                    column_share * zero_share * static_cast<double>(info.expert_down_bytes));
   const double decode_bw = token_bytes * g.mean;
-  // Not under a memory budget: the measurement's 512 MiB buffer would not fit in it (and the
-  // roofline describes in-RAM decode).
-  const double machine_bw = a.n_gen > 0 && !a.no_roofline && a.model.model.memory.empty()
-                                ? smallthinker::measure_read_bandwidth(model->n_threads())
-                                : 0.0;
+  const double machine_bw = roofline ? std::max(bw_first, smallthinker::measure_read_bandwidth(model->n_threads())) : 0.0;
   const double io_wait_fraction = last_decode_seconds > 0 ? rs.io_wait_seconds / last_decode_seconds : 0.0;
   // Share of expert reads started before the expert was needed (router prefetch or look-ahead).
   const double prefetch_coverage =
@@ -199,7 +232,7 @@ const bool registered = register_command({"bench", "measure prompt processing an
   app.add_option("-n,--n-gen", a->n_gen, "generated tokens")->capture_default_str();
   app.add_option("-r,--repetitions", a->reps, "repetitions")->capture_default_str();
   app.add_flag("--json", a->json, "print one JSON object");
-  app.add_flag("--no-roofline", a->no_roofline, "skip measuring the machine's read bandwidth (512 MiB, ~1 s; always skipped under --memory)");
+  app.add_flag("--no-roofline", a->no_roofline, "skip measuring the machine's read bandwidth (512 MiB, before and after the timed rounds, ~1 s each; always skipped under --memory)");
   app.add_option("--parallel", a->parallel, "also decode N sequences together (aggregate tok/s, like the server's slots)");
   return [a] { return run_bench(*a); };
 }});
