@@ -105,14 +105,10 @@ void BM_down_columns(benchmark::State& state, TensorType type) {
   rate(state, e.bytes);
 }
 
-void BM_up_rows(benchmark::State& state, TensorType type) {
+// One token's up product `product(up matrix, activations, y)` over the cycled experts.
+template <class Product>
+void up_bench(benchmark::State& state, TensorType type, Product product) {
   const Experts& e = experts(type);
-  const double zero = static_cast<double>(state.range(0)) / 100.0;
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<int32_t> rows;
-  for (int64_t r = 0; r < kF; ++r)
-    if (u(rng) >= zero) rows.push_back(static_cast<int32_t>(r));
   std::vector<float> x(static_cast<size_t>(kH), 0.5f);
   QuantizedActs qa;
   quantize_acts(type, x.data(), 1, kH, qa, nullptr);
@@ -120,30 +116,32 @@ void BM_up_rows(benchmark::State& state, TensorType type) {
   int i = 0;
   for (auto _ : state) {
     const WeightRows w{type, kH, kF, row_bytes(type, kH), e.up.data() + e.bytes * static_cast<size_t>(i)};
-    if (zero == 0) matmul_rows(w, 0, kF, qa, y.data(), kF);
-    else matmul_row_list(w, rows, qa, y.data(), kF);
+    product(w, qa, y.data());
     benchmark::DoNotOptimize(y.data());
     i = (i + 1) % kExperts;
   }
   rate(state, e.bytes);
 }
 
+void BM_up_rows(benchmark::State& state, TensorType type) {
+  const double zero = static_cast<double>(state.range(0)) / 100.0;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::vector<int32_t> rows;
+  for (int64_t r = 0; r < kF; ++r)
+    if (u(rng) >= zero) rows.push_back(static_cast<int32_t>(r));
+  up_bench(state, type, [&](const WeightRows& w, const QuantizedActs& qa, float* y) {
+    if (zero == 0) matmul_rows(w, 0, kF, qa, y, kF);
+    else matmul_row_list(w, rows, qa, y, kF);
+  });
+}
+
 // The up matrix's plain file-layout gemv: the dense baseline of the row-list product (BM_up_rows
 // at 0 goes through matmul_rows, which on an ISA with row-group kernels stages the rows).
 void BM_up_gemv(benchmark::State& state, TensorType type) {
-  const Experts& e = experts(type);
-  std::vector<float> x(static_cast<size_t>(kH), 0.5f);
-  QuantizedActs qa;
-  quantize_acts(type, x.data(), 1, kH, qa, nullptr);
-  std::vector<float> y(static_cast<size_t>(kF));
-  int i = 0;
-  for (auto _ : state) {
-    kernel_table(type).gemv(kH, e.up.data() + e.bytes * static_cast<size_t>(i), row_bytes(type, kH), kF, qa.bytes.data(),
-                            y.data());
-    benchmark::DoNotOptimize(y.data());
-    i = (i + 1) % kExperts;
-  }
-  rate(state, e.bytes);
+  up_bench(state, type, [type](const WeightRows& w, const QuantizedActs& qa, float* y) {
+    kernel_table(type).gemv(kH, w.data, w.row_bytes, kF, qa.bytes.data(), y);
+  });
 }
 
 BENCHMARK_CAPTURE(BM_down_dense, q4_0, TensorType::Q4_0);

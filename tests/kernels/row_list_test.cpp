@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -16,6 +15,17 @@
 namespace st {
 namespace {
 
+// `got` against the scalar vec_dot of row r of w (row bytes rb) with token tk of act, within
+// float summation-order tolerance.
+::testing::AssertionResult matches_row_dot(TensorType t, float got, const uint8_t* w, size_t rb, int32_t r,
+                                            const QuantizedActs& act, int64_t tk, int64_t n) {
+  const uint8_t* row = w + static_cast<size_t>(r) * rb;
+  const float want = kernel_table(t, Isa::scalar).vec_dot(n, row, act.row(tk));
+  const double tol = 1e-6 * test::dot_magnitude(t, row, act.row(tk), n) + 1e-6;
+  if (std::fabs(static_cast<double>(got) - want) <= tol) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << got << " vs " << want << " (tolerance " << tol << ")";
+}
+
 TEST(RowList, EveryKernelMatchesTheRowDots) {
   int kernels = 0;
   for (Isa isa : available_isas()) {
@@ -23,16 +33,12 @@ TEST(RowList, EveryKernelMatchesTheRowDots) {
       const KernelTable& kt = kernel_table(t, isa);
       if (!kt.gemm_rows) continue;
       ++kernels;
-      const KernelTable& ref = kernel_table(t, Isa::scalar);
       for (int64_t n : {32, 64, 96, 128, 160, 1536}) {
         const int64_t n_rows = 70;
         const size_t rb = row_bytes(t, n);
         const auto w = test::quantized_rows(t, n, n_rows, rb, static_cast<uint32_t>(n));
         for (int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
-          std::vector<float> x(static_cast<size_t>(n * n_tok));
-          std::mt19937 rng(static_cast<uint32_t>(n_tok));
-          std::normal_distribution<float> g(0.0f, 1.0f);
-          for (auto& v : x) v = g(rng);
+          const auto x = test::gaussian(n * n_tok, static_cast<uint32_t>(n_tok));
           QuantizedActs act;
           quantize_acts(t, x.data(), n_tok, n, act, nullptr);
           std::vector<int32_t> rows;
@@ -49,11 +55,8 @@ TEST(RowList, EveryKernelMatchesTheRowDots) {
                 ASSERT_EQ(got, -7.0f) << "row " << r << " is not listed";
                 continue;
               }
-              const uint8_t* row = w.data() + static_cast<size_t>(r) * rb;
-              const float want = ref.vec_dot(n, row, act.row(tk));
-              const double tol = 1e-6 * test::dot_magnitude(t, row, act.row(tk), n) + 1e-6;
-              ASSERT_NEAR(got, want, tol) << test::type_isa_name(t, isa) << " n " << n << " tokens " << n_tok << " token "
-                                          << tk << " row " << r;
+              ASSERT_TRUE(matches_row_dot(t, got, w.data(), rb, r, act, tk, n))
+                  << test::type_isa_name(t, isa) << " n " << n << " tokens " << n_tok << " token " << tk << " row " << r;
             }
           }
         }
@@ -83,13 +86,9 @@ TEST(RowList, EveryKernelHandlesEmptyAndSingleRowLists) {
       for (const std::vector<int32_t>& rows : {std::vector<int32_t>{8}, std::vector<int32_t>{3, 3, 3, 3, 3, 3}}) {
         kt.gemm_rows(n, w.data(), rb, rows.data(), static_cast<int64_t>(rows.size()), act.bytes.data(), act.row_bytes,
                      act.block_sums.data(), n_tok, y.data(), n_rows);
-        const KernelTable& ref = kernel_table(t, Isa::scalar);
-        for (int64_t tk = 0; tk < n_tok; ++tk) {
-          const uint8_t* row = w.data() + static_cast<size_t>(rows[0]) * rb;
-          EXPECT_NEAR(y[static_cast<size_t>(tk * n_rows + rows[0])], ref.vec_dot(n, row, act.row(tk)),
-                      1e-6 * test::dot_magnitude(t, row, act.row(tk), n) + 1e-6)
+        for (int64_t tk = 0; tk < n_tok; ++tk)
+          EXPECT_TRUE(matches_row_dot(t, y[static_cast<size_t>(tk * n_rows + rows[0])], w.data(), rb, rows[0], act, tk, n))
               << test::type_isa_name(t, isa) << " row " << rows[0] << " token " << tk;
-        }
       }
     }
   }
@@ -108,13 +107,10 @@ TEST(RowList, MatmulRowListServesSeveralTokens) {
     const std::vector<int32_t> rows{0, 7, 8, 9, 31, 47};
     std::vector<float> y(static_cast<size_t>(n_rows * n_tok), -1.0f);
     matmul_row_list(WeightRows{t, n, n_rows, rb, w.data()}, rows, act, y.data(), n_rows);
-    const KernelTable& ref = kernel_table(t, Isa::scalar);
     for (int64_t tk = 0; tk < n_tok; ++tk)
-      for (int32_t r : rows) {
-        const uint8_t* row = w.data() + static_cast<size_t>(r) * rb;
-        EXPECT_NEAR(y[static_cast<size_t>(tk * n_rows + r)], ref.vec_dot(n, row, act.row(tk)),
-                    1e-6 * test::dot_magnitude(t, row, act.row(tk), n) + 1e-6);
-      }
+      for (int32_t r : rows)
+        EXPECT_TRUE(matches_row_dot(t, y[static_cast<size_t>(tk * n_rows + r)], w.data(), rb, r, act, tk, n))
+            << "token " << tk << " row " << r;
     EXPECT_EQ(y[1], -1.0f);
   }
 }

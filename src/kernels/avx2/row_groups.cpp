@@ -14,13 +14,12 @@
 // activation scale) and accumulated in f32 in block order, like the AVX-512 kernel.
 #include <immintrin.h>
 
+#include <cstring>
 #include <vector>
 
-#include "kernels/avx2/group_pack.h"
 #include "kernels/avx2/kernels.h"
 #include "kernels/avx2/simd.h"
 #include "kernels/blocks.h"
-#include "kernels/float_convert.h"
 
 namespace st::avx2 {
 
@@ -141,7 +140,8 @@ void gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, c
   const int64_t nb = n / kQK;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
-  // Per-thread: the activation scales and zero-point terms of this call's tokens.
+  // Per-thread: the activation scales and zero-point terms of this call's tokens. Not in
+  // kernel_scratch: matmul's file-layout staging holds that buffer while it calls this kernel.
   thread_local std::vector<float> d;
   thread_local std::vector<int32_t> zero;
   const size_t n_side = static_cast<size_t>(n_tok * nb);
@@ -150,11 +150,8 @@ void gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, c
     zero.resize(n_side);
   }
   for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t b = 0; b < nb; ++b) {
-      const size_t i = static_cast<size_t>(t * nb + b);
-      d[i] = load_half(ab + static_cast<size_t>(t) * act_row_bytes + static_cast<size_t>(b) * sizeof(BlockQ8_0));
-      zero[i] = kQ8 ? 0 : -8 * act_sums[i];
-    }
+    act_block_terms(ab + static_cast<size_t>(t) * act_row_bytes, act_sums + t * nb, nb, kQ8 ? 0 : 8, d.data() + t * nb,
+                    zero.data() + t * nb);
   // Groups outside, tokens inside: a group (16 rows, ~14 KiB for Q4_0 at n = 1536) stays in
   // L1 while every pass of a batch reads it.
   for (int64_t g = 0; g < n_rows / 16; ++g) {
@@ -173,14 +170,46 @@ void gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, c
   }
 }
 
+// Row by row: the source is read as one sequential stream (freshly read experts are cold in
+// the caches, and a single stream is what the prefetchers follow best), while the writes land
+// in the group's own 16 x row_bytes region, which stays in L1.
+template <bool kQ8>
+void pack_rows_into_groups(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
+  constexpr int kCodeBytes = kQ8 ? 32 : 16;
+  constexpr int kBlockBytes = 2 + kCodeBytes;
+  constexpr size_t kGroupBlock = 16 * kBlockBytes;
+  const int64_t nb = n_cols / kQK;
+  const size_t row_bytes = static_cast<size_t>(nb) * kBlockBytes;
+  const __m128i bias = _mm_set1_epi8(kQ8 ? static_cast<char>(0x80) : 0);
+  for (int64_t g = 0; g < n_rows / 16; ++g) {
+    const uint8_t* src = rows + static_cast<size_t>(g) * 16 * row_bytes;
+    uint8_t* dst = groups + static_cast<size_t>(g) * 16 * row_bytes;
+    for (int r = 0; r < 16; ++r) {
+      const uint8_t* s = src + static_cast<size_t>(r) * row_bytes;
+      uint8_t* d = dst + 4 * r;
+      for (int64_t b = 0; b < nb; ++b, s += kBlockBytes, d += kGroupBlock) {
+        std::memcpy(d - 2 * r, s, 2);  // scale r at offset 2r of the block (d is 4r in)
+        for (int h = 0; h < kCodeBytes / 16; ++h) {
+          const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 2 + 16 * h)), bias);
+          uint8_t* o = d + 32 + 256 * h;  // chunks 4h .. 4h + 3
+          _mm_storeu_si32(o, c);
+          _mm_storeu_si32(o + 64, _mm_srli_si128(c, 4));
+          _mm_storeu_si32(o + 128, _mm_srli_si128(c, 8));
+          _mm_storeu_si32(o + 192, _mm_srli_si128(c, 12));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
-  pack_row_groups_sse<false>(rows, n_rows, n_cols, groups);
+  pack_rows_into_groups<false>(rows, n_rows, n_cols, groups);
 }
 
 void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
-  pack_row_groups_sse<true>(rows, n_rows, n_cols, groups);
+  pack_rows_into_groups<true>(rows, n_rows, n_cols, groups);
 }
 
 void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,

@@ -131,11 +131,7 @@ void gemm_rows(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows
       const uint8_t* arow = ab + static_cast<size_t>(t0 + t) * act_row_bytes;
       auto* da = reinterpret_cast<float*>(scratch + static_cast<size_t>(t) * per_tok);
       auto* zero = reinterpret_cast<int32_t*>(da + nb);
-      const int32_t* sums = act_sums + (t0 + t) * nb;
-      for (int64_t k = 0; k < nb; ++k) {
-        da[k] = load_half(arow + static_cast<size_t>(k) * kActBlockBytes);
-        if constexpr (!kQ8) zero[k] = -8 * sums[k];
-      }
+      act_block_terms(arow, act_sums + (t0 + t) * nb, nb, kQ8 ? 0 : 8, da, zero);
       acts[t] = {arow, da, zero};
     }
     float* yt = y + t0 * ldy;

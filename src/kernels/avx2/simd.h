@@ -40,6 +40,18 @@ inline int32_t load_i32(const void* p) {
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// Per block of one Q8_0 activation row (34-byte blocks: fp16 scale, 32 codes): the scale as a
+// float, and the zero-point term -zero_point * (sum of the block's codes) for weights whose
+// codes are stored with that offset (Q4_0: 8; 0 for signed codes). The product kernels that
+// take act_sums (GemmGroupsFn, GemmRowsFn) broadcast both straight from memory.
+inline void act_block_terms(const uint8_t* act_row, const int32_t* sums, int64_t nb, int32_t zero_point, float* d,
+                            int32_t* zero) {
+  for (int64_t b = 0; b < nb; ++b) {
+    d[b] = load_half(act_row + 34 * b);
+    zero[b] = -zero_point * sums[b];
+  }
+}
+
 // 16 bytes of packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high.
 // One broadcast load, then the upper 128-bit half is shifted by 4 (per 32-bit lane: the
 // byte-crossing bits are masked away), which avoids a cross-lane insert.

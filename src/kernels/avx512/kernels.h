@@ -14,9 +14,7 @@ void gemm_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, con
 void gemm_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
 
-// Row-group layout (kernels/row_groups.h), GemmGroupsFn contract, and the layout's packers.
-void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
-void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
+// Row-group layout (kernels/row_groups.h), GemmGroupsFn contract.
 void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,

@@ -14,11 +14,11 @@ void override_kernels(KernelTable& t, bool has_bf16) {
   switch (t.type) {
     // The block formats: vpdpbusd on unsigned codes (Q8_0 biased by 128), zero points via
     // activation sums; Q4_0/Q8_0 also get the row-group kernels (kernels/row_groups.h) and
-    // products over listed rows (avx512/row_list.cpp).
+    // products over listed rows (avx512/row_list.cpp). The row-group packer stays the AVX2
+    // table's (dispatch applies the AVX2 overrides first): it needs nothing wider.
     case TensorType::Q4_0:
       BlockKernels<PackQ4_0, DotVnni, TileDotVnni, ActQ8_0<8>>::fill(t, true);
       t.gemm_groups = gemm_groups_q4_0;
-      t.pack_groups = pack_groups_q4_0;
       t.gemm_rows = gemm_rows_q4_0;
       break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
@@ -27,7 +27,6 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::Q8_0:
       BlockKernels<PackQ8_0Biased, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, true);
       t.gemm_groups = gemm_groups_q8_0;
-      t.pack_groups = pack_groups_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
       break;
     case TensorType::Q4_K: t.gemm = gemm_q4_k; break;

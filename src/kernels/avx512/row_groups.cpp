@@ -12,7 +12,6 @@
 
 #include <cstring>
 
-#include "kernels/avx2/group_pack.h"
 #include "kernels/avx512/kernels.h"
 #include "kernels/blocks.h"
 
@@ -113,14 +112,6 @@ void gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, c
 }
 
 }  // namespace
-
-void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
-  simd::pack_row_groups_sse<false>(rows, n_rows, n_cols, groups);
-}
-
-void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
-  simd::pack_row_groups_sse<true>(rows, n_rows, n_cols, groups);
-}
 
 void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy) {

@@ -51,6 +51,18 @@ inline void for_chunks(F&& f) {
 // Byte offset of quad q's 16 bytes of chunk k inside a packed block.
 constexpr size_t chunk_offset(int k, int q) { return 32 + 64 * static_cast<size_t>(k) + 16 * static_cast<size_t>(q); }
 
+// Q4_0: chunk k of quads q0 .. q0 + NQ - 1 split into its low nibbles (elements 4k .. 4k + 3 of
+// each row) and high nibbles (elements 16 + 4k ..), as int8 codes 0..15.
+template <int NQ>
+inline void q4_chunk_nibbles(const uint8_t* blk, int k, int q0, int8x16_t wl[NQ], int8x16_t wh[NQ]) {
+  const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  for (int q = 0; q < NQ; ++q) {
+    const uint8x16_t w = vld1q_u8(blk + chunk_offset(k, q0 + q));
+    wl[q] = vreinterpretq_s8_u8(vandq_u8(w, low4));
+    wh[q] = vreinterpretq_s8_u8(vshrq_n_u8(w, 4));
+  }
+}
+
 // T tokens x NQ quads (starting at quad q0) of one group: y[t * ldy + 4 * q + i].
 template <class K, bool kQ8, int T, int NQ>
 void group_pass(const uint8_t* wg, int64_t nb, const uint8_t* act, size_t act_row_bytes, const int32_t* sums, int q0,

@@ -69,18 +69,13 @@ struct WidenPolicy {
       for (int t = 0; t < T; ++t)
         for (int q = 0; q < NQ; ++q) s[t][q] = vpaddq_s32(lo[t][q], hi[t][q]);
     } else {
-      const uint8x16_t low4 = vdupq_n_u8(0x0F);
       int16x8_t lo[T][NQ], hi[T][NQ];  // rows 0-1 / 2-3 of each quad, 4 lanes per row
       for (int t = 0; t < T; ++t)
         for (int q = 0; q < NQ; ++q) lo[t][q] = hi[t][q] = vdupq_n_s16(0);
       for_chunks<4>([&](auto kc) {
         constexpr int k = decltype(kc)::value;
-        int8x16_t wl[NQ], wh[NQ];  // elements 4k.. (low nibbles) and 16 + 4k.. (high)
-        for (int q = 0; q < NQ; ++q) {
-          const uint8x16_t w = vld1q_u8(blk + chunk_offset(k, q0 + q));
-          wl[q] = vreinterpretq_s8_u8(vandq_u8(w, low4));
-          wh[q] = vreinterpretq_s8_u8(vshrq_n_u8(w, 4));
-        }
+        int8x16_t wl[NQ], wh[NQ];
+        q4_chunk_nibbles<NQ>(blk, k, q0, wl, wh);
         for (int t = 0; t < T; ++t) {
           const int8x16_t al = repeat_chunk<k>(act[t][0]);
           const int8x16_t ah = repeat_chunk<k>(act[t][1]);
