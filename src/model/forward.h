@@ -87,8 +87,8 @@ class Forward {
   bool sparse_ = true;
   ReluCounters relu_;
   // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
-  // matrices in the dense layouts, a row list beats the product of a whole 64-row chunk only
-  // below ~30% needed rows; a layer moves to the sparse layouts (down in neuron columns, up in
+  // matrices in the dense layouts, a row list beats the product of a whole work item's rows
+  // (item_rows) only below ~30% needed rows; a layer moves to the sparse layouts (down in neuron columns, up in
   // rows: ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
   // because scattered reads of 768-864 byte columns and rows stream worse than whole matrices
   // (at 50% zero they take as long as reading everything).
