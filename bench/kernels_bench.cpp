@@ -15,7 +15,9 @@
 
 #include "formats/tensor_type.h"
 #include "kernels/kernel_table.h"
+#include "kernels/ops/attention.h"
 #include "kernels/row_groups.h"
+#include "kernels/thread_pool.h"
 
 namespace st {
 namespace {
@@ -114,6 +116,34 @@ void bench_quantize(benchmark::State& state, TensorType act_type, Isa isa, int64
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
 }
 
+// Attention of the 4B shape (12 query heads, 2 KV heads of 128) over an F16 cache of `n_past`
+// positions plus `n_tok` fresh tokens, one thread: decode (n_tok = 1) at several context
+// lengths, and a prefill batch. Counter: KV cache bytes read per second.
+void bench_attention(benchmark::State& state, int64_t n_past, int64_t n_tok) {
+  const ops::AttentionShape shape{12, 2, 128, 0};
+  const int64_t kvw = 2 * 128, qw = 12 * 128;
+  const auto& f16 = kernel_table(TensorType::F16);
+  const size_t rb = row_bytes(TensorType::F16, kvw);
+  std::vector<uint8_t> k(rb * static_cast<size_t>(n_past + n_tok)), v(k.size());
+  for (int64_t p = 0; p < n_past + n_tok; ++p) {
+    f16.quantize_row(gaussian(kvw, 1000 + static_cast<uint32_t>(p)).data(), k.data() + p * rb, kvw);
+    f16.quantize_row(gaussian(kvw, 9000 + static_cast<uint32_t>(p)).data(), v.data() + p * rb, kvw);
+  }
+  const auto q = gaussian(qw * n_tok, 5);
+  std::vector<int64_t> pos(static_cast<size_t>(n_tok));
+  for (int64_t t = 0; t < n_tok; ++t) pos[static_cast<size_t>(t)] = n_past + t;
+  const std::vector<ops::KvSegment> segs{{0, n_past + n_tok, TensorType::F16, k.data(), v.data(), rb}};
+  std::vector<float> out(static_cast<size_t>(qw * n_tok));
+  ThreadPool pool(1);
+  for (auto _ : state) {
+    ops::attention(shape, q.data(), pos.data(), n_tok, segs, out.data(), pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["KV_GB/s"] = benchmark::Counter(2.0 * static_cast<double>(rb * static_cast<size_t>(n_past + n_tok)) *
+                                                     static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 std::string name(const char* what, TensorType t, Isa isa, const std::string& shape) {
   return std::string(what) + "/" + std::string(tensor_type_name(t)) + "/" + std::string(isa_name(isa)) + "/" + shape;
 }
@@ -151,6 +181,10 @@ int register_all() {
     for (T t : {T::Q8_0, T::Q8_1, T::Q8_K})
       benchmark::RegisterBenchmark(name("quantize", t, isa, "1536").c_str(), bench_quantize, t, isa, 1536);
   }
+  for (int64_t ctx : {64, 512, 4096})
+    benchmark::RegisterBenchmark(("attention/f16/decode/ctx" + std::to_string(ctx)).c_str(), bench_attention, ctx - 1, 1)
+        ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("attention/f16/prefill/512", bench_attention, 0, 512)->Unit(benchmark::kMicrosecond);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smallthinker {
@@ -180,6 +181,11 @@ class Session {
     int column_layers = 0;         // layers switched to neuron-column down products (sparse enough)
   };
   ReluStats relu_stats() const;
+  // Wall time of the forward pass's phases (embed, route, attn_proj, attn_core, moe_prep,
+  // expert_gate_up, expert_down, moe_combine, lm_head) since the session began or the last
+  // reset_phase_seconds(), in that order: where evaluation time goes.
+  std::vector<std::pair<std::string, double>> phase_seconds() const;
+  void reset_phase_seconds();
 
   // Evaluates `prompt`, then samples up to n_predict tokens; on_token returns false to stop.
   // Stops early at an end-of-generation token when `stop_tokens` contains it.

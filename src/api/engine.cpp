@@ -216,6 +216,13 @@ Session::ReluStats Session::relu_stats() const {
   return {static_cast<uint64_t>(c.neurons), static_cast<uint64_t>(c.zero), static_cast<uint64_t>(c.up_rows),
           static_cast<uint64_t>(c.up_rows_skipped), c.column_layers};
 }
+std::vector<std::pair<std::string, double>> Session::phase_seconds() const {
+  std::vector<std::pair<std::string, double>> out;
+  const auto& sec = impl_->forward->phase_clock().seconds();
+  for (size_t i = 0; i < sec.size(); ++i) out.emplace_back(st::kPhaseNames[i], sec[i]);
+  return out;
+}
+void Session::reset_phase_seconds() { impl_->forward->reset_phase_clock(); }
 int64_t Session::n_past() const { return impl_->kv->n_past(); }
 int64_t Session::n_ctx() const { return impl_->kv->n_ctx(); }
 void Session::reset() { impl_->kv->clear(); }

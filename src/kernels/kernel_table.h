@@ -62,6 +62,15 @@ using GemmRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const 
                             const void* act, size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y,
                             int64_t ldy);
 
+// Float rows of the table's type against f32 vectors: the attention inner loops over a K/V
+// cache stored in that type (F32, F16, BF16), without converting the cache into a buffer.
+// y[r * ldy + j] = dot(x row r, w row j) for r < n_x, j < n_w (x rows ldx floats apart).
+using DotRowsFn = void (*)(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
+                           int64_t n_w, float* y, int64_t ldy);
+// acc[r * ldacc + i] += sum over j < n_w of p[r * ldp + j] * (w row j)[i], for r < n_p, i < n.
+using AxpyRowsFn = void (*)(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes,
+                            int64_t n_w, float* acc, int64_t ldacc);
+
 struct KernelTable {
   TensorType type = TensorType::F32;
   TensorType vec_dot_type = TensorType::F32;
@@ -78,6 +87,9 @@ struct KernelTable {
   // Optional: a faster twin of pack_row_groups (same bytes out); the expert cache re-lays
   // every expert it reads, so this runs per cache miss.
   void (*pack_groups)(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) = nullptr;
+  // Float types only (nullptr otherwise): see DotRowsFn / AxpyRowsFn.
+  DotRowsFn dot_rows = nullptr;
+  AxpyRowsFn axpy_rows = nullptr;
 };
 
 // Table for the active ISA (chosen once, thread-safe; throws std::runtime_error if

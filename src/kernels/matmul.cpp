@@ -175,9 +175,9 @@ void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const Q
 }
 
 void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, ThreadPool& pool) {
-  // Rows per hand-out: whole row groups; large, because each hand-out costs a shared atomic and
-  // ends a sequential stream (decode measured ~15% faster than with 32-row hand-outs).
-  constexpr int64_t kChunk = 256;
+  // Rows per chunk: whole row groups, small enough that the threads finish together (the
+  // pool keeps each thread's chunks consecutive, so small chunks still stream in order).
+  constexpr int64_t kChunk = 4 * kGroupRows;
   int64_t first[8];               // first chunk of each part (q, k, v: 3 parts)
   if (parts.size() > 7) throw std::logic_error("matmul_parts: at most 7 parts");
   int64_t n_chunks = 0;
@@ -204,11 +204,13 @@ void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy
   if (act.n_cols != w.n_cols || act.type != kernel_table(w.type).vec_dot_type)
     throw std::logic_error("matmul: activations (" + std::to_string(act.n_cols) + " cols) do not match weights (" +
                            std::to_string(w.n_cols) + " cols)");
-  // Chunks of rows big enough to amortise the hand-out (a shared atomic, and the end of a
-  // sequential stream for the prefetchers), small enough to balance the threads: ~8 per
-  // thread. Multiples of 16 keep row-group matrices' chunks whole groups.
-  const int64_t per_thread = w.n_rows / (8 * static_cast<int64_t>(pool.size()));
-  const int64_t grain = std::clamp<int64_t>(per_thread / kGroupRows * kGroupRows, 128, 4096);
+  // Chunks of up to 64 rows: whole row groups, a few microseconds of streaming each, so the
+  // threads finish a loop together (the pool hands each thread a consecutive run of chunks
+  // and lets it steal from the back of the other's; chunks of up to 4096 rows left one thread
+  // waiting at the end of each of decode's ~160 loops per token). Small matrices (a router's
+  // 32 rows) still get a chunk per thread.
+  const int64_t per_thread = w.n_rows / (2 * static_cast<int64_t>(pool.size())) / kGroupRows * kGroupRows;
+  const int64_t grain = std::clamp<int64_t>(per_thread, kGroupRows, 4 * kGroupRows);
   pool.parallel_for(w.n_rows, grain, [&](int64_t b, int64_t e, int) { matmul_rows(w, b, e, act, y, ldy); });
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -39,6 +40,7 @@ int ThreadPool::physical_cores() {
 
 ThreadPool::ThreadPool(int n_threads) {
   n_threads_ = n_threads > 0 ? n_threads : physical_cores();
+  spans_ = std::make_unique<Span[]>(static_cast<size_t>(n_threads_));
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -49,11 +51,43 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
+namespace {
+constexpr uint64_t pack_range(uint64_t next, uint64_t end) { return end << 32 | next; }
+constexpr uint64_t range_next(uint64_t r) { return r & 0xffffffffu; }
+constexpr uint64_t range_end(uint64_t r) { return r >> 32; }
+}  // namespace
+
+void ThreadPool::run_chunk(int64_t chunk, int thread) const {
+  const int64_t b = chunk * grain_;
+  fn_(ctx_, b, b + grain_ < n_ ? b + grain_ : n_, thread);
+}
+
 void ThreadPool::work(int thread) {
+  // Own span, front to back.
+  std::atomic<uint64_t>& own = spans_[static_cast<size_t>(thread)].range;
+  for (uint64_t r = own.load(std::memory_order_relaxed);;) {
+    if (range_next(r) >= range_end(r)) break;
+    if (own.compare_exchange_weak(r, pack_range(range_next(r) + 1, range_end(r)), std::memory_order_acq_rel))
+      run_chunk(static_cast<int64_t>(range_next(r)), thread);
+  }
+  // Then the others' spans, one chunk at a time from their backs, the fullest first.
   for (;;) {
-    const int64_t b = next_.fetch_add(grain_, std::memory_order_relaxed);
-    if (b >= n_) return;
-    fn_(ctx_, b, b + grain_ < n_ ? b + grain_ : n_, thread);
+    int victim = -1;
+    uint64_t most = 0;
+    for (int v = 0; v < n_threads_; ++v) {
+      const uint64_t r = spans_[static_cast<size_t>(v)].range.load(std::memory_order_relaxed);
+      const uint64_t left = range_end(r) > range_next(r) ? range_end(r) - range_next(r) : 0;
+      if (left > most) most = left, victim = v;
+    }
+    if (victim < 0) return;
+    std::atomic<uint64_t>& span = spans_[static_cast<size_t>(victim)].range;
+    uint64_t r = span.load(std::memory_order_relaxed);
+    while (range_next(r) < range_end(r)) {
+      if (span.compare_exchange_weak(r, pack_range(range_next(r), range_end(r) - 1), std::memory_order_acq_rel)) {
+        run_chunk(static_cast<int64_t>(range_end(r) - 1), thread);
+        break;
+      }
+    }
   }
 }
 
@@ -62,7 +96,12 @@ void ThreadPool::run_loop(ChunkFn fn, void* ctx, int64_t n, int64_t grain) {
   ctx_ = ctx;
   n_ = n;
   grain_ = grain;
-  next_.store(0, std::memory_order_relaxed);
+  const int64_t n_chunks = (n + grain - 1) / grain;
+  if (n_chunks >= (int64_t{1} << 32)) throw std::length_error("ThreadPool: more than 2^32 chunks in one loop");
+  for (int t = 0; t < n_threads_; ++t)
+    spans_[static_cast<size_t>(t)].range.store(
+        pack_range(static_cast<uint64_t>(n_chunks * t / n_threads_), static_cast<uint64_t>(n_chunks * (t + 1) / n_threads_)),
+        std::memory_order_relaxed);
   open_.store(true);  // seq_cst: publishes the fields above before any worker can join
   generation_.fetch_add(1);
   generation_.notify_all();

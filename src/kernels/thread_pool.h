@@ -1,5 +1,10 @@
 // A small fork-join pool for the compute kernels: the calling thread plus n-1 workers share
-// one parallel loop at a time, handing out chunks through an atomic counter.
+// one parallel loop at a time. The loop's chunks are split into one contiguous span per
+// thread; each thread takes chunks from the front of its own span, then steals single chunks
+// from the back of the others'. So each thread streams through consecutive weights (what
+// the hardware prefetchers follow best) while chunks can be small enough that the threads
+// finish together: with dynamic hand-out of consecutive chunks instead, decode waited ~3 ms
+// per token at the ends of its ~160 loops, or broke every stream at every chunk.
 // Workers spin briefly before sleeping, because a decode step issues hundreds of short
 // parallel loops per token and waking sleeping threads costs more than the work. A worker
 // that arrives after the loop's work is gone does not join it, so a descheduled worker on a
@@ -8,6 +13,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -24,8 +30,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Splits [0, n) into chunks of `grain` handed out dynamically; calls fn(begin, end, thread)
-  // with thread in [0, size()). Returns when every chunk is done.
+  // Splits [0, n) into chunks of `grain` (see the class comment for who runs which); calls
+  // fn(begin, end, thread) with thread in [0, size()). Returns when every chunk is done.
   template <class Fn>
   void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     if (n <= 0) return;
@@ -45,6 +51,13 @@ class ThreadPool {
   void run_loop(ChunkFn fn, void* ctx, int64_t n, int64_t grain);
   void work(int thread);  // take chunks of the current loop until none is left
   void worker_loop(int index);
+  void run_chunk(int64_t chunk, int thread) const;
+
+  // One thread's share of the current loop: chunks [next, end) packed as (end << 32 | next),
+  // so the owner (from the front) and thieves (from the back) claim with one CAS.
+  struct alignas(64) Span {
+    std::atomic<uint64_t> range{0};
+  };
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
@@ -53,7 +66,7 @@ class ThreadPool {
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  std::atomic<int64_t> next_{0};
+  std::unique_ptr<Span[]> spans_;
   std::atomic<bool> open_{false};   // workers may join the current loop
   std::atomic<int> active_{0};      // workers inside the current loop
   std::atomic<uint64_t> generation_{0};

@@ -94,6 +94,7 @@ void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t 
     });
   }
 
+  clock_.lap(Phase::attn_proj);
   float* attn = grow(s_->attn, static_cast<size_t>(n_tok * QW));
   const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, lc.window};
   std::vector<ops::KvSegment> segments;
@@ -121,10 +122,12 @@ void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t 
     t0 += n;
   }
 
+  clock_.lap(Phase::attn_core);
   quantize_acts(L.wo.type, attn, n_tok, QW, s_->act, &pool_);
   float* o = s_->tmp.data();
   matmul(weight_rows(L.wo), s_->act, o, H, pool_);
   for (int64_t i = 0; i < n_tok * H; ++i) x[i] += o[i];
+  clock_.lap(Phase::attn_proj);
 }
 
 }  // namespace st

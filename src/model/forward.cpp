@@ -115,6 +115,7 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
   grow(s_->h, static_cast<size_t>(n_tok) * H);
   grow(s_->tmp, static_cast<size_t>(n_tok) * H);
   int64_t* pos = grow(s_->pos, static_cast<size_t>(n_tok));
+  clock_.start();
   {
     int64_t t = 0;
     for (const auto& ch : chunks) {
@@ -122,6 +123,7 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
       for (size_t i = 0; i < ch.tokens.size(); ++i) pos[t++] = ch.kv->n_past() + static_cast<int64_t>(i);
     }
   }
+  clock_.lap(Phase::embed);
 
   for (int il = 0; il < c.n_layer; ++il) {
     route(il, n_tok);
@@ -133,8 +135,12 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
       uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
       experts_.prefetch(il, uniq);
     }
+    clock_.lap(Phase::route);
     attention_block(il, chunks, n_tok);
-    if (n_tok == 1 && il + 1 < c.n_layer && experts_.wants_lookahead()) lookahead(il + 1);
+    if (n_tok == 1 && il + 1 < c.n_layer && experts_.wants_lookahead()) {
+      lookahead(il + 1);
+      clock_.lap(Phase::route);
+    }
     moe_block(il, n_tok);
   }
   for (const auto& ch : chunks) ch.kv->set_n_past(ch.kv->n_past() + static_cast<int64_t>(ch.tokens.size()));
@@ -154,6 +160,7 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
   float* logits = grow(s_->logits, static_cast<size_t>(n_out * c.n_vocab));
   quantize_acts(weights_.output.type, fh, n_out, c.n_embd, s_->act, &pool_);
   matmul(weight_rows(weights_.output), s_->act, logits, c.n_vocab, pool_);
+  clock_.lap(Phase::lm_head);
   return {logits, static_cast<size_t>(n_out * c.n_vocab)};
 }
 

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/expert_source.h"
 #include "model/kv_store.h"
+#include "model/phase_clock.h"
 #include "model/weights.h"
 
 namespace st {
@@ -66,6 +67,9 @@ class Forward {
   // Off computes every row (for measuring what sparsity buys); results are identical.
   void set_sparse(bool on) { sparse_ = on; }
   const ReluCounters& relu_counters() const { return relu_; }
+  // Wall time per phase over every run so far (bench prints where decode time goes).
+  const PhaseClock& phase_clock() const { return clock_; }
+  void reset_phase_clock() { clock_.reset(); }
 
  private:
   void embed(std::span<const int32_t> tokens, float* x);
@@ -86,6 +90,7 @@ class Forward {
   RowReader* embedding_reader_ = nullptr;
   bool sparse_ = true;
   ReluCounters relu_;
+  PhaseClock clock_;
   // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
   // matrices in the dense layouts, a row list beats the product of a whole work item's rows
   // (item_rows) only below ~30% needed rows; a layer moves to the sparse layouts (down in neuron columns, up in
@@ -96,7 +101,7 @@ class Forward {
   static constexpr double kSparseLayoutMinZeroShare = 0.7;
   static constexpr int64_t kSparseLayoutMinRows = 64;  // (token, expert) rows seen before deciding
   static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
-  int64_t item_rows(int64_t n_rows, int64_t n_experts) const;
+  int64_t item_rows(int64_t n_rows) const;
   std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
   std::vector<uint8_t> columns_asked_;
   std::unique_ptr<ForwardScratch> s_;

@@ -17,16 +17,12 @@
 
 namespace st {
 
-// Rows per work item when `n_experts` experts each multiply a matrix of `n_rows` rows: few
-// large items, each one long sequential stream through an expert's matrix with little
-// hand-out cost (decode measured ~10% faster with whole experts than with 64-row items), but
-// at least two items per thread so the dynamic hand-out can balance them. Whole row groups.
-int64_t Forward::item_rows(int64_t n_rows, int64_t n_experts) const {
-  const int64_t want = 2 * static_cast<int64_t>(pool_.size());
-  const int64_t per_expert = std::max<int64_t>(1, (want + n_experts - 1) / std::max<int64_t>(1, n_experts));
-  const int64_t rows = (n_rows + per_expert - 1) / per_expert;
-  return std::min(n_rows, (rows + kGroupRows - 1) / kGroupRows * kGroupRows);
-}
+// Rows per work item when experts multiply matrices of `n_rows` rows. The pool gives each
+// thread a contiguous run of items (its own experts' rows, streamed in order) and lets a
+// thread that finishes early steal items from the back of another's run, so items can be
+// small enough for the threads to finish together (64 rows beat whole experts, which with
+// 4 experts on 2 threads left one thread idle for up to an expert's time): whole groups.
+int64_t Forward::item_rows(int64_t n_rows) const { return std::min<int64_t>(n_rows, 4 * kGroupRows); }
 
 void Forward::moe_block(int il, int64_t n_tok) {
   const auto& c = config_;
@@ -120,7 +116,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
     // Everything an item needs is its own rows, so the three steps share one hand-out.
     float* gate = S.gate.data();
     float* up = S.up.data();
-    const int64_t row_chunk = item_rows(F, static_cast<int64_t>(active.size()));
+    const int64_t row_chunk = item_rows(F);
     if (S.row_lists.size() < static_cast<size_t>(pool_.size())) S.row_lists.resize(static_cast<size_t>(pool_.size()));
     for (auto& l : S.row_lists) grow(l, static_cast<size_t>(row_chunk));
     const int64_t chunks_per_expert = (F + row_chunk - 1) / row_chunk;
@@ -141,10 +137,12 @@ void Forward::moe_block(int il, int64_t n_tok) {
       matmul_rows(weight_rows(leases[a].view().gate), r0, r1, S.expert_act[static_cast<size_t>(e)],
                   gate + tokens_of(e).first * F, F);
     };
-    auto needed_by = [&](int64_t b, int64_t n, int64_t r) {
-      if (!sparse_) return true;
+    // (Local copies of the buffers' pointers throughout: captured by reference, they were
+    // reloaded on every element, which made these scalar loops ~3% of decode.)
+    auto needed_by = [g = gate, F, sparse = sparse_](int64_t b, int64_t n, int64_t r) {
+      if (!sparse) return true;
       for (int64_t t = 0; t < n; ++t)
-        if (gate[(b + t) * F + r] > 0.0f) return true;
+        if (g[(b + t) * F + r] > 0.0f) return true;
       return false;
     };
     auto up_item = [&](int64_t item, int64_t& done, int64_t& zero, int thread) {
@@ -196,14 +194,20 @@ void Forward::moe_block(int il, int64_t n_tok) {
           r = end;
         }
       }
+      float* const g = gate;
+      const float* const u = up;
+      int64_t z = 0;
       for (int64_t t = b; t < b + n; ++t) {
         for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
-          gate[i] = gate[i] > 0.0f ? gate[i] * up[i] : 0.0f;
-          zero += gate[i] == 0.0f;
+          const float v = g[i] > 0.0f ? g[i] * u[i] : 0.0f;
+          g[i] = v;
+          z += v == 0.0f;
         }
       }
+      zero += z;
     };
     std::atomic<int64_t> up_rows_done{0}, zeros{0};
+    clock_.lap(Phase::moe_prep);
     if (up_on_request) {
       pool_.parallel_for(n_items, 1, [&](int64_t ib, int64_t ie, int) {
         for (int64_t item = ib; item < ie; ++item) gate_item(item);
@@ -238,6 +242,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
     relu_.zero += zeros.load();
     layer_rows_[static_cast<size_t>(il)] += a1 - a0;
     layer_zero_[static_cast<size_t>(il)] += zeros.load();
+    clock_.lap(Phase::expert_gate_up);
 
     float* down = S.expert_out.data();
     const ExpertView& ev0 = leases.front().view();
@@ -247,6 +252,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
         throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their down layout");
     if (ev0.down_transposed) {
       down_transposed(active, leases, gate, down);
+      clock_.lap(Phase::expert_down);
       continue;
     }
     for (size_t a = 0; a < active.size(); ++a) {
@@ -256,10 +262,11 @@ void Forward::moe_block(int il, int64_t n_tok) {
     }
     if (columns) {
       down_columns(active, leases, gate, down);
+      clock_.lap(Phase::expert_down);
       continue;
     }
     // Dense down products into per-(expert-grouped assignment) rows of H.
-    const int64_t h_chunk = item_rows(H, static_cast<int64_t>(active.size()));
+    const int64_t h_chunk = item_rows(H);
     const int64_t chunks_h = (H + h_chunk - 1) / h_chunk;
     pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
       for (int64_t item = ib; item < ie; ++item) {
@@ -270,6 +277,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
                     down + tokens_of(e).first * H, H);
       }
     });
+    clock_.lap(Phase::expert_down);
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
   // Once a layer has shown its sparsity, switch it to the sparse layouts (down in neuron
@@ -305,6 +313,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
       for (int64_t i = 0; i < H; ++i) xt[i] += acc[i];
     }
   });
+  clock_.lap(Phase::moe_combine);
 }
 
 }  // namespace st

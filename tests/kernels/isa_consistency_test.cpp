@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernel_test_util.h"
@@ -121,6 +122,63 @@ TEST_P(WeightTypes, VecDotGemvGemmMatchRef) {
   }
 }
 
+class FloatTypes : public ::testing::TestWithParam<Case> {};
+
+// Attention's loops over float rows (DotRowsFn, AxpyRowsFn): every ISA against ref/ for
+// row lengths with and without vector tails, row counts that leave partial tiles, and padded
+// strides that the kernels must honour (nothing written outside the rows asked for).
+TEST_P(FloatTypes, DotRowsAndAxpyRowsMatchRef) {
+  const auto [type, isa] = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  const auto& simd = kernel_table(type, isa);
+  ASSERT_NE(simd.dot_rows, nullptr);
+  ASSERT_NE(simd.axpy_rows, nullptr);
+  for (int64_t n : {1, 7, 8, 33, 64, 128, 131}) {
+    const size_t wrb = row_bytes(type, n) + 6;
+    constexpr int64_t kRows = 19;
+    const auto w = test::quantized_rows(type, n, kRows, wrb, 300 + static_cast<uint32_t>(n));
+    std::vector<float> wf(static_cast<size_t>(kRows * n));  // for the tolerances
+    for (int64_t j = 0; j < kRows; ++j) ref.dequantize_row(w.data() + static_cast<size_t>(j) * wrb, wf.data() + j * n, n);
+    auto wv = [&](int64_t j, int64_t i) { return static_cast<double>(wf[static_cast<size_t>(j * n + i)]); };
+    for (int64_t n_x : {1, 2, 6, 7}) {
+      const int64_t ldx = n + 3;
+      const auto x = test::gaussian(ldx * n_x, 9, 1.5f);
+      for (int64_t n_w : {1, 3, 4, 5, 19}) {
+        const int64_t ldy = n_w + 2;
+        std::vector<float> want(static_cast<size_t>(ldy * n_x), -7.f), got(want.size(), -7.f);
+        ref.dot_rows(n, x.data(), ldx, n_x, w.data(), wrb, n_w, want.data(), ldy);
+        simd.dot_rows(n, x.data(), ldx, n_x, w.data(), wrb, n_w, got.data(), ldy);
+        for (int64_t r = 0; r < n_x; ++r) {
+          for (int64_t j = 0; j < n_w; ++j) {
+            double mag = 0;
+            for (int64_t i = 0; i < n; ++i) mag += std::fabs(static_cast<double>(x[static_cast<size_t>(r * ldx + i)]) * wv(j, i));
+            ASSERT_NEAR(got[static_cast<size_t>(r * ldy + j)], want[static_cast<size_t>(r * ldy + j)], 1e-5 * mag + 1e-30)
+                << "dot_rows n=" << n << " n_x=" << n_x << " n_w=" << n_w << " r=" << r << " j=" << j;
+          }
+          for (int64_t j = n_w; j < ldy; ++j) ASSERT_EQ(got[static_cast<size_t>(r * ldy + j)], -7.f) << "dot_rows wrote past n_w";
+        }
+        // axpy: acc starts non-zero; p rows (n_x of them, n_w weights each).
+        const int64_t ldp = n_w + 1, ldacc = n + 5;
+        const auto p = test::gaussian(ldp * n_x, 11, 0.7f);
+        const auto acc0 = test::gaussian(ldacc * n_x, 13, 1.0f);
+        std::vector<float> acc_want(acc0), acc_got(acc0);
+        ref.axpy_rows(n, p.data(), ldp, n_x, w.data(), wrb, n_w, acc_want.data(), ldacc);
+        simd.axpy_rows(n, p.data(), ldp, n_x, w.data(), wrb, n_w, acc_got.data(), ldacc);
+        for (int64_t r = 0; r < n_x; ++r) {
+          for (int64_t i = 0; i < n; ++i) {
+            double mag = std::fabs(acc0[static_cast<size_t>(r * ldacc + i)]);
+            for (int64_t j = 0; j < n_w; ++j) mag += std::fabs(static_cast<double>(p[static_cast<size_t>(r * ldp + j)]) * wv(j, i));
+            ASSERT_NEAR(acc_got[static_cast<size_t>(r * ldacc + i)], acc_want[static_cast<size_t>(r * ldacc + i)], 1e-5 * mag)
+                << "axpy_rows n=" << n << " n_x=" << n_x << " n_w=" << n_w << " r=" << r << " i=" << i;
+          }
+          for (int64_t i = n; i < ldacc; ++i)
+            ASSERT_EQ(acc_got[static_cast<size_t>(r * ldacc + i)], acc0[static_cast<size_t>(r * ldacc + i)]) << "axpy_rows wrote past n";
+        }
+      }
+    }
+  }
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string s = test::type_isa_name(info.param.type, info.param.isa);
   for (auto& c : s)
@@ -130,6 +188,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, AllTypes, ::testing::ValuesIn(all_cases(test::all_types())), case_name);
 INSTANTIATE_TEST_SUITE_P(Kernels, WeightTypes, ::testing::ValuesIn(all_cases(test::weight_types())), case_name);
+INSTANTIATE_TEST_SUITE_P(Kernels, FloatTypes,
+                         ::testing::ValuesIn(all_cases({TensorType::F32, TensorType::F16, TensorType::BF16})), case_name);
 
 }  // namespace
 }  // namespace st

@@ -50,6 +50,40 @@ TEST(ThreadPool, NestedWorkSeesConsistentData) {
   }
 }
 
+TEST(ThreadPool, EachThreadStreamsItsOwnSpanInOrderAndStealsFromTheBack) {
+  // Thread t owns chunks [n t / T, n (t + 1) / T): it takes them front to back, so its weights
+  // stream in order; chunks it takes from another span come from that span's back.
+  constexpr int kThreads = 3;
+  ThreadPool pool(kThreads);
+  for (int round = 0; round < 200; ++round) {
+    constexpr int64_t n = 300;
+    std::vector<std::vector<int64_t>> taken(kThreads);
+    pool.parallel_for(n, 1, [&](int64_t b, int64_t, int t) {
+      taken[static_cast<size_t>(t)].push_back(b);
+      volatile int spin = 0;
+      for (int i = 0; i < (b % 7) * 50; ++i) spin = spin + i;  // uneven chunks
+    });
+    int64_t total = 0;
+    for (int t = 0; t < kThreads; ++t) {
+      const int64_t lo = n * t / kThreads, hi = n * (t + 1) / kThreads;
+      int64_t next_own = lo;
+      std::vector<int64_t> stolen_from(kThreads, n);  // per victim: the last chunk stolen
+      for (int64_t c : taken[static_cast<size_t>(t)]) {
+        ++total;
+        if (c >= lo && c < hi) {
+          ASSERT_EQ(c, next_own) << "thread " << t << " took its own chunks out of order";
+          ++next_own;
+        } else {
+          const int v = static_cast<int>(c * kThreads / n);
+          ASSERT_LT(c, stolen_from[static_cast<size_t>(v)]) << "thread " << t << " stole from the front";
+          stolen_from[static_cast<size_t>(v)] = c;
+        }
+      }
+    }
+    ASSERT_EQ(total, n);
+  }
+}
+
 TEST(ThreadPool, DefaultSizeIsThePhysicalCoreCount) {
   ThreadPool pool;
   EXPECT_EQ(pool.size(), ThreadPool::physical_cores());

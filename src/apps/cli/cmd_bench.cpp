@@ -126,7 +126,10 @@ int run_bench(const BenchArgs& a) {
     if (a.n_gen > 0) {
       session.reset();
       int32_t tok = prompt[0];
-      if (r == a.reps) model->reset_runtime_stats();  // expert-store counters of the last decode round
+      if (r == a.reps) {  // expert-store counters and phase times of the last decode round
+        model->reset_runtime_stats();
+        session.reset_phase_seconds();
+      }
       const auto t2 = clock::now();
       for (int i = 0; i < a.n_gen; ++i) {
         session.eval(std::span<const int32_t>(&tok, 1));
@@ -140,6 +143,7 @@ int run_bench(const BenchArgs& a) {
     }
   }
   const Stat p = stat(pp), g = stat(tg);
+  const auto phases = session.phase_seconds();  // of the last decode round
   const uint64_t rss = smallthinker::peak_rss_bytes();
   const smallthinker::RuntimeStats rs = model->runtime_stats();
   // After the single-stream figures, so their counters and peak RSS are not mixed with it.
@@ -174,6 +178,12 @@ int run_bench(const BenchArgs& a) {
     j += fmt::format(", \"decode_bytes_per_token\": {:.0f}, \"decode_read_gb_s\": {:.3f}, \"machine_read_gb_s\": {:.3f}, "
                      "\"roofline_fraction\": {:.4f}",
                      token_bytes, decode_bw / 1e9, machine_bw / 1e9, machine_bw > 0 ? decode_bw / machine_bw : 0.0);
+    if (a.n_gen > 0) {
+      j += ", \"decode_phase_ms_per_token\": {";
+      for (size_t i = 0; i < phases.size(); ++i)
+        j += fmt::format("{}\"{}\": {:.4f}", i ? ", " : "", phases[i].first, 1e3 * phases[i].second * per_token);
+      j += "}";
+    }
     if (a.parallel > 1 && a.n_gen > 0)
       j += fmt::format(", \"parallel\": {}, \"decode_tok_s_parallel\": {:.3f}, \"decode_tok_s_parallel_stddev\": {:.3f}, "
                        "\"parallel_speedup\": {:.3f}",
@@ -207,6 +217,16 @@ int run_bench(const BenchArgs& a) {
     if (machine_bw > 0)
       std::printf("decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of this machine's %.1f GB/s read bandwidth\n",
                   token_bytes / 1e6, decode_bw / 1e9, 100 * decode_bw / machine_bw, machine_bw / 1e9);
+    if (a.n_gen > 0) {
+      double total = 0;
+      for (const auto& ph : phases) total += ph.second;
+      std::string line;
+      for (const auto& ph : phases)
+        if (total > 0 && ph.second / total >= 0.005)
+          line += fmt::format("{}{} {:.2f} ms ({:.0f}%)", line.empty() ? "" : ", ", ph.first, 1e3 * ph.second * per_token,
+                              100 * ph.second / total);
+      std::printf("decode time per token: %s\n", line.c_str());
+    }
     std::printf("ReGLU: %.1f%% of neurons exactly zero; %s\n", 100 * zero_share,
                 a.model.model.sparse_reglu
                     ? fmt::format("{:.1f}% of up rows skipped, {} of {} layers read neuron columns for down", 100 * up_skip,

@@ -26,4 +26,18 @@ void gemm_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t*
 void gemm_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
                     size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 
+// Attention's loops over float rows (float_rows_impl.h).
+void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                 float* y, int64_t ldy);
+void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* acc, int64_t ldacc);
+void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                 float* y, int64_t ldy);
+void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* acc, int64_t ldacc);
+void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy);
+void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc);
+
 }  // namespace st::avx512

@@ -1,5 +1,5 @@
-// Fills the AVX-512 VNNI entries of a type's table (on top of the AVX2 ones). Only the
-// integer dot kernels change: VNNI helps where u8 x s8 products dominate.
+// Fills the AVX-512 VNNI entries of a type's table (on top of the AVX2 ones): the integer dot
+// kernels (VNNI helps where u8 x s8 products dominate) and attention's float-row loops.
 #include "kernels/avx512/avx512.h"
 #include "kernels/avx512/kernels.h"
 #include "kernels/avx512/vnni.h"
@@ -28,6 +28,19 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       BlockKernels<PackQ8_0Biased, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, true);
       t.gemm_groups = gemm_groups_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
+      break;
+    // The float types: attention's loops over the K/V cache (float_rows_impl.h), 16 lanes.
+    case TensorType::F32:
+      t.dot_rows = dot_rows_f32;
+      t.axpy_rows = axpy_rows_f32;
+      break;
+    case TensorType::F16:
+      t.dot_rows = dot_rows_f16;
+      t.axpy_rows = axpy_rows_f16;
+      break;
+    case TensorType::BF16:
+      t.dot_rows = dot_rows_bf16;
+      t.axpy_rows = axpy_rows_bf16;
       break;
     case TensorType::Q4_K: t.gemm = gemm_q4_k; break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;

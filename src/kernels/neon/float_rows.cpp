@@ -5,6 +5,7 @@
 #include <arm_neon.h>
 
 #include "kernels/float_convert.h"
+#include "kernels/float_rows_impl.h"
 #include "kernels/neon/float_rows.h"
 #include "kernels/neon/util.h"
 
@@ -59,6 +60,25 @@ void float_dot4(int64_t n, const uint8_t* w, const uint8_t* const* act, float* o
     for (int64_t j = i; j < n; ++j) out[t] += L::load1(w, j) * L::load1(act[t], j);
   }
 }
+
+struct V4 {  // the vector policy of float_rows_impl.h
+  using vec = float32x4_t;
+  static constexpr int64_t W = 4;
+  static vec zero() { return vdupq_n_f32(0); }
+  static vec load(const float* p) { return vld1q_f32(p); }
+  static void store(float* p, vec v) { vst1q_f32(p, v); }
+  static vec fma(vec a, vec b, vec c) { return vfmaq_f32(c, a, b); }
+  static vec broadcast(float f) { return vdupq_n_f32(f); }
+  static void reduce4(vec a, vec b, vec c, vec d, float* out) {
+    vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
+  }
+};
+
+template <class L>
+struct Rows {
+  static float32x4_t load(const void* row, int64_t i) { return L::load4(row, i); }
+  static float load1(const void* row, int64_t i) { return L::load1(row, i); }
+};
 
 }  // namespace
 
@@ -115,6 +135,31 @@ void quantize_row_bf16(const float* src, void* dst, int64_t n) {
     vst1_u16(out + i, vshrn_n_u32(vbslq_u32(is_nan, nan, rounded), 16));
   }
   for (; i < n; ++i) out[i] = fp32_to_bf16(src[i]);
+}
+
+void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                 float* y, int64_t ldy) {
+  float_rows::dot_rows<V4, Rows<LoadF32>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V4, Rows<LoadF32>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                 float* y, int64_t ldy) {
+  float_rows::dot_rows<V4, Rows<LoadF16>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V4, Rows<LoadF16>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy) {
+  float_rows::dot_rows<V4, Rows<LoadBF16>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V4, Rows<LoadBF16>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
 }
 
 }  // namespace st::neon

@@ -4,29 +4,39 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/kernel_table.h"
+#include "kernels/ops/fast_exp.h"
 #include "kernels/thread_pool.h"
 
 namespace st::ops {
 namespace {
 
 constexpr int64_t kKeyBlock = 64;  // keys per block: one block's scores and K/V rows fit in L1
-// Query rows (tokens x the kv head's query heads) per work item. A prefill tile converts each
-// key/value block once for all its rows and multiplies them as two small matrix products
-// (scores = Q K^T, then P V), instead of once per query token with a vector loop per key.
+// Query rows (tokens x the kv head's query heads) per work item: every row of a tile goes
+// over each key/value block while it is in L1. Tile sizes from 24 to 384 rows measured
+// alike (kernels_bench attention/f16/prefill/512); this one leaves enough items to share.
 constexpr int64_t kTileRows = 96;
 
-// Per-thread scratch, sized once per call.
+// Per-thread scratch; it only grows (a decode step runs attention once per layer, and
+// allocating and zeroing it every time cost more than the arithmetic).
 struct Scratch {
   std::vector<float> q;       // [rows, hd] the tile's query rows, contiguous
-  std::vector<float> k;       // [kKeyBlock, hd] dequantized key rows of one kv head
-  std::vector<float> vt;      // [hd, kKeyBlock] dequantized values, transposed (rows = dims)
-  std::vector<float> v_row;   // [hd] one value row before transposing
   std::vector<float> scores;  // [rows, kKeyBlock] scores, then softmax weights (0 off the mask)
-  std::vector<float> pv;      // [rows, hd] one block's P V
   std::vector<float> acc;     // [rows, hd] running output under the online softmax
   std::vector<float> m, l;    // [rows] running max and sum
+  void fit(int64_t rows, int64_t hd) {
+    auto grow = [](std::vector<float>& v, int64_t n) {
+      if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    };
+    grow(q, rows * hd);
+    grow(scores, rows * kKeyBlock);
+    grow(acc, rows * hd);
+    grow(m, rows);
+    grow(l, rows);
+  }
 };
 
 }  // namespace
@@ -37,30 +47,23 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
   const int group = s.n_head / s.n_head_kv;  // query heads per kv head (GQA)
   const int64_t q_stride = static_cast<int64_t>(s.n_head) * hd;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const KernelTable& f32 = kernel_table(TensorType::F32);
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  for (const KvSegment& seg : segments) {
+    const KernelTable& kt = kernel_table(seg.type);
+    if (!kt.dot_rows || !kt.axpy_rows)
+      throw std::invalid_argument("attention: no K/V kernels for cache type " + std::string(tensor_type_name(seg.type)));
+  }
 
-  // Work item = (kv head, tile of consecutive query tokens). All `group` query heads of the
-  // tile's tokens share each converted key/value block.
+  // Work item = (kv head, tile of consecutive query tokens). Scores come from the cached K
+  // rows in place (dot_rows: each key row is converted once per query row it meets, in L1)
+  // and P V adds the cached V rows in place (axpy_rows): no f32 copy or transpose of a block.
   const int64_t tile_tok = std::max<int64_t>(1, kTileRows / group);
   const int64_t n_tiles = (n_tok + tile_tok - 1) / tile_tok;
   const int64_t n_items = static_cast<int64_t>(s.n_head_kv) * n_tiles;
   const int64_t max_rows = std::min(tile_tok, n_tok) * group;
-  std::vector<Scratch> scratch(static_cast<size_t>(pool.size()));
-  for (auto& sc : scratch) {
-    sc.q.resize(static_cast<size_t>(max_rows * hd));
-    sc.k.resize(static_cast<size_t>(kKeyBlock * hd));
-    sc.vt.resize(static_cast<size_t>(kKeyBlock * hd));
-    sc.v_row.resize(static_cast<size_t>(hd));
-    sc.scores.resize(static_cast<size_t>(max_rows * kKeyBlock));
-    sc.pv.resize(static_cast<size_t>(max_rows * hd));
-    sc.acc.resize(static_cast<size_t>(max_rows * hd));
-    sc.m.resize(static_cast<size_t>(max_rows));
-    sc.l.resize(static_cast<size_t>(max_rows));
-  }
-
-  pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end, int thread) {
-    Scratch& sc = scratch[static_cast<size_t>(thread)];
+  pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end, int) {
+    thread_local Scratch sc;
+    sc.fit(max_rows, hd);
     for (int64_t item = begin; item < end; ++item) {
       const int g = static_cast<int>(item / n_tiles);
       const int64_t t0 = (item % n_tiles) * tile_tok, t1 = std::min(n_tok, t0 + tile_tok);
@@ -86,17 +89,9 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
         const size_t head_off = static_cast<size_t>(g * hd) * (seg.type == TensorType::F32 ? 4 : 2);
         for (int64_t b0 = a; b0 < b; b0 += kKeyBlock) {
           const int64_t nb = std::min(kKeyBlock, b - b0);
-          for (int64_t j = 0; j < nb; ++j) {
-            const size_t row = static_cast<size_t>(b0 + j - seg.first_pos) * seg.row_bytes + head_off;
-            kt.dequantize_row(seg.k + row, sc.k.data() + j * hd, hd);
-            kt.dequantize_row(seg.v + row, sc.v_row.data(), hd);
-            for (int64_t d = 0; d < hd; ++d) sc.vt[static_cast<size_t>(d * kKeyBlock + j)] = sc.v_row[static_cast<size_t>(d)];
-          }
-          for (int64_t d = 0; d < hd; ++d)  // keys past the block's end weigh 0
-            std::fill(sc.vt.begin() + d * kKeyBlock + nb, sc.vt.begin() + (d + 1) * kKeyBlock, 0.0f);
+          const size_t first_row = static_cast<size_t>(b0 - seg.first_pos) * seg.row_bytes + head_off;
           // scores[r, j] = q_r . k_j
-          f32.gemm(hd, sc.k.data(), static_cast<size_t>(hd) * 4, nb, sc.q.data(), static_cast<size_t>(hd) * 4, rows,
-                   sc.scores.data(), kKeyBlock);
+          kt.dot_rows(hd, sc.q.data(), hd, rows, seg.k + first_row, seg.row_bytes, nb, sc.scores.data(), kKeyBlock);
           bool any = false;
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t p = q_pos[t0 + r / group];
@@ -104,7 +99,7 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
             const int64_t j0 = std::clamp<int64_t>(lo - b0, 0, nb), j1 = std::clamp<int64_t>(p + 1 - b0, 0, nb);
             float* sr = sc.scores.data() + r * kKeyBlock;
             if (j0 >= j1) {  // no key of this block is visible to the row
-              std::fill(sr, sr + kKeyBlock, 0.0f);
+              std::fill(sr, sr + nb, 0.0f);
               continue;
             }
             any = true;
@@ -120,17 +115,15 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
               for (int64_t d = 0; d < hd; ++d) ar[d] *= corr;
             }
             m = new_m;
+            exp_shifted(sr + j0, new_m, sr + j0, j1 - j0);
             float sum = 0.0f;
+            for (int64_t j = j0; j < j1; ++j) sum += sr[j];
             std::fill(sr, sr + j0, 0.0f);
-            for (int64_t j = j0; j < j1; ++j) sum += (sr[j] = std::exp(sr[j] - new_m));
-            std::fill(sr + j1, sr + kKeyBlock, 0.0f);
+            std::fill(sr + j1, sr + nb, 0.0f);
             sc.l[static_cast<size_t>(r)] += sum;
           }
-          if (!any) continue;
-          // pv[r, d] = sum_j w[r, j] v_j[d] = vt row d . weights row r
-          f32.gemm(kKeyBlock, sc.vt.data(), static_cast<size_t>(kKeyBlock) * 4, hd, sc.scores.data(),
-                   static_cast<size_t>(kKeyBlock) * 4, rows, sc.pv.data(), hd);
-          for (int64_t i = 0; i < rows * hd; ++i) sc.acc[static_cast<size_t>(i)] += sc.pv[static_cast<size_t>(i)];
+          // acc[r] += sum_j w[r, j] v_j
+          if (any) kt.axpy_rows(hd, sc.scores.data(), kKeyBlock, rows, seg.v + first_row, seg.row_bytes, nb, sc.acc.data(), hd);
         }
       }
       for (int64_t r = 0; r < rows; ++r) {

@@ -1,0 +1,81 @@
+// Attention's loops over F32 / F16 / BF16 rows (float_rows_impl.h) with AVX-512: 16 lanes,
+// twice the AVX2 kernels' work per instruction (these loops are compute-bound: the K/V rows
+// of a block sit in L1/L2 while the query heads of a kv head go over them).
+#include <immintrin.h>
+
+// GCC 12's _mm512_cvtph_ps passes a self-initialised "undefined" vector as the unused merge
+// source, which -Wmaybe-uninitialized reports once inlined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
+
+#include "kernels/avx512/kernels.h"
+#include "kernels/float_convert.h"
+#include "kernels/float_rows_impl.h"
+
+namespace st::avx512 {
+namespace {
+
+struct V16 {
+  using vec = __m512;
+  static constexpr int64_t W = 16;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static vec broadcast(float f) { return _mm512_set1_ps(f); }
+  static void reduce4(vec a, vec b, vec c, vec d, float* out) {
+    auto fold = [](__m512 v) {  // 16 -> 8 lanes
+      return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    };
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(fold(a), fold(b)), _mm256_hadd_ps(fold(c), fold(d)));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+  }
+};
+
+struct RowsF32 {
+  static __m512 load(const void* row, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(row) + i); }
+  static float load1(const void* row, int64_t i) { return static_cast<const float*>(row)[i]; }
+};
+struct RowsF16 {
+  static __m512 load(const void* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + i)));
+  }
+  static float load1(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
+};
+struct RowsBF16 {
+  static __m512 load(const void* row, int64_t i) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static float load1(const void* row, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
+};
+
+}  // namespace
+
+void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy) {
+  float_rows::dot_rows<V16, RowsF32>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V16, RowsF32>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy) {
+  float_rows::dot_rows<V16, RowsF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V16, RowsF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* y, int64_t ldy) {
+  float_rows::dot_rows<V16, RowsBF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                    float* acc, int64_t ldacc) {
+  float_rows::axpy_rows<V16, RowsBF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+
+}  // namespace st::avx512

@@ -1,0 +1,99 @@
+// The attention loops over float rows (DotRowsFn and AxpyRowsFn in kernel_table.h), written
+// once over a vector policy and compiled in each ISA folder with that folder's flags
+// (avx2/float_rows.cpp, neon/float_rows.cpp). Everything has internal linkage: the same
+// template compiled with different -m flags must never be merged by the linker.
+//
+// V (the ISA's f32 vector): `vec`, `W` lanes, zero(), load(const float*), store(float*, vec),
+//   fma(a, b, c) = a * b + c, broadcast(float), reduce4(a, b, c, d, float out[4]) = the four
+//   horizontal sums.
+// L (the row's storage type): load(row, i) = elements i .. i + W - 1 as f32; load1(row, i).
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace st::float_rows {
+namespace {
+
+// Four rows of w at a time against each x row: every x vector load serves four products,
+// and the four sums are reduced together.
+template <class V, class L>
+void dot_rows(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+              float* y, int64_t ldy) {
+  constexpr int64_t W = V::W;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t nv = n / W * W;
+  for (int64_t j = 0; j < n_w; j += 4) {
+    const int64_t jn = std::min<int64_t>(4, n_w - j);
+    const uint8_t* row[4];
+    for (int64_t k = 0; k < 4; ++k)  // past the end: the last row again, its sums dropped
+      row[k] = wb + static_cast<size_t>(j + std::min(k, jn - 1)) * w_row_bytes;
+    for (int64_t r = 0; r < n_x; ++r) {
+      const float* xr = x + r * ldx;
+      typename V::vec a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+      for (int64_t i = 0; i < nv; i += W) {
+        const typename V::vec xv = V::load(xr + i);
+        a0 = V::fma(xv, L::load(row[0], i), a0);
+        a1 = V::fma(xv, L::load(row[1], i), a1);
+        a2 = V::fma(xv, L::load(row[2], i), a2);
+        a3 = V::fma(xv, L::load(row[3], i), a3);
+      }
+      float s[4];
+      V::reduce4(a0, a1, a2, a3, s);
+      for (int64_t i = nv; i < n; ++i)
+        for (int k = 0; k < 4; ++k) s[k] += xr[i] * L::load1(row[k], i);
+      for (int64_t k = 0; k < jn; ++k) y[r * ldy + j + k] = s[k];
+    }
+  }
+}
+
+// acc rows in pairs, C vectors of each at a time, held in registers over all n_w rows of w:
+// each converted w vector feeds both rows.
+template <class V, class L, int C>
+void axpy_chunk(int64_t i0, const float* p, int64_t ldp, int64_t n_p, const uint8_t* wb, size_t w_row_bytes,
+                int64_t n_w, float* acc, int64_t ldacc) {
+  constexpr int64_t W = V::W;
+  for (int64_t r = 0; r < n_p; r += 2) {
+    const bool two = r + 1 < n_p;
+    float* out0 = acc + r * ldacc + i0;
+    float* out1 = two ? out0 + ldacc : out0;
+    const float* p0 = p + r * ldp;
+    const float* p1 = two ? p0 + ldp : p0;
+    typename V::vec a0[C], a1[C];
+    for (int c = 0; c < C; ++c) {
+      a0[c] = V::load(out0 + c * W);
+      a1[c] = V::load(out1 + c * W);
+    }
+    for (int64_t j = 0; j < n_w; ++j) {
+      const uint8_t* row = wb + static_cast<size_t>(j) * w_row_bytes;
+      const typename V::vec b0 = V::broadcast(p0[j]), b1 = V::broadcast(p1[j]);
+      for (int c = 0; c < C; ++c) {
+        const typename V::vec wv = L::load(row, i0 + c * W);
+        a0[c] = V::fma(b0, wv, a0[c]);
+        a1[c] = V::fma(b1, wv, a1[c]);
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      if (two) V::store(out1 + c * W, a1[c]);
+      V::store(out0 + c * W, a0[c]);  // after out1: with one row left, out1 aliases out0
+    }
+  }
+}
+
+template <class V, class L>
+void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+               float* acc, int64_t ldacc) {
+  constexpr int64_t W = V::W;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  int64_t i0 = 0;
+  for (; i0 + 4 * W <= n; i0 += 4 * W) axpy_chunk<V, L, 4>(i0, p, ldp, n_p, wb, w_row_bytes, n_w, acc, ldacc);
+  for (; i0 + W <= n; i0 += W) axpy_chunk<V, L, 1>(i0, p, ldp, n_p, wb, w_row_bytes, n_w, acc, ldacc);
+  for (int64_t r = 0; r < n_p && i0 < n; ++r)
+    for (int64_t j = 0; j < n_w; ++j) {
+      const uint8_t* row = wb + static_cast<size_t>(j) * w_row_bytes;
+      for (int64_t i = i0; i < n; ++i) acc[r * ldacc + i] += p[r * ldp + j] * L::load1(row, i);
+    }
+}
+
+}  // namespace
+}  // namespace st::float_rows

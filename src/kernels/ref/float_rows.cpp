@@ -1,0 +1,71 @@
+// The attention inner loops on float rows (kernel_table.h: DotRowsFn, AxpyRowsFn), plainly:
+// each row element converted to f32, products summed in order in f32.
+#include "kernels/float_convert.h"
+#include "kernels/ref/ref.h"
+
+namespace st::ref {
+namespace {
+
+struct LoadF32 {
+  static float at(const void* row, int64_t i) { return static_cast<const float*>(row)[i]; }
+};
+struct LoadF16 {
+  static float at(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
+};
+struct LoadBF16 {
+  static float at(const void* row, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
+};
+
+template <class Load>
+void dot_rows(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+              float* y, int64_t ldy) {
+  for (int64_t j = 0; j < n_w; ++j) {
+    const void* row = static_cast<const uint8_t*>(w) + static_cast<size_t>(j) * w_row_bytes;
+    for (int64_t r = 0; r < n_x; ++r) {
+      float sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += x[r * ldx + i] * Load::at(row, i);
+      y[r * ldy + j] = sum;
+    }
+  }
+}
+
+template <class Load>
+void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+               float* acc, int64_t ldacc) {
+  for (int64_t j = 0; j < n_w; ++j) {
+    const void* row = static_cast<const uint8_t*>(w) + static_cast<size_t>(j) * w_row_bytes;
+    for (int64_t r = 0; r < n_p; ++r) {
+      const float pj = p[r * ldp + j];
+      for (int64_t i = 0; i < n; ++i) acc[r * ldacc + i] += pj * Load::at(row, i);
+    }
+  }
+}
+
+}  // namespace
+
+void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy) {
+  dot_rows<LoadF32>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                  float* y, int64_t ldy) {
+  dot_rows<LoadF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* y, int64_t ldy) {
+  dot_rows<LoadBF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc) {
+  axpy_rows<LoadF32>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                   float* acc, int64_t ldacc) {
+  axpy_rows<LoadF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
+                    float* acc, int64_t ldacc) {
+  axpy_rows<LoadBF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+}
+
+}  // namespace st::ref
