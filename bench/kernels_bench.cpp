@@ -116,6 +116,37 @@ void bench_quantize(benchmark::State& state, TensorType act_type, Isa isa, int64
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
 }
 
+// Decode's one-token product over a DRAM-sized matrix in row groups, 64 rows per call as
+// matmul hands them out: the two halves one after the other (pair = false) or read together
+// by the two-stream kernel (pair = true). GB/s of weights.
+void bench_pair(benchmark::State& state, TensorType type, Isa isa, bool pair) {
+  const auto& k = kernel_table(type, isa);
+  constexpr int64_t n = 1536, chunk = 64;
+  const int64_t n_rows = (static_cast<int64_t>(110e6 / static_cast<double>(row_bytes(type, n))) / 128 + 1) * 128;
+  const auto rows = weight_matrix(type, n, n_rows);
+  std::vector<uint8_t> w(rows.size());
+  pack_row_groups(type, rows.data(), n_rows, n, w.data());
+  const auto a = activations(type, n, 1, isa);
+  const size_t rb = row_bytes(type, n);
+  std::vector<int32_t> sums(static_cast<size_t>(n / 32));
+  q8_0_block_sums(a.data(), n, sums.data());
+  std::vector<float> y(static_cast<size_t>(n_rows));
+  const int64_t half = n_rows / 2;
+  for (auto _ : state) {
+    for (int64_t r = 0; r < half; r += chunk) {
+      if (pair) {
+        k.gemm_groups_pair(n, w.data() + r * rb, w.data() + (half + r) * rb, rb, chunk, a.data(), sums.data(),
+                           y.data() + r, y.data() + half + r);
+      } else {
+        k.gemm_groups(n, w.data() + r * rb, rb, chunk, a.data(), rb, sums.data(), 1, y.data() + r, n_rows);
+        k.gemm_groups(n, w.data() + (half + r) * rb, rb, chunk, a.data(), rb, sums.data(), 1, y.data() + half + r, n_rows);
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows));
+}
+
 // Attention of the 4B shape (12 query heads, 2 KV heads of 128) over an F16 cache of `n_past`
 // positions plus `n_tok` fresh tokens, one thread: decode (n_tok = 1) at several context
 // lengths, and a prefill batch. Counter: KV cache bytes read per second.
@@ -176,6 +207,11 @@ int register_all() {
         benchmark::RegisterBenchmark(name("groups", t, isa, "1536xlargex1tok").c_str(), bench_groups, t, isa, 1536,
                                      group_rows, 1)
             ->Unit(benchmark::kMicrosecond);
+        if (kernel_table(t, isa).gemm_groups_pair)
+          for (bool pair : {false, true})
+            benchmark::RegisterBenchmark(name("pair", t, isa, pair ? "1536xlarge_two_streams" : "1536xlarge_one_stream").c_str(),
+                                         bench_pair, t, isa, pair)
+                ->Unit(benchmark::kMicrosecond);
       }
     }
     for (T t : {T::Q8_0, T::Q8_1, T::Q8_K})

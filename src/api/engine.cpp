@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,7 @@
 #include "api/session_impl.h"
 #include "formats/gguf_names.h"
 #include "formats/mapped_pages.h"
+#include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
 
@@ -309,16 +311,7 @@ double measure_read_bandwidth(int n_threads, size_t bytes) {
       threads.emplace_back([&, t] {
         const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(n_threads);
         const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(n_threads);
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // independent sums: the loads, not the adds, set the pace
-        size_t i = b;
-        for (; i + 4 <= e; i += 4) {
-          s0 += buf[i];
-          s1 += buf[i + 1];
-          s2 += buf[i + 2];
-          s3 += buf[i + 3];
-        }
-        for (; i < e; ++i) s0 += buf[i];
-        sums[static_cast<size_t>(t)] = s0 + s1 + s2 + s3;
+        sums[static_cast<size_t>(t)] = st::read_all(buf.data() + b, (e - b) * sizeof(uint64_t));
       });
     for (auto& th : threads) th.join();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -118,6 +118,26 @@ void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const 
             y + row_begin, ldy);
 }
 
+void matmul_rows_pair(const WeightRows& wa, int64_t a0, int64_t a1, float* ya, const WeightRows& wb, int64_t b0,
+                      int64_t b1, float* yb, const QuantizedActs& act) {
+  if (act.n_tok != 1) throw std::logic_error("matmul_rows_pair: one token only");
+  const KernelTable& kt = kernel_table(wa.type);
+  const int64_t n = std::min(a1 - a0, b1 - b0);
+  const bool pair = kt.gemm_groups_pair && wa.row_groups && wb.row_groups && wa.type == wb.type &&
+                    wa.row_bytes == wb.row_bytes && wa.n_cols == wb.n_cols && n > 0 && a0 % kGroupRows == 0 &&
+                    b0 % kGroupRows == 0 && n % kGroupRows == 0;
+  if (!pair) {
+    matmul_rows(wa, a0, a1, act, ya, 0);
+    matmul_rows(wb, b0, b1, act, yb, 0);
+    return;
+  }
+  kt.gemm_groups_pair(wa.n_cols, wa.data + static_cast<size_t>(a0) * wa.row_bytes,
+                      wb.data + static_cast<size_t>(b0) * wb.row_bytes, wa.row_bytes, n, act.bytes.data(),
+                      act.block_sums.data(), ya + a0, yb + b0);
+  if (a0 + n < a1) matmul_rows(wa, a0 + n, a1, act, ya, 0);  // the longer range's rest
+  if (b0 + n < b1) matmul_rows(wb, b0 + n, b1, act, yb, 0);
+}
+
 void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const QuantizedActs& act, float* y,
                      int64_t ldy) {
   const KernelTable& kt = kernel_table(w.type);
@@ -189,13 +209,36 @@ void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, T
     n_chunks += (w.n_rows + kChunk - 1) / kChunk;
   }
   first[parts.size()] = n_chunks;
-  pool.parallel_for(n_chunks, 1, [&](int64_t b, int64_t e, int) {
+  auto chunk = [&](int64_t c, const MatmulPart*& p, int64_t& r0, int64_t& r1) {
     size_t i = 0;
+    while (c >= first[i + 1]) ++i;
+    p = &parts[i];
+    r0 = (c - first[i]) * kChunk;
+    r1 = std::min(p->w.n_rows, r0 + kChunk);
+  };
+  if (act.n_tok == 1) {  // one token: chunk c goes with chunk c + half, two streams per thread
+    const int64_t half = (n_chunks + 1) / 2;
+    pool.parallel_for(half, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t c = b; c < e; ++c) {
+        const MatmulPart *pa, *pb;
+        int64_t a0, a1, b0, b1;
+        chunk(c, pa, a0, a1);
+        if (c + half >= n_chunks) {
+          matmul_rows(pa->w, a0, a1, act, pa->y, pa->ldy);
+          continue;
+        }
+        chunk(c + half, pb, b0, b1);
+        matmul_rows_pair(pa->w, a0, a1, pa->y, pb->w, b0, b1, pb->y, act);
+      }
+    });
+    return;
+  }
+  pool.parallel_for(n_chunks, 1, [&](int64_t b, int64_t e, int) {
     for (int64_t c = b; c < e; ++c) {
-      while (c >= first[i + 1]) ++i;
-      const MatmulPart& p = parts[i];
-      const int64_t r0 = (c - first[i]) * kChunk;
-      matmul_rows(p.w, r0, std::min(p.w.n_rows, r0 + kChunk), act, p.y, p.ldy);
+      const MatmulPart* p;
+      int64_t r0, r1;
+      chunk(c, p, r0, r1);
+      matmul_rows(p->w, r0, r1, act, p->y, p->ldy);
     }
   });
 }
@@ -211,6 +254,23 @@ void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy
   // 32 rows) still get a chunk per thread.
   const int64_t per_thread = w.n_rows / (2 * static_cast<int64_t>(pool.size())) / kGroupRows * kGroupRows;
   const int64_t grain = std::clamp<int64_t>(per_thread, kGroupRows, 4 * kGroupRows);
+  if (act.n_tok == 1 && w.row_groups && w.n_rows >= 4 * grain) {
+    // One token: chunk c goes with chunk c + half (matmul_rows_pair), so each thread streams
+    // two regions of the matrix at once.
+    const int64_t n_chunks = (w.n_rows + grain - 1) / grain, half = (n_chunks + 1) / 2;
+    pool.parallel_for(half, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t c = b; c < e; ++c) {
+        const int64_t a0 = c * grain, a1 = std::min(w.n_rows, a0 + grain);
+        if (c + half >= n_chunks) {
+          matmul_rows(w, a0, a1, act, y, ldy);
+          continue;
+        }
+        const int64_t b0 = (c + half) * grain, b1 = std::min(w.n_rows, b0 + grain);
+        matmul_rows_pair(w, a0, a1, y, w, b0, b1, y, act);
+      }
+    });
+    return;
+  }
   pool.parallel_for(w.n_rows, grain, [&](int64_t b, int64_t e, int) { matmul_rows(w, b, e, act, y, ldy); });
 }
 

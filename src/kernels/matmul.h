@@ -52,6 +52,12 @@ void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, T
 // The same on a row range [row_begin, row_end), single-threaded (callers that split work themselves).
 void matmul_rows(const WeightRows& w, int64_t row_begin, int64_t row_end, const QuantizedActs& act, float* y,
                  int64_t ldy);
+// Two row ranges (of one matrix, or of two taking the same activations: an expert's gate and
+// up) for one token (act.n_tok == 1), single-threaded: y_a[r] for rows [a0, a1) of wa, y_b[r] for [b0, b1)
+// of wb. On row-group weights the two ranges are read together (GemmGroupsPairFn: two
+// streams per core read DRAM faster than one); results equal two matmul_rows calls bit for bit.
+void matmul_rows_pair(const WeightRows& wa, int64_t a0, int64_t a1, float* ya, const WeightRows& wb, int64_t b0,
+                      int64_t b1, float* yb, const QuantizedActs& act);
 // Row ranges of weights in row-group layout must start and end at multiples of 16.
 // y[t * ldy + rows[i]] = w_rows[i] . act_t for every token of act, single-threaded. On the
 // file's layout this reads only the listed rows (sparse ReGLU's up products).

@@ -145,6 +145,19 @@ void Forward::moe_block(int il, int64_t n_tok) {
         if (g[(b + t) * F + r] > 0.0f) return true;
       return false;
     };
+    // ReGLU in place: gate rows [r0, r1) of the expert's n tokens from row b become
+    // relu(gate) * up; returns how many are exactly zero.
+    auto reglu = [g = gate, u = static_cast<const float*>(up), F](int64_t b, int64_t n, int64_t r0, int64_t r1) {
+      int64_t z = 0;
+      for (int64_t t = b; t < b + n; ++t) {
+        for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
+          const float v = g[i] > 0.0f ? g[i] * u[i] : 0.0f;
+          g[i] = v;
+          z += v == 0.0f;
+        }
+      }
+      return z;
+    };
     auto up_item = [&](int64_t item, int64_t& done, int64_t& zero, int thread) {
       const size_t a = static_cast<size_t>(item / chunks_per_expert);
       const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
@@ -194,17 +207,22 @@ void Forward::moe_block(int il, int64_t n_tok) {
           r = end;
         }
       }
-      float* const g = gate;
-      const float* const u = up;
-      int64_t z = 0;
-      for (int64_t t = b; t < b + n; ++t) {
-        for (int64_t i = t * F + r0; i < t * F + r1; ++i) {
-          const float v = g[i] > 0.0f ? g[i] * u[i] : 0.0f;
-          g[i] = v;
-          z += v == 0.0f;
-        }
-      }
-      zero += z;
+      zero += reglu(b, n, r0, r1);
+    };
+    // Decode on re-laid weights: an expert's gate and up rows of the item read together as two
+    // streams (matmul_rows_pair), every up row computed (in this layout 16 rows share each
+    // cache line, so a dense layer's up rows are read whole anyway).
+    auto gate_up_pair = [&](int64_t item, int64_t& done, int64_t& zero) {
+      const size_t a = static_cast<size_t>(item / chunks_per_expert);
+      const int e = active[a];
+      const auto [b, n] = tokens_of(e);
+      const WeightRows g = weight_rows(leases[a].view().gate), u = weight_rows(leases[a].view().up);
+      if (n != 1 || up_on_request || separate_up || !g.row_groups || !u.row_groups) return false;
+      const int64_t r0 = (item % chunks_per_expert) * row_chunk, r1 = std::min(F, r0 + row_chunk);
+      matmul_rows_pair(g, r0, r1, gate + b * F, u, r0, r1, up + b * F, S.expert_act[static_cast<size_t>(e)]);
+      done += r1 - r0;
+      zero += reglu(b, n, r0, r1);
+      return true;
     };
     std::atomic<int64_t> up_rows_done{0}, zeros{0};
     clock_.lap(Phase::moe_prep);
@@ -226,6 +244,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
     pool_.parallel_for(n_items, 1, [&](int64_t ib, int64_t ie, int thread) {
       int64_t done = 0, zero = 0;
       for (int64_t item = ib; item < ie; ++item) {
+        if (gate_up_pair(item, done, zero)) continue;
         if (!up_on_request) gate_item(item);
         up_item(item, done, zero, thread);
       }
@@ -268,15 +287,37 @@ void Forward::moe_block(int il, int64_t n_tok) {
     // Dense down products into per-(expert-grouped assignment) rows of H.
     const int64_t h_chunk = item_rows(H);
     const int64_t chunks_h = (H + h_chunk - 1) / h_chunk;
-    pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
-      for (int64_t item = ib; item < ie; ++item) {
-        const size_t a = static_cast<size_t>(item / chunks_h);
-        const int64_t r0 = (item % chunks_h) * h_chunk, r1 = std::min(H, r0 + h_chunk);
-        const int e = active[a];
-        matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)],
-                    down + tokens_of(e).first * H, H);
-      }
-    });
+    if (n_tok == 1) {
+      // Decode: an item is a pair of chunks, c and c + half of the expert's rows, read
+      // together as two streams (matmul_rows_pair).
+      const int64_t half = (chunks_h + 1) / 2;
+      pool_.parallel_for(static_cast<int64_t>(active.size()) * half, 1, [&](int64_t ib, int64_t ie, int) {
+        for (int64_t item = ib; item < ie; ++item) {
+          const size_t a = static_cast<size_t>(item / half);
+          const int64_t ch = item % half;
+          const int e = active[a];
+          const WeightRows w = weight_rows(leases[a].view().down);
+          float* y = down + tokens_of(e).first * H;
+          const int64_t r0 = ch * h_chunk, r1 = std::min(H, r0 + h_chunk);
+          if (ch + half >= chunks_h) {
+            matmul_rows(w, r0, r1, S.expert_act[static_cast<size_t>(e)], y, H);
+            continue;
+          }
+          const int64_t q0 = (ch + half) * h_chunk, q1 = std::min(H, q0 + h_chunk);
+          matmul_rows_pair(w, r0, r1, y, w, q0, q1, y, S.expert_act[static_cast<size_t>(e)]);
+        }
+      });
+    } else {
+      pool_.parallel_for(static_cast<int64_t>(active.size()) * chunks_h, 1, [&](int64_t ib, int64_t ie, int) {
+        for (int64_t item = ib; item < ie; ++item) {
+          const size_t a = static_cast<size_t>(item / chunks_h);
+          const int64_t r0 = (item % chunks_h) * h_chunk, r1 = std::min(H, r0 + h_chunk);
+          const int e = active[a];
+          matmul_rows(weight_rows(leases[a].view().down), r0, r1, S.expert_act[static_cast<size_t>(e)],
+                      down + tokens_of(e).first * H, H);
+        }
+      });
+    }
     clock_.lap(Phase::expert_down);
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);

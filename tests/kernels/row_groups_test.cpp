@@ -122,6 +122,55 @@ TEST(RowGroups, EverySimdKernelMatchesThePlainProduct) {
   if (kernels == 0) GTEST_SKIP() << "no row-group kernel on this CPU";
 }
 
+// The two-stream one-token kernel (GemmGroupsPairFn) gives exactly what two single calls give.
+TEST(RowGroups, EveryPairKernelEqualsTwoSingleCalls) {
+  int kernels = 0;
+  for (Isa isa : available_isas())
+    for (TensorType t : kTypes) {
+      const auto& kt = kernel_table(t, isa);
+      if (!kt.gemm_groups_pair) continue;
+      ++kernels;
+      Problem a(t, 64, 160, 1, 41), b(t, 64, 160, 1, 42);  // b's weights; a's activations for both
+      std::vector<float> ya(64, -1.f), yb(64, -1.f), want_a(64, -2.f), want_b(64, -2.f);
+      kt.gemm_groups_pair(a.n_cols, a.packed.data(), b.packed.data(), a.row_bytes, 64, a.act.row(0),
+                          a.act.block_sums.data(), ya.data(), yb.data());
+      kt.gemm_groups(a.n_cols, a.packed.data(), a.row_bytes, 64, a.act.row(0), a.act.row_bytes, a.act.block_sums.data(), 1,
+                     want_a.data(), 64);
+      kt.gemm_groups(a.n_cols, b.packed.data(), a.row_bytes, 64, a.act.row(0), a.act.row_bytes, a.act.block_sums.data(), 1,
+                     want_b.data(), 64);
+      for (size_t r = 0; r < 64; ++r) {
+        ASSERT_EQ(ya[r], want_a[r]) << test::type_isa_name(t, isa) << " row " << r;
+        ASSERT_EQ(yb[r], want_b[r]) << test::type_isa_name(t, isa) << " row " << r;
+      }
+    }
+  if (kernels == 0) GTEST_SKIP() << "no pair kernel on this CPU";
+}
+
+// matmul_rows_pair: ranges of different lengths and places, packed or in the file's layout,
+// equal two matmul_rows calls bit for bit; it is for one token only.
+TEST(RowGroups, MatmulRowsPairEqualsTwoMatmulRows) {
+  for (TensorType t : kTypes) {
+    Problem p(t, 256, 128, 1, 55);
+    const WeightRows plain{t, p.n_cols, p.n_rows, p.row_bytes, p.rows.data()};
+    WeightRows grouped = plain;
+    grouped.data = p.packed.data();
+    grouped.row_groups = row_groups_supported(t, 256);
+    for (const WeightRows& w : {plain, grouped}) {
+      std::vector<float> got(256, -1.f), want(256, -2.f);
+      matmul_rows_pair(w, 0, 64, got.data(), w, 128, 176, got.data(), p.act);  // 64 and 48 rows
+      matmul_rows(w, 0, 64, p.act, want.data(), 256);
+      matmul_rows(w, 128, 176, p.act, want.data(), 256);
+      for (size_t r = 0; r < 256; ++r)
+        if (r < 64 || (r >= 128 && r < 176)) ASSERT_EQ(got[r], want[r]) << tensor_type_name(t) << " row " << r;
+        else ASSERT_EQ(got[r], -1.f) << "row " << r << " outside both ranges was written";
+    }
+    Problem two(t, 64, 128, 2, 56);
+    std::vector<float> y(128);
+    const WeightRows w2{t, two.n_cols, two.n_rows, two.row_bytes, two.rows.data()};
+    EXPECT_THROW(matmul_rows_pair(w2, 0, 16, y.data(), w2, 16, 32, y.data(), two.act), std::logic_error);
+  }
+}
+
 // Kernels that sum products in int16 lanes before widening (AVX2's Q4_0, plain NEON) rely on
 // the codes' ranges; random weights never come near the limits, so this puts every extreme
 // code (Q4_0 nibbles 15 and 0, Q8_0 codes -128 and 127) against activations of +-127 whose
@@ -167,6 +216,14 @@ TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
                      got.data(), kRows);
       gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
       expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
+      if (!kt.gemm_groups_pair) continue;
+      for (int64_t k = 0; k < kTok; ++k) {  // the two-stream kernel, token by token
+        std::vector<float> ya(kRows), yb(kRows), wk(want.begin() + k * kRows, want.begin() + (k + 1) * kRows);
+        kt.gemm_groups_pair(kCols, packed.data(), packed.data(), rb, kRows, act.row(k), act.block_sums.data() + k * (kCols / 32),
+                            ya.data(), yb.data());
+        expect_close(ya, wk, test::type_isa_name(t, isa) + " pair, extreme codes");
+        expect_close(yb, wk, test::type_isa_name(t, isa) + " pair, extreme codes");
+      }
     }
   if (kernels == 0) GTEST_SKIP() << "no row-group kernel on this CPU";
 }
@@ -203,6 +260,33 @@ TEST(RowGroups, FileLayoutProductsEqualPackedOnesBitForBit) {
       }
       EXPECT_EQ(c[1], -3.0f);
     }
+  }
+}
+
+// One token over a matrix large enough for matmul's two-streams-per-thread path: the same
+// bits as the file layout's rows one range at a time.
+TEST(RowGroups, OneTokenMatmulInPairsEqualsTheFileLayoutBitForBit) {
+  ThreadPool pool(2);
+  for (TensorType t : kTypes) {
+    if (!row_groups_supported(t, 64)) GTEST_SKIP() << "no row-group kernel on this CPU";
+    Problem p(t, 1040, 96, 1, 77);  // 16 chunks of 64 rows and a partial one
+    const WeightRows plain{t, p.n_cols, p.n_rows, p.row_bytes, p.rows.data()};
+    WeightRows grouped = plain;
+    grouped.data = p.packed.data();
+    grouped.row_groups = true;
+    std::vector<float> a(static_cast<size_t>(p.n_rows), -1.0f), b(a.size(), -2.0f);
+    matmul(grouped, p.act, a.data(), p.n_rows, pool);
+    matmul_rows(plain, 0, p.n_rows, p.act, b.data(), p.n_rows);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << tensor_type_name(t) << " at " << i;
+    // matmul_parts pairs chunks across parts of different sizes.
+    Problem q(t, 96, 96, 1, 78);
+    WeightRows gq{t, q.n_cols, q.n_rows, q.row_bytes, q.packed.data(), true};
+    std::vector<float> c(a.size(), -3.0f), d(96, -3.0f), want_d(96, -4.0f);
+    const MatmulPart parts[2] = {{grouped, c.data(), p.n_rows}, {gq, d.data(), 96}};
+    matmul_parts(parts, p.act, pool);  // q's rows with p's activations: same shape
+    matmul_rows(WeightRows{t, q.n_cols, q.n_rows, q.row_bytes, q.rows.data()}, 0, 96, p.act, want_d.data(), 96);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(c[i], b[i]) << "parts, first matrix at " << i;
+    for (size_t i = 0; i < 96; ++i) ASSERT_EQ(d[i], want_d[i]) << "parts, second matrix at " << i;
   }
 }
 

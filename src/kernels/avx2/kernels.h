@@ -59,6 +59,10 @@ void gemm_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t*
                     size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 
 // Row-group layout products and packers (kernels/row_groups.h; avx2/row_groups.cpp).
+void gemm_groups_pair_q4_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb);
+void gemm_groups_pair_q8_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb);
 void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,

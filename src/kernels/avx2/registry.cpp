@@ -41,6 +41,7 @@ void override_kernels(KernelTable& t) {
     case TensorType::Q4_0:
       BlockKernels<PackQ4_0, DotU8S8, Avx2DotU<8>, ActQ8_0<8>>::fill(t, true);
       t.gemm_groups = gemm_groups_q4_0;
+      t.gemm_groups_pair = gemm_groups_pair_q4_0;
       t.gemm_rows = gemm_rows_q4_0;
       t.pack_groups = pack_groups_q4_0;
       break;
@@ -51,6 +52,7 @@ void override_kernels(KernelTable& t) {
       BlockKernels<PackQ8_0Signed, DotS8S8, Avx2DotS, ActQ8_0<0>>::fill(t, true);
       t.quantize_row = quantize_row_q8_0;
       t.gemm_groups = gemm_groups_q8_0;
+      t.gemm_groups_pair = gemm_groups_pair_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
       t.pack_groups = pack_groups_q8_0;
       break;

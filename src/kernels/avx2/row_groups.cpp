@@ -122,6 +122,63 @@ void pass(const uint8_t* wg, const ActSide& a, int h0, float* y, int64_t ldy) {
     for (int h = 0; h < NH; ++h) _mm256_storeu_ps(y + t * ldy + 8 * (h0 + h), acc[t][h]);
 }
 
+// One token, two groups from two places, both halves of each, their blocks read alternately:
+// two streams per core (kernel_table.h, GemmGroupsPairFn). Per (group, half) the arithmetic
+// of pass<kQ8, 1, 2>, so the results are the same bits.
+template <bool kQ8>
+void pass_pair(const uint8_t* wa, const uint8_t* wb, const ActSide& a, float* ya, float* yb) {
+  using S = Shape<kQ8>;
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const uint8_t* wg[2] = {wa, wb};
+  __m256 acc[2][2];
+  for (auto& m : acc) m[0] = m[1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < a.nb; ++b) {
+    const uint8_t* ab = a.codes + static_cast<size_t>(b) * sizeof(BlockQ8_0);
+    __m256i s[2][2];
+    for (int m = 0; m < 2; ++m) {
+      const uint8_t* blk = wg[m] + static_cast<size_t>(b) * S::kBlockBytes;
+      for (size_t o = 0; o < S::kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
+      s[m][0] = s[m][1] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 1
+    for (int k = 0; k < S::kChunks; ++k) {
+      for (int m = 0; m < 2; ++m) {
+        const uint8_t* chunk = wg[m] + static_cast<size_t>(b) * S::kBlockBytes + 32 + 64 * k;
+        for (int h = 0; h < 2; ++h) {
+          if constexpr (kQ8) {
+            const __m256i w = _mm256_xor_si256(loadu256(chunk + 32 * h), flip);
+            const __m256i av = _mm256_set1_epi32(load_i32(ab + 4 * k));
+            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(av, w));
+            s[m][h] = _mm256_add_epi32(s[m][h], _mm256_madd_epi16(p, ones));
+          } else {
+            const __m256i q = loadu256(chunk + 32 * h);
+            s[m][h] = _mm256_add_epi16(s[m][h], _mm256_maddubs_epi16(_mm256_and_si256(q, low4),
+                                                                     _mm256_set1_epi32(load_i32(ab + 4 * k))));
+            s[m][h] = _mm256_add_epi16(s[m][h], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
+                                                                     _mm256_set1_epi32(load_i32(ab + 16 + 4 * k))));
+          }
+        }
+      }
+    }
+    const __m256 da = _mm256_broadcast_ss(a.d + b);
+    for (int m = 0; m < 2; ++m) {
+      const uint8_t* blk = wg[m] + static_cast<size_t>(b) * S::kBlockBytes;
+      for (int h = 0; h < 2; ++h) {
+        const __m256 scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+        __m256i isum = s[m][h];
+        if constexpr (!kQ8) isum = _mm256_add_epi32(_mm256_madd_epi16(isum, ones), _mm256_set1_epi32(a.zero[b]));
+        acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(scale, da), acc[m][h]);
+      }
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    _mm256_storeu_ps(ya + 8 * h, acc[0][h]);
+    _mm256_storeu_ps(yb + 8 * h, acc[1][h]);
+  }
+}
+
 // One group, T tokens: one token takes both halves in one pass (decode: the group is read from
 // memory once, as one stream); more tokens go half by half (the group is in L1 by then).
 template <bool kQ8, int T>
@@ -170,6 +227,25 @@ void gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, c
   }
 }
 
+template <bool kQ8>
+void gemm_groups_pair(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      const int32_t* act_sums, float* ya, float* yb) {
+  const int64_t nb = n / kQK;
+  thread_local std::vector<float> d;  // as in gemm_groups
+  thread_local std::vector<int32_t> zero;
+  if (d.size() < static_cast<size_t>(nb)) {
+    d.resize(static_cast<size_t>(nb));
+    zero.resize(static_cast<size_t>(nb));
+  }
+  const auto* ab = static_cast<const uint8_t*>(act);
+  act_block_terms(ab, act_sums, nb, kQ8 ? 0 : 8, d.data(), zero.data());
+  const ActSide a{ab + 2, 0, d.data(), zero.data(), nb};
+  const size_t group_bytes = 16 * w_row_bytes;
+  for (int64_t g = 0; g < n_rows / 16; ++g)
+    pass_pair<kQ8>(static_cast<const uint8_t*>(wa) + static_cast<size_t>(g) * group_bytes,
+                   static_cast<const uint8_t*>(wb) + static_cast<size_t>(g) * group_bytes, a, ya + g * 16, yb + g * 16);
+}
+
 // Row by row: the source is read as one sequential stream (freshly read experts are cold in
 // the caches, and a single stream is what the prefetchers follow best), while the writes land
 // in the group's own 16 x row_bytes region, which stays in L1.
@@ -210,6 +286,16 @@ void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8
 
 void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
   pack_rows_into_groups<true>(rows, n_rows, n_cols, groups);
+}
+
+void gemm_groups_pair_q4_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb) {
+  gemm_groups_pair<false>(n, wa, wb, w_row_bytes, n_rows, act, act_sums, ya, yb);
+}
+
+void gemm_groups_pair_q8_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb) {
+  gemm_groups_pair<true>(n, wa, wb, w_row_bytes, n_rows, act, act_sums, ya, yb);
 }
 
 void gemm_groups_q4_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,

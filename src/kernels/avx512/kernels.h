@@ -40,4 +40,8 @@ void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const vo
 void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
                    float* acc, int64_t ldacc);
 
+void gemm_groups_pair_q4_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb);
+void gemm_groups_pair_q8_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                           const void* act, const int32_t* act_sums, float* ya, float* yb);
 }  // namespace st::avx512

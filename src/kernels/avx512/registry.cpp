@@ -19,6 +19,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::Q4_0:
       BlockKernels<PackQ4_0, DotVnni, TileDotVnni, ActQ8_0<8>>::fill(t, true);
       t.gemm_groups = gemm_groups_q4_0;
+      t.gemm_groups_pair = gemm_groups_pair_q4_0;
       t.gemm_rows = gemm_rows_q4_0;
       break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
@@ -27,6 +28,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::Q8_0:
       BlockKernels<PackQ8_0Biased, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, true);
       t.gemm_groups = gemm_groups_q8_0;
+      t.gemm_groups_pair = gemm_groups_pair_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
       break;
     // The float types: attention's loops over the K/V cache (float_rows_impl.h), 16 lanes.

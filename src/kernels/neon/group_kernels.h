@@ -105,6 +105,51 @@ void group_tokens(const uint8_t* wg, int64_t nb, const uint8_t* act, size_t act_
   for (int q0 = 0; q0 < 4; q0 += NQ) group_pass<K, kQ8, T, NQ>(wg, nb, act, act_row_bytes, sums, q0, y, ldy);
 }
 
+// One token, two groups from two places, their blocks read alternately (two streams per
+// core: GemmGroupsPairFn in kernel_table.h). Per group the arithmetic of group_pass with one
+// token, so the results are the same bits.
+template <class K, bool kQ8>
+void group_pair(const uint8_t* wa, const uint8_t* wb, int64_t nb, const uint8_t* act, const int32_t* sums, float* ya,
+                float* yb) {
+  using S = GroupShape<kQ8>;
+  constexpr int NQ = K::template kQuads<1>;
+  const uint8_t* wg[2] = {wa, wb};
+  float* y[2] = {ya, yb};
+  for (int q0 = 0; q0 < 4; q0 += NQ) {
+    float32x4_t acc[2][NQ];
+    for (auto& m : acc)
+      for (int q = 0; q < NQ; ++q) m[q] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* ab = act + static_cast<size_t>(b) * sizeof(BlockQ8_0);
+      const int8_t* a[1] = {reinterpret_cast<const int8_t*>(ab + 2)};
+      const int32_t zero[1] = {kQ8 ? 0 : -8 * sums[b]};
+      const float da = half_to_float(load_u16(ab));
+      for (int m = 0; m < 2; ++m) {
+        const uint8_t* blk = wg[m] + static_cast<size_t>(b) * S::kBlockBytes;
+        int32x4_t s[1][NQ];
+        K::template block<kQ8, 1, NQ>(blk, q0, a, zero, s);
+        for (int q = 0; q < NQ; ++q) {
+          const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(blk + 8 * (q0 + q))));
+          acc[m][q] = vfmaq_f32(acc[m][q], vcvtq_f32_s32(s[0][q]), vmulq_n_f32(dw, da));
+        }
+      }
+    }
+    for (int m = 0; m < 2; ++m)
+      for (int q = 0; q < NQ; ++q) vst1q_f32(y[m] + 4 * (q0 + q), acc[m][q]);
+  }
+}
+
+template <class K, bool kQ8>
+void gemm_groups_pair_by(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
+                         const void* act, const int32_t* act_sums, float* ya, float* yb) {
+  const int64_t nb = n / kQK;
+  const size_t group_bytes = 16 * w_row_bytes;
+  for (int64_t g = 0; g < n_rows / 16; ++g)
+    group_pair<K, kQ8>(static_cast<const uint8_t*>(wa) + static_cast<size_t>(g) * group_bytes,
+                       static_cast<const uint8_t*>(wb) + static_cast<size_t>(g) * group_bytes, nb,
+                       static_cast<const uint8_t*>(act), act_sums, ya + g * 16, yb + g * 16);
+}
+
 // The GemmGroupsFn contract (kernel_table.h) over a policy.
 template <class K, bool kQ8>
 void gemm_groups_by(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,

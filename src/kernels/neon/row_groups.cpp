@@ -139,9 +139,11 @@ void pack_groups(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* g
 void set_row_group_kernels(KernelTable& t) {
   if (t.type == TensorType::Q4_0) {
     t.gemm_groups = gemm_groups_by<WidenPolicy, false>;
+    t.gemm_groups_pair = gemm_groups_pair_by<WidenPolicy, false>;
     t.pack_groups = pack_groups<false>;
   } else if (t.type == TensorType::Q8_0) {
     t.gemm_groups = gemm_groups_by<WidenPolicy, true>;
+    t.gemm_groups_pair = gemm_groups_pair_by<WidenPolicy, true>;
     t.pack_groups = pack_groups<true>;
   }
 }

@@ -75,8 +75,13 @@ struct SdotPolicy {
 }  // namespace
 
 void set_row_group_kernels_dotprod(KernelTable& t) {
-  if (t.type == TensorType::Q4_0) t.gemm_groups = gemm_groups_by<SdotPolicy, false>;
-  else if (t.type == TensorType::Q8_0) t.gemm_groups = gemm_groups_by<SdotPolicy, true>;
+  if (t.type == TensorType::Q4_0) {
+    t.gemm_groups = gemm_groups_by<SdotPolicy, false>;
+    t.gemm_groups_pair = gemm_groups_pair_by<SdotPolicy, false>;
+  } else if (t.type == TensorType::Q8_0) {
+    t.gemm_groups = gemm_groups_by<SdotPolicy, true>;
+    t.gemm_groups_pair = gemm_groups_pair_by<SdotPolicy, true>;
+  }
 }
 
 }  // namespace st::neon
