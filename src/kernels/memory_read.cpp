@@ -24,16 +24,19 @@ namespace {
 
 uint64_t read_all_plain(const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
-  uint64_t s[4] = {};
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k) {
+  constexpr int S = kReadStreams;
+  const size_t part = n / S / 8 * 8;
+  uint64_t acc[S] = {};
+  for (size_t i = 0; i < part; i += 8)
+    for (int s = 0; s < S; ++s) {
       uint64_t v;
-      std::memcpy(&v, b + i + 8 * k, 8);
-      s[k] += v;
+      std::memcpy(&v, b + static_cast<size_t>(s) * part + i, 8);
+      acc[s] += v;
     }
-  for (; i < n; ++i) s[0] += b[i];
-  return s[0] + s[1] + s[2] + s[3];
+  uint64_t sum = 0;
+  for (uint64_t a : acc) sum += a;
+  for (size_t i = part * S; i < n; ++i) sum += b[i];
+  return sum;
 }
 
 }  // namespace
