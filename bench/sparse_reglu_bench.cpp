@@ -1,9 +1,10 @@
-// Sparse ReGLU micro-benchmarks on 4B-shaped experts (n_embd 1536, n_ff 768), one thread,
-// cycling over enough experts (~85 MB per matrix kind) that weights come from DRAM as in
-// decode: the dense down gemv against the neuron-column product, and the dense up gemv
-// against the row-list product (matmul_row_list on the file layout), at several shares of zero
-// neurons (0 = the dense product of the whole matrix). Counter "dense_GB/s" is the
-// dense matrix's bytes per second (so sparse and dense compare as time per expert).
+// Sparse ReGLU micro-benchmarks: one token through one 4B-shaped expert (n_embd 1536, n_ff
+// 768), one thread, cycling over enough experts (~170 MB) that the weights come from DRAM as
+// in decode. Dense: gate, up and down products on row groups (each as two halves read
+// together, as decode does) plus ReGLU and the activations' quantization. Bundles: the same
+// gate products, then kernels/neuron_bundles over both parts, at several shares of zero
+// neurons. Counter "dense_GB/s": the dense expert's bytes per second, so the rows compare as
+// time per expert (a sparse row above the dense one is faster).
 //
 //   build/bench/sparse_reglu_bench            (ST_BENCH_EXPERTS=1: one expert, cache-resident)
 #include <benchmark/benchmark.h>
@@ -15,59 +16,55 @@
 #include "formats/tensor_type.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
-#include "kernels/neuron_columns.h"
+#include "kernels/neuron_bundles.h"
+#include "kernels/row_groups.h"
 
 namespace st {
 namespace {
 
 constexpr int64_t kH = 1536, kF = 768;
-const int kExperts = getenv("ST_BENCH_EXPERTS") ? atoi(getenv("ST_BENCH_EXPERTS")) : 128;
+const int kExperts = getenv("ST_BENCH_EXPERTS") ? atoi(getenv("ST_BENCH_EXPERTS")) : 48;
 
 struct Experts {
   TensorType type;
-  size_t bytes;                 // one expert's matrix
-  std::vector<uint8_t> rows;    // down in the file layout, all experts
-  std::vector<uint8_t> cols;    // the same in neuron columns
-  std::vector<uint8_t> up;      // up matrices [kF rows x kH]
+  size_t matrix_bytes;         // one expert's gate (= up = down)
+  std::vector<uint8_t> gate;   // all experts, row groups
+  std::vector<uint8_t> up;     // row groups
+  std::vector<uint8_t> down;   // row groups
+  std::vector<uint8_t> bundles;  // [expert][part 0, part 1]
 };
 
 const Experts& experts(TensorType type) {
   static std::vector<Experts> cache;
   for (const auto& e : cache)
     if (e.type == type) return e;
-  Experts e{type, row_bytes(type, kF) * kH, {}, {}, {}};
+  Experts e{type, row_bytes(type, kH) * kF, {}, {}, {}, {}};
   std::mt19937 rng(1);
   std::normal_distribution<float> g(0.f, 1.f);
-  std::vector<float> x(static_cast<size_t>(kF));
-  std::vector<uint8_t> one(e.bytes);
   const auto& k = kernel_table(type, Isa::scalar);
-  for (int64_t r = 0; r < kH; ++r) {  // one random expert, copied (contents do not change speed)
-    for (auto& v : x) v = g(rng);
-    k.quantize_row(x.data(), one.data() + static_cast<size_t>(r) * row_bytes(type, kF), kF);
-  }
-  std::vector<uint8_t> one_cols(e.bytes);
-  rows_to_neuron_columns(type, one.data(), kH, kF, one_cols.data());
-  for (int i = 0; i < kExperts; ++i) {
-    e.rows.insert(e.rows.end(), one.begin(), one.end());
-    e.cols.insert(e.cols.end(), one_cols.begin(), one_cols.end());
-    e.up.insert(e.up.end(), one.begin(), one.end());  // same byte count: [kF x kH]
+  auto random_matrix = [&](int64_t rows, int64_t cols) {  // file layout
+    std::vector<float> x(static_cast<size_t>(cols));
+    std::vector<uint8_t> m(row_bytes(type, cols) * static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (auto& v : x) v = g(rng);
+      k.quantize_row(x.data(), m.data() + static_cast<size_t>(r) * row_bytes(type, cols), cols);
+    }
+    return m;
+  };
+  const auto gate = random_matrix(kF, kH), up = random_matrix(kF, kH), down = random_matrix(kH, kF);
+  std::vector<uint8_t> gate_g(gate.size()), up_g(up.size()), down_g(down.size()), parts(2 * e.matrix_bytes);
+  pack_row_groups(type, gate.data(), kF, kH, gate_g.data());
+  pack_row_groups(type, up.data(), kF, kH, up_g.data());
+  pack_row_groups(type, down.data(), kH, kF, down_g.data());
+  rows_to_bundles(type, up.data(), down.data(), kH, kF, parts.data(), parts.data() + e.matrix_bytes);
+  for (int i = 0; i < kExperts; ++i) {  // copies: the contents do not change the speed
+    e.gate.insert(e.gate.end(), gate_g.begin(), gate_g.end());
+    e.up.insert(e.up.end(), up_g.begin(), up_g.end());
+    e.down.insert(e.down.end(), down_g.begin(), down_g.end());
+    e.bundles.insert(e.bundles.end(), parts.begin(), parts.end());
   }
   cache.push_back(std::move(e));
   return cache.back();
-}
-
-// A ReGLU activation row with about `zero` of kF neurons exactly 0, in Q8_0, and its active list.
-void sparse_act(double zero, std::vector<uint8_t>& qa, std::vector<int32_t>& active) {
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<float> a(static_cast<size_t>(kF));
-  active.clear();
-  for (int64_t j = 0; j < kF; ++j) {
-    a[static_cast<size_t>(j)] = u(rng) < zero ? 0.f : 0.1f + u(rng);
-    if (a[static_cast<size_t>(j)] != 0.f) active.push_back(static_cast<int32_t>(j));
-  }
-  qa.resize(row_bytes(TensorType::Q8_0, kF));
-  kernel_table(TensorType::Q8_0).quantize_row(a.data(), qa.data(), kF);
 }
 
 void rate(benchmark::State& state, size_t bytes) {
@@ -75,83 +72,71 @@ void rate(benchmark::State& state, size_t bytes) {
       benchmark::Counter(static_cast<double>(bytes) * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-void BM_down_dense(benchmark::State& state, TensorType type) {
-  const Experts& e = experts(type);
-  std::vector<uint8_t> qa;
-  std::vector<int32_t> active;
-  sparse_act(0.5, qa, active);
-  std::vector<float> y(static_cast<size_t>(kH));
-  int i = 0;
-  for (auto _ : state) {
-    kernel_table(type).gemv(kF, e.rows.data() + e.bytes * static_cast<size_t>(i), row_bytes(type, kF), kH, qa.data(), y.data());
-    benchmark::DoNotOptimize(y.data());
-    i = (i + 1) % kExperts;
-  }
-  rate(state, e.bytes);
-}
-
-void BM_down_columns(benchmark::State& state, TensorType type) {
-  const Experts& e = experts(type);
-  std::vector<uint8_t> qa;
-  std::vector<int32_t> active;
-  sparse_act(static_cast<double>(state.range(0)) / 100.0, qa, active);
-  std::vector<float> y(static_cast<size_t>(kH));
-  int i = 0;
-  for (auto _ : state) {
-    neuron_columns_down(type, e.cols.data() + e.bytes * static_cast<size_t>(i), kH, kF, qa.data(), active, 0, kH, y.data());
-    benchmark::DoNotOptimize(y.data());
-    i = (i + 1) % kExperts;
-  }
-  rate(state, e.bytes);
-}
-
-// One token's up product `product(up matrix, activations, y)` over the cycled experts.
-template <class Product>
-void up_bench(benchmark::State& state, TensorType type, Product product) {
-  const Experts& e = experts(type);
-  std::vector<float> x(static_cast<size_t>(kH), 0.5f);
-  QuantizedActs qa;
-  quantize_acts(type, x.data(), 1, kH, qa, nullptr);
-  std::vector<float> y(static_cast<size_t>(kF));
-  int i = 0;
-  for (auto _ : state) {
-    const WeightRows w{type, kH, kF, row_bytes(type, kH), e.up.data() + e.bytes * static_cast<size_t>(i)};
-    product(w, qa, y.data());
-    benchmark::DoNotOptimize(y.data());
-    i = (i + 1) % kExperts;
-  }
-  rate(state, e.bytes);
-}
-
-void BM_up_rows(benchmark::State& state, TensorType type) {
-  const double zero = static_cast<double>(state.range(0)) / 100.0;
-  std::mt19937 rng(3);
+// Gate values with about `zero` of them <= 0.
+std::vector<float> gate_values(double zero) {
+  std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<int32_t> rows;
-  for (int64_t r = 0; r < kF; ++r)
-    if (u(rng) >= zero) rows.push_back(static_cast<int32_t>(r));
-  up_bench(state, type, [&](const WeightRows& w, const QuantizedActs& qa, float* y) {
-    if (zero == 0) matmul_rows(w, 0, kF, qa, y, kF);
-    else matmul_row_list(w, rows, qa, y, kF);
-  });
+  std::vector<float> g(static_cast<size_t>(kF));
+  for (auto& v : g) v = u(rng) < zero ? -u(rng) : 0.1f + u(rng);
+  return g;
 }
 
-// The up matrix's plain file-layout gemv: the dense baseline of the row-list product (BM_up_rows
-// at 0 goes through matmul_rows, which on an ISA with row-group kernels stages the rows).
-void BM_up_gemv(benchmark::State& state, TensorType type) {
-  up_bench(state, type, [type](const WeightRows& w, const QuantizedActs& qa, float* y) {
-    kernel_table(type).gemv(kH, w.data, w.row_bytes, kF, qa.bytes.data(), y);
-  });
+// rows [0, n) of a row-group matrix for one token, as two halves read together.
+void halves(const WeightRows& w, const QuantizedActs& act, float* y) {
+  const int64_t half = w.n_rows / 2;
+  matmul_rows_pair(w, 0, half, y, w, half, w.n_rows, y, act);
 }
 
-BENCHMARK_CAPTURE(BM_down_dense, q4_0, TensorType::Q4_0);
-BENCHMARK_CAPTURE(BM_down_columns, q4_0, TensorType::Q4_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
-BENCHMARK_CAPTURE(BM_up_gemv, q4_0, TensorType::Q4_0);
-BENCHMARK_CAPTURE(BM_up_rows, q4_0, TensorType::Q4_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
-BENCHMARK_CAPTURE(BM_down_dense, q8_0, TensorType::Q8_0);
-BENCHMARK_CAPTURE(BM_down_columns, q8_0, TensorType::Q8_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
-BENCHMARK_CAPTURE(BM_up_gemv, q8_0, TensorType::Q8_0);
-BENCHMARK_CAPTURE(BM_up_rows, q8_0, TensorType::Q8_0)->Arg(0)->Arg(50)->Arg(70)->Arg(90);
+void BM_ffn_dense(benchmark::State& state, TensorType type) {
+  const Experts& e = experts(type);
+  std::vector<float> x(static_cast<size_t>(kH), 0.5f), gate(static_cast<size_t>(kF)), up(gate.size()),
+      out(static_cast<size_t>(kH));
+  QuantizedActs act, act_down;
+  quantize_acts(type, x.data(), 1, kH, act, nullptr);
+  const auto gv = gate_values(0.5);
+  int i = 0;
+  for (auto _ : state) {
+    const size_t off = e.matrix_bytes * static_cast<size_t>(i);
+    const WeightRows wg{type, kH, kF, row_bytes(type, kH), e.gate.data() + off, true};
+    const WeightRows wu{type, kH, kF, row_bytes(type, kH), e.up.data() + off, true};
+    const WeightRows wd{type, kF, kH, row_bytes(type, kF), e.down.data() + off, true};
+    halves(wg, act, gate.data());
+    halves(wu, act, up.data());
+    for (int64_t j = 0; j < kF; ++j) up[static_cast<size_t>(j)] *= gv[static_cast<size_t>(j)] > 0 ? gv[static_cast<size_t>(j)] : 0.f;
+    quantize_acts(type, up.data(), 1, kF, act_down, nullptr);
+    halves(wd, act_down, out.data());
+    benchmark::DoNotOptimize(out.data());
+    i = (i + 1) % kExperts;
+  }
+  rate(state, 3 * e.matrix_bytes);
+}
+
+void BM_ffn_bundles(benchmark::State& state, TensorType type) {
+  const Experts& e = experts(type);
+  const BundleShape shape(type, kH, kF);
+  std::vector<float> x(static_cast<size_t>(kH), 0.5f), gate(static_cast<size_t>(kF)), out(static_cast<size_t>(kH)),
+      out1(out.size());
+  QuantizedActs act;
+  quantize_acts(type, x.data(), 1, kH, act, nullptr);
+  const auto gv = gate_values(static_cast<double>(state.range(0)) / 100.0);
+  int i = 0;
+  for (auto _ : state) {
+    const WeightRows wg{type, kH, kF, row_bytes(type, kH), e.gate.data() + e.matrix_bytes * static_cast<size_t>(i), true};
+    halves(wg, act, gate.data());  // computed for the time; the gates used are gv's, for a set share
+    const uint8_t* parts = e.bundles.data() + 2 * e.matrix_bytes * static_cast<size_t>(i);
+    bundle_ffn(shape, parts, 0, gv.data(), 1, act.row(0), act.row_bytes, act.block_sums.data(), out.data());
+    bundle_ffn(shape, parts + e.matrix_bytes, 1, gv.data(), 1, act.row(0), act.row_bytes, act.block_sums.data(), out1.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(out1.data());
+    i = (i + 1) % kExperts;
+  }
+  rate(state, 3 * e.matrix_bytes);
+}
+
+BENCHMARK_CAPTURE(BM_ffn_dense, q4_0, TensorType::Q4_0);
+BENCHMARK_CAPTURE(BM_ffn_bundles, q4_0, TensorType::Q4_0)->Arg(0)->Arg(50)->Arg(70)->Arg(80)->Arg(90);
+BENCHMARK_CAPTURE(BM_ffn_dense, q8_0, TensorType::Q8_0);
+BENCHMARK_CAPTURE(BM_ffn_bundles, q8_0, TensorType::Q8_0)->Arg(0)->Arg(50)->Arg(70)->Arg(80)->Arg(90);
 
 }  // namespace
 }  // namespace st

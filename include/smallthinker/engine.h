@@ -74,6 +74,7 @@ struct ModelInfo {
   // experts of every layer, lm_head and one embedding row (the decode roofline's numerator).
   uint64_t decode_weight_bytes = 0;
   uint64_t expert_up_bytes = 0, expert_down_bytes = 0;  // of one expert, summed over layers
+  uint64_t expert_down_scale_bytes = 0;  // ... of which down's block scales (read whole by neuron bundles)
   uint64_t row_group_bytes = 0;  // weights re-laid into 16-row groups at load (ModelOptions::repack)
   std::vector<std::string> warnings;      // non-fatal notes from loading
 };
@@ -175,10 +176,10 @@ class Session {
   // What sparse ReGLU skipped so far in this session.
   struct ReluStats {
     uint64_t neurons = 0;          // ReGLU outputs computed (token x expert x neuron)
-    uint64_t zero = 0;             // ... of which exactly zero: their down columns are skipped
+    uint64_t zero = 0;             // ... of which exactly zero (skipped where layers are in neuron bundles)
     uint64_t up_rows = 0;          // up rows of the selected experts
     uint64_t up_rows_skipped = 0;  // ... needed by no token of the batch, so not computed
-    int column_layers = 0;         // layers switched to neuron-column down products (sparse enough)
+    int bundle_layers = 0;         // layers switched to neuron bundles (sparse enough, and a type that allows it)
   };
   ReluStats relu_stats() const;
   // Wall time of the forward pass's phases (embed, route, attn_proj, attn_core, moe_prep,

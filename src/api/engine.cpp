@@ -73,7 +73,7 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   so.io = io;
   so.lookahead = o.lookahead;
   so.sparse_reads = o.sparse_reads;
-  so.neuron_columns = o.sparse_reglu;
+  so.bundles = o.sparse_reglu;
   so.row_groups = o.repack;
   so.pool = m.pool.get();
   auto store = std::make_unique<st::ExpertStore>(m.file->path(), m.config, m.weights, so);
@@ -153,6 +153,8 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
            (L.gate_exps.expert_bytes() + L.up_exps.expert_bytes() + L.down_exps.expert_bytes());
       i.expert_up_bytes += L.up_exps.expert_bytes();
       i.expert_down_bytes += L.down_exps.expert_bytes();
+      if (L.down_exps.all.type == st::TensorType::Q4_0 || L.down_exps.all.type == st::TensorType::Q8_0)
+        i.expert_down_scale_bytes += static_cast<uint64_t>(L.down_exps.rows_per_expert) * (L.down_exps.all.n_cols / 32) * 2;
     }
     i.decode_weight_bytes = b;
   }
@@ -216,7 +218,7 @@ Session::~Session() = default;
 Session::ReluStats Session::relu_stats() const {
   const st::ReluCounters& c = impl_->forward->relu_counters();
   return {static_cast<uint64_t>(c.neurons), static_cast<uint64_t>(c.zero), static_cast<uint64_t>(c.up_rows),
-          static_cast<uint64_t>(c.up_rows_skipped), c.column_layers};
+          static_cast<uint64_t>(c.up_rows_skipped), c.bundle_layers};
 }
 std::vector<std::pair<std::string, double>> Session::phase_seconds() const {
   std::vector<std::pair<std::string, double>> out;

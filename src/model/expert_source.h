@@ -16,9 +16,10 @@ struct ExpertView {
   // PowerInfer GGUFs may store ffn_down transposed: one row per neuron, so an active neuron
   // adds one contiguous row to the output (an axpy instead of dot products).
   bool down_transposed = false;
-  // The down matrix in neuron-column layout (kernels/neuron_columns.h), when the source keeps
-  // it so (sparse ReGLU: only active neurons are read); `down` is then only a shape.
-  const uint8_t* down_cols = nullptr;
+  // Up and down in neuron-bundle layout (kernels/neuron_bundles.h: its two parts), when the
+  // source keeps them so (sparse ReGLU: only active neurons are read); `up` and `down` are
+  // then only shapes.
+  const uint8_t* bundles[2] = {nullptr, nullptr};
   // Neuron-sparse reads: `up` holds only the rows asked for through request_up_rows() (other
   // rows are zero bytes, never stale data); the caller must ask before reading up.
   bool up_on_request = false;
@@ -39,12 +40,13 @@ class ExpertSource {
   virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
   // How many experts may be acquired at once; callers needing more work in chunks.
   virtual int max_acquired() const { return 1 << 30; }
-  // Sparse ReGLU: from now on serve `layer`'s down matrices in neuron-column layout (where the
-  // type allows; ExpertView::down_cols tells) and its up matrices in the file's row layout (not
+  // Sparse ReGLU: from now on serve `layer`'s up and down matrices as neuron bundles (where
+  // the type allows; ExpertView::bundles tells), or at least up in the file's row layout (not
   // in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
   // The forward pass asks for it once a layer has shown enough zero neurons for sparse reads
-  // to beat the dense products. A source may ignore it.
-  virtual void use_sparse_layout(int /*layer*/) {}
+  // to beat the dense products. Returns whether the layer's experts will come as bundles (a
+  // source may ignore the request).
+  virtual bool use_sparse_layout(int /*layer*/) { return false; }
   // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
   // forward pass names the up rows (neurons, ascending) some token of the step needs; the
   // source starts reading them. wait_up_rows() blocks until every requested row is readable;

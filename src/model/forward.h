@@ -39,12 +39,12 @@ struct ForwardObserver {
 };
 
 // What sparse ReGLU saved: ReGLU outputs (token x expert x neuron) and how many were exactly
-// zero (their down columns are skipped where the source keeps neuron columns); up rows needed
+// zero (their up rows and down columns are skipped where the source keeps neuron bundles); up rows needed
 // by no token of their expert are not computed at all.
 struct ReluCounters {
   int64_t neurons = 0, zero = 0;
   int64_t up_rows = 0, up_rows_skipped = 0;
-  int column_layers = 0;  // layers in the sparse layouts (down in neuron columns, up in rows)
+  int bundle_layers = 0;  // layers the expert source now serves as neuron bundles
 };
 
 // Reusable buffers so that steady-state decode allocates nothing.
@@ -79,8 +79,11 @@ class Forward {
   void lookahead(int il);
   void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
                        float* down);
-  void down_columns(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
-                    float* down);
+  // Experts of a sparse layer served as neuron bundles: gate products, then per (expert,
+  // bundle part) the active neurons' up products and down columns into S.expert_out. Returns
+  // the zero ReGLU activations and updates the ReGLU counters.
+  int64_t bundled_experts(int il, std::span<const int32_t> active, const std::vector<ExpertLease>& leases,
+                          bool separate_up);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -93,17 +96,19 @@ class Forward {
   PhaseClock clock_;
   // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
   // matrices in the dense layouts, a row list beats the product of a whole work item's rows
-  // (item_rows) only below ~30% needed rows; a layer moves to the sparse layouts (down in neuron columns, up in
-  // rows: ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
-  // because scattered reads of 768-864 byte columns and rows stream worse than whole matrices
-  // (at 50% zero they take as long as reading everything).
+  // (item_rows) only below ~30% needed rows; a layer moves to neuron bundles
+  // (ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
+  // because the bundles of scattered active neurons stream worse than whole matrices and
+  // cost more arithmetic per byte (one thread, one expert from DRAM: even with dense at
+  // ~60% zero, 0.8x its time at 70%, 0.55-0.75x at 90%; two threads sharing the memory
+  // bus widen the gap, so the switch waits for 75%).
   static constexpr double kSparseUpMaxShare = 0.3;
-  static constexpr double kSparseLayoutMinZeroShare = 0.7;
+  static constexpr double kSparseLayoutMinZeroShare = 0.75;
   static constexpr int64_t kSparseLayoutMinRows = 64;  // (token, expert) rows seen before deciding
   static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
   int64_t item_rows(int64_t n_rows) const;
   std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
-  std::vector<uint8_t> columns_asked_;
+  std::vector<uint8_t> sparse_asked_;  // per layer: the switch to sparse layouts was decided
   std::unique_ptr<ForwardScratch> s_;
 };
 

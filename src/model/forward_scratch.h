@@ -31,18 +31,12 @@ struct ForwardScratch {
   std::vector<float> gate;             // [n_tok * K, n_ff]   gate then ReGLU activation
   std::vector<float> up;               // [n_tok * K, n_ff]
   std::vector<float> expert_out;       // [n_tok * K, n_embd] down output per (token, slot)
+  std::vector<float> expert_out2;      // the same for neuron bundles' part 1 (added to expert_out)
   std::vector<QuantizedActs> expert_act;     // per expert: its tokens' h2 rows (gate type), then activations
   std::vector<QuantizedActs> expert_act_up;  // per expert: h2 rows for up, when its dot type differs from gate's
   QuantizedActs act_up;
-  std::vector<int32_t> active_idx;     // [rows, n_ff] active neurons of each (token, expert) row
-  std::vector<int32_t> active_cnt;     // [rows]
   std::vector<std::vector<int32_t>> row_lists;  // per thread: one item's needed up rows
   std::vector<int32_t> up_rows_needed; // [n_ff] one expert's up rows for neuron-sparse reads
-  struct DownItem {
-    int32_t expert;                    // index into the chunk's active experts
-    int64_t h0, h1;                    // output slice
-  };
-  std::vector<DownItem> down_items;
   std::vector<std::vector<float>> row_buf;   // per thread: one dequantized row (transposed down)
 
   std::vector<uint8_t> embd_row;       // one token embedding row read from storage

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "kernels/kernel_table.h"
-#include "kernels/neuron_columns.h"
 #include "kernels/row_groups.h"
 #include "kernels/ops/norm_rope.h"
 #include "model/forward.h"
@@ -108,6 +107,18 @@ void Forward::moe_block(int il, int64_t n_tok) {
         throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
       gather(S.act, S.expert_act[static_cast<size_t>(active[a])], active[a]);
       if (separate_up) gather(S.act_up, S.expert_act_up[static_cast<size_t>(active[a])], active[a]);
+    }
+
+    // Experts kept as neuron bundles (a sparse layer): gate products, then only the active
+    // neurons' up products and down columns (moe_bundles.cpp).
+    const bool bundled = leases.front().view().bundles[0] != nullptr;
+    for (const auto& l : leases)
+      if ((l.view().bundles[0] != nullptr) != bundled)
+        throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their layout");
+    if (bundled) {
+      clock_.lap(Phase::moe_prep);
+      n_zero += bundled_experts(il, active, leases, separate_up);
+      continue;
     }
 
     // Phase 1, per (expert, chunk of neurons): gate products, then up products, then ReGLU
@@ -265,10 +276,6 @@ void Forward::moe_block(int il, int64_t n_tok) {
 
     float* down = S.expert_out.data();
     const ExpertView& ev0 = leases.front().view();
-    const bool columns = ev0.down_cols != nullptr;
-    for (const auto& l : leases)
-      if ((l.view().down_cols != nullptr) != columns)
-        throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their down layout");
     if (ev0.down_transposed) {
       down_transposed(active, leases, gate, down);
       clock_.lap(Phase::expert_down);
@@ -278,11 +285,6 @@ void Forward::moe_block(int il, int64_t n_tok) {
       const auto [b, n] = tokens_of(active[a]);
       quantize_acts(leases[a].view().down.type, gate + b * F, n, F, S.expert_act[static_cast<size_t>(active[a])],
                     n > 4 ? &pool_ : nullptr);
-    }
-    if (columns) {
-      down_columns(active, leases, gate, down);
-      clock_.lap(Phase::expert_down);
-      continue;
     }
     // Dense down products into per-(expert-grouped assignment) rows of H.
     const int64_t h_chunk = item_rows(H);
@@ -321,18 +323,15 @@ void Forward::moe_block(int il, int64_t n_tok) {
     clock_.lap(Phase::expert_down);
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
-  // Once a layer has shown its sparsity, switch it to the sparse layouts (down in neuron
-  // columns, up in rows) if it is sparse enough for those reads to win (the decision is made once, the same way for every
-  // source, so budgeted and in-RAM runs compute alike).
-  auto& asked = columns_asked_[static_cast<size_t>(il)];
+  // Once a layer has shown its sparsity, switch it to the sparse layouts (neuron bundles) if
+  // it is sparse enough for those reads to win (the decision is made once, the same way for
+  // every source, so budgeted and in-RAM runs compute alike).
+  auto& asked = sparse_asked_[static_cast<size_t>(il)];
   if (sparse_ && !asked && layer_rows_[static_cast<size_t>(il)] >= kSparseLayoutMinRows) {
     asked = true;
     const double zero_share = static_cast<double>(layer_zero_[static_cast<size_t>(il)]) /
                               static_cast<double>(layer_rows_[static_cast<size_t>(il)] * F);
-    if (zero_share >= kSparseLayoutMinZeroShare) {
-      experts_.use_sparse_layout(il);
-      ++relu_.column_layers;
-    }
+    if (zero_share >= kSparseLayoutMinZeroShare && experts_.use_sparse_layout(il)) ++relu_.bundle_layers;
   }
   float* down = S.expert_out.data();
 
@@ -390,63 +389,6 @@ void Forward::down_transposed(std::span<const int32_t> active, const std::vector
         if (ar[i] == 0.0f) continue;
         kt.dequantize_row(dv.row(i), row, H);
         for (int64_t d = 0; d < H; ++d) out[d] += ar[i] * row[d];
-      }
-    }
-  });
-}
-
-}  // namespace st
-
-namespace st {
-
-// Down products over neuron columns: each (token, expert) row adds only its active neurons'
-// columns (kernels/neuron_columns.h). Work items are (expert, slice of 256 outputs); an item
-// loops over the expert's tokens so the slice of columns stays in cache across them.
-void Forward::down_columns(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
-                           float* down) {
-  auto& S = *s_;
-  const int64_t H = config_.n_embd, F = config_.n_ff_exp;
-  const int64_t a0 = S.expert_begin[static_cast<size_t>(active.front())];
-  const int64_t a1 = S.expert_begin[static_cast<size_t>(active.back() + 1)];
-  // Active neurons of every row, ascending.
-  int32_t* idx = grow(S.active_idx, static_cast<size_t>((a1 - a0) * F));
-  int32_t* cnt = grow(S.active_cnt, static_cast<size_t>(a1 - a0));
-  auto lists = [&](int64_t b, int64_t e, int) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* ar = act + (a0 + r) * F;
-      int32_t* out = idx + r * F;
-      int32_t n = 0;
-      for (int64_t j = 0; j < F; ++j)
-        if (ar[j] != 0.0f) out[n++] = static_cast<int32_t>(j);
-      cnt[r] = n;
-    }
-  };
-  if (a1 - a0 <= 16) lists(0, a1 - a0, 0);  // decode: cheaper than a hand-out to the threads
-  else pool_.parallel_for(a1 - a0, 4, lists);
-  // Work items: (expert, slice of outputs). An expert with few tokens takes all H outputs in
-  // one item, so each active neuron's column is read whole and in order (short pieces of many
-  // columns are latency-bound cache misses); with many tokens (prefill) slices of 256 outputs
-  // keep a slice of every column in cache while the expert's tokens go over it.
-  auto& items = S.down_items;
-  items.clear();
-  for (size_t a = 0; a < active.size(); ++a) {
-    const int32_t n = S.expert_begin[static_cast<size_t>(active[a] + 1)] - S.expert_begin[static_cast<size_t>(active[a])];
-    const int64_t slice = n <= 4 ? H : 256;
-    for (int64_t h0 = 0; h0 < H; h0 += slice) items.push_back({static_cast<int32_t>(a), h0, std::min(H, h0 + slice)});
-  }
-  pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t ib, int64_t ie, int) {
-    for (int64_t item = ib; item < ie; ++item) {
-      const size_t a = static_cast<size_t>(items[static_cast<size_t>(item)].expert);
-      const int64_t h0 = items[static_cast<size_t>(item)].h0, h1 = items[static_cast<size_t>(item)].h1;
-      const int e = active[a];
-      const ExpertView& ev = leases[a].view();
-      const QuantizedActs& qa = S.expert_act[static_cast<size_t>(e)];
-      const int32_t b = S.expert_begin[static_cast<size_t>(e)], n = S.expert_begin[static_cast<size_t>(e + 1)] - b;
-      for (int32_t t = 0; t < n; ++t) {
-        const int64_t r = b + t;
-        neuron_columns_down(ev.down.type, ev.down_cols, H, F, qa.row(t),
-                            std::span<const int32_t>(idx + (r - a0) * F, static_cast<size_t>(cnt[r - a0])), h0, h1,
-                            down + r * H + h0);
       }
     }
   });

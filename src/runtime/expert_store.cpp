@@ -11,8 +11,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "kernels/neuron_columns.h"
+#include "kernels/neuron_bundles.h"
 #include "kernels/row_groups.h"
+#include "kernels/thread_pool.h"
 #include "model/weight_packing.h"
 #include "runtime/memory_plan.h"
 
@@ -60,17 +61,21 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   layer_sparse_.assign(static_cast<size_t>(config.n_layer), 0);
   row_groups_ = o.row_groups;
   pool_ = o.pool;
-  if (o.neuron_columns) {
-    // Sparse ReGLU wants each down matrix in neuron-column layout: slots are converted in
-    // place once their read completes (through one expert-sized buffer, taken now).
+  if (o.bundles) {
+    // Sparse ReGLU wants each expert's up and down as neuron bundles: slots are converted in
+    // place once their read completes (through a buffer of one expert's up + down rows,
+    // taken now).
     bool all = true;
     size_t largest = 0;
     for (const auto& L : weights.layers) {
+      const TensorView& u = L.up_exps.all;
       const TensorView& d = L.down_exps.all;
-      all = all && !L.down_transposed && neuron_columns_supported(d.type, L.down_exps.rows_per_expert, d.n_cols);
-      largest = std::max(largest, static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
+      all = all && !L.down_transposed && u.type == d.type &&
+            bundles_supported(u.type, L.down_exps.rows_per_expert, L.up_exps.rows_per_expert);
+      largest = std::max(largest, static_cast<size_t>(L.up_exps.rows_per_expert) * u.row_bytes +
+                                      static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
     }
-    columns_ = all;
+    bundles_ = all;
     if (all && convert_buf_.size() < largest) convert_buf_.resize(largest);
   }
   selected_.reserve(static_cast<size_t>(config.n_expert));
@@ -367,13 +372,13 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
 }
 
 // Converts a slot's parts in place, once per read: row groups for the matmuls (only speed:
-// results are the same on the file layout), and once sparse ReGLU switched the layer, neuron
-// columns for down while up stays in (or returns to) rows, as the resident source serves them.
-// Up rows read on request (sparse reads) stay in the file's layout: they arrive after this.
+// results are the same on the file layout), and once sparse ReGLU switched the layer, up and
+// down into neuron bundles (the two parts in up's and down's places), as the resident source
+// serves them. With neuron-sparse reads, up rows are read on request after this, so no slot
+// is bundled (the layer's experts must share one layout): up stays in rows, down dense.
 ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
   uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
   const bool sparse = layer_sparse_[static_cast<size_t>(layer)] != 0;
-  const bool columns = columns_ && sparse;
   auto pack = [&](TensorView& t, uint8_t bit) {
     if (done & bit) t.row_groups = true;
     else if (row_groups_ && can_pack_rows(t, t.n_rows)) {
@@ -382,35 +387,47 @@ ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
     }
   };
   pack(v.gate, kGatePacked);
+  auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
+  auto* down = const_cast<uint8_t*>(v.down.data);
+  // A part's rows in the file's layout at dst (from row groups if it was packed).
+  auto file_rows = [&](const TensorView& t, uint8_t packed_bit, uint8_t* dst) {
+    if (done & packed_bit) unpack_row_groups(t.type, t.data, t.n_rows, t.n_cols, dst);
+    else std::memcpy(dst, t.data, t.n_bytes());
+  };
+  if (sparse && bundles_ && !sparse_reads_) {
+    if (!(done & kBundles)) {
+      uint8_t* rows = convert_buf_.data();  // [up rows | down rows]
+      file_rows(v.up, kUpPacked, rows);
+      file_rows(v.down, kDownPacked, rows + v.up.n_bytes());
+      uint8_t* parts[2] = {up, down};
+      auto convert = [&](int64_t b, int64_t e, int) {
+        for (int64_t p = b; p < e; ++p)
+          rows_to_bundle_part(v.up.type, rows, rows + v.up.n_bytes(), v.down.n_rows, v.up.n_rows, static_cast<int>(p),
+                              parts[p]);
+      };
+      if (pool_) pool_->parallel_for(2, 1, convert);
+      else convert(0, 2, 0);
+      done = static_cast<uint8_t>((done & ~(kUpPacked | kDownPacked)) | kBundles);
+    }
+    v.bundles[0] = up;
+    v.bundles[1] = down;
+    return v;
+  }
   if (sparse && (done & kUpPacked)) {  // packed before the layer switched: back to rows
-    auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
     if (convert_buf_.size() < v.up.n_bytes()) convert_buf_.resize(v.up.n_bytes());
-    unpack_row_groups(v.up.type, up, v.up.n_rows, v.up.n_cols, convert_buf_.data());
+    file_rows(v.up, kUpPacked, convert_buf_.data());
     std::memcpy(up, convert_buf_.data(), v.up.n_bytes());
     done = static_cast<uint8_t>(done & ~kUpPacked);
   }
   if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
-  if (!columns) {
-    pack(v.down, kDownPacked);
-    return v;
-  }
-  auto* down = const_cast<uint8_t*>(v.down.data);  // our own slot memory
-  if (!(done & kDownColumns)) {
-    if (done & kDownPacked) {  // packed before the layer switched: back to rows first
-      unpack_row_groups(v.down.type, down, v.down.n_rows, v.down.n_cols, convert_buf_.data());
-      std::memcpy(down, convert_buf_.data(), v.down.n_bytes());
-    }
-    rows_to_neuron_columns(v.down.type, down, v.down.n_rows, v.down.n_cols, convert_buf_.data());
-    std::memcpy(down, convert_buf_.data(), v.down.n_bytes());
-    done = static_cast<uint8_t>((done & ~kDownPacked) | kDownColumns);
-  }
-  v.down_cols = down;
+  pack(v.down, kDownPacked);
   return v;
 }
 
-void ExpertStore::use_sparse_layout(int layer) {
+bool ExpertStore::use_sparse_layout(int layer) {
   // Slots already holding this layer's experts are converted at their next acquire.
   layer_sparse_[static_cast<size_t>(layer)] = 1;
+  return bundles_ && !sparse_reads_;
 }
 
 void ExpertStore::release(int layer, int expert) {

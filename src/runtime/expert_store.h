@@ -40,7 +40,7 @@ struct ExpertStoreOptions {
   uint64_t slot_bytes = 0;         // from expert_slot_bytes()
   CachePolicy policy = CachePolicy::lfu_aging;
   bool lookahead = true;           // start reads for the next layer's guessed experts
-  bool neuron_columns = true;      // convert down matrices for sparse ReGLU (when the type allows)
+  bool bundles = true;             // re-lay up and down as neuron bundles for sparse ReGLU (when the type allows)
   // Re-lay Q4_0/Q8_0 matrices into 16-row groups once after their read (kernels/row_groups.h),
   // over `pool` when given: every later use of a cached expert gets the fast group kernel.
   // Results are the same either way (kernels/matmul.cpp), only the speed differs.
@@ -63,7 +63,7 @@ class ExpertStore final : public ExpertSource {
   void prefetch(int layer, std::span<const int32_t> experts) override;
   ExpertView acquire(int layer, int expert) override;
   void release(int layer, int expert) override;
-  void use_sparse_layout(int layer) override;
+  bool use_sparse_layout(int layer) override;
   int max_acquired() const override;
   bool wants_lookahead() const override { return lookahead_; }
   void speculate(int layer, std::span<const int32_t> experts) override;
@@ -111,14 +111,14 @@ class ExpertStore final : public ExpertSource {
   std::vector<int32_t> pending_;   // per slot: reads still in flight (parts, up page runs)
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;
-  // Per slot: which parts are no longer in the file's layout (kPacked* bits, kDownColumns).
-  enum : uint8_t { kGatePacked = 1, kUpPacked = 2, kDownPacked = 4, kDownColumns = 8 };
+  // Per slot: which parts are no longer in the file's layout (kPacked* bits, kBundles).
+  enum : uint8_t { kGatePacked = 1, kUpPacked = 2, kDownPacked = 4, kBundles = 8 };
   std::vector<uint8_t> slot_layout_;
-  std::vector<uint8_t> layer_sparse_;   // per layer: down in neuron columns, up in rows (sparse ReGLU)
-  bool columns_ = false;                // neuron columns possible for every layer
+  std::vector<uint8_t> layer_sparse_;   // per layer: neuron bundles (or up in rows) for sparse ReGLU
+  bool bundles_ = false;                // neuron bundles possible for every layer
   bool row_groups_ = false;
   ThreadPool* pool_ = nullptr;
-  std::vector<uint8_t> convert_buf_;    // one part's bytes, for in-place layout conversions
+  std::vector<uint8_t> convert_buf_;    // one expert's up + down bytes, for in-place layout conversions
   ExpertView convert_slot(int slot, int layer, ExpertView v);
   std::vector<int32_t> selected_;  // slots pinned by the current layer's prefetch
   bool lookahead_ = true;

@@ -45,8 +45,8 @@ def make_cgroup(name, limit):
 
 
 # The budget tests' model: ~40 MB of experts (32 per layer, 6 layers, q8_0), a few MB of
-# everything else, sparse enough (92% zero ReGLU neurons) that layers switch to neuron-column
-# down products; the prompt they feed it.
+# everything else, sparse enough (92% zero ReGLU neurons) that layers switch to neuron
+# bundles; the prompt they feed it.
 BUDGET_TEST_TOKENS = ",".join(str((i * 37 + 11) % 400) for i in range(48))
 
 

@@ -35,8 +35,8 @@ def main():
     ref = os.path.join(tmp, "ref.f32")
     r = run([ST_BIN, "logits", "-m", model, "--tokens", tokens, "-o", ref, "-c", "64", "-b", "16"])
     check(r.returncode == 0, "in-RAM logits")
-    m = re.search(r"(\d+) layers in neuron columns", r.stderr)
-    check(m is not None and int(m.group(1)) > 0, "the in-RAM run uses neuron columns: %s" % (m.group(0) if m else r.stderr[-300:]))
+    m = re.search(r"(\d+) layers in neuron bundles", r.stderr)
+    check(m is not None and int(m.group(1)) > 0, "the in-RAM run uses neuron bundles: %s" % (m.group(0) if m else r.stderr[-300:]))
     budget = 24 << 20
     assert budget < size / 1.5, "the budget must be well below the file size"
 
@@ -54,8 +54,8 @@ def main():
                   % (policy, failcnt, peak / 2**20, budget / 2**20, size / 2**20))
             os.rmdir(cg)
         if r.returncode == 0:
-            m = re.search(r"(\d+) layers in neuron columns", r.stderr)
-            check(m is not None and int(m.group(1)) > 0, "%s: the budgeted run converts slots to neuron columns" % policy)
+            m = re.search(r"(\d+) layers in neuron bundles", r.stderr)
+            check(m is not None and int(m.group(1)) > 0, "%s: the budgeted run converts slots to neuron bundles" % policy)
             a, b = np.fromfile(ref, dtype=np.float32), np.fromfile(out, dtype=np.float32)
             check(a.shape == b.shape and np.array_equal(a, b), "%s: logits bit-identical to the in-RAM run" % policy)
         if policy == "lru":

@@ -1,8 +1,11 @@
 """Neuron-sparse expert reads (--sparse-reads), checked from outside the process: on a highly
 sparse model (92% of ReGLU neurons zero) a budgeted run that reads only the up rows of active
-neurons produces logits and greedy tokens bit-identical to the unlimited in-RAM run (inside a
-cgroup-v1 memory limit of the budget when one is available, with memory.failcnt == 0), and
-`bench --json` reports bytes saved (> 0) and fewer bytes read per token than whole-expert reads.
+neurons produces the unlimited in-RAM run's greedy tokens and logits (inside a cgroup-v1
+memory limit of the budget when one is available, with memory.failcnt == 0), and `bench
+--json` reports bytes saved (> 0) and fewer bytes read per token than whole-expert reads.
+The logits agree within float rounding, not bit for bit: the in-RAM run keeps sparse layers
+as neuron bundles, which sparse reads cannot use (up rows arrive after the gate product), so
+its up and down products sum in another order.
 
 The oracle is the in-RAM run, which never reads experts from storage at all."""
 import json
@@ -58,7 +61,18 @@ def main():
         os.rmdir(cg)
     if r.returncode == 0:
         a, b = np.fromfile(ref, dtype=np.float32), np.fromfile(out, dtype=np.float32)
-        check(a.shape == b.shape and np.array_equal(a, b), "logits bit-identical to the in-RAM run")
+        ok = a.shape == b.shape and a.size > 0
+        if ok:
+            n_pos = len(tokens.split(","))
+            a, b = a.reshape(n_pos, -1), b.reshape(n_pos, -1)
+            rel = np.abs(a - b).max(axis=1) / np.maximum(np.abs(a).max(axis=1), 1e-30)
+            # Per position. Rounding differences alone vanish in lm_head's quantized input until
+            # one flips a near-tie (a top-K choice or a quantization step) at some position;
+            # through the KV cache every later position then differs by a little (measured
+            # here: ~0.4%). Wrong bytes read for an up row would differ by O(1).
+            ok = rel[0] == 0 and rel.max() < 0.05
+            print("  per-position max relative difference: median %.2g, worst %.2g" % (np.median(rel), rel.max()))
+        check(ok, "logits match the in-RAM run within float rounding and its propagation")
 
     # Decode (one token per step), with and without look-ahead, and dense ReGLU (every up row
     # requested): greedy tokens equal the in-RAM ones.

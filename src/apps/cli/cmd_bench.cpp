@@ -153,13 +153,13 @@ int run_bench(const BenchArgs& a) {
   const auto relu = session.relu_stats();
   auto share = [](uint64_t part, uint64_t whole) { return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0; };
   const double zero_share = share(relu.zero, relu.neurons), up_skip = share(relu.up_rows_skipped, relu.up_rows);
-  // Decode roofline: weight bytes a token reads (minus what sparse ReGLU skipped; the down
-  // part is an estimate from the zero share of the layers that read neuron columns) over time,
-  // next to the machine's read bandwidth (see bw_first).
-  const double column_share = info.n_layer ? static_cast<double>(relu.column_layers) / info.n_layer : 0.0;
-  const double token_bytes = static_cast<double>(info.decode_weight_bytes) -
-                             info.n_expert_used * (up_skip * static_cast<double>(info.expert_up_bytes) +
-                                                   column_share * zero_share * static_cast<double>(info.expert_down_bytes));
+  // Decode roofline: weight bytes a token reads (minus what sparse ReGLU skipped: in layers
+  // kept as neuron bundles a skipped neuron is its up row and its down codes; the down
+  // scales are read whole) over time, next to the machine's read bandwidth (see bw_first).
+  const double token_bytes =
+      static_cast<double>(info.decode_weight_bytes) -
+      info.n_expert_used * up_skip *
+          static_cast<double>(info.expert_up_bytes + info.expert_down_bytes - info.expert_down_scale_bytes);
   const double decode_bw = token_bytes * g.mean;
   const double machine_bw = roofline ? std::max(bw_first, smallthinker::measure_read_bandwidth(model->n_threads())) : 0.0;
   const double io_wait_fraction = last_decode_seconds > 0 ? rs.io_wait_seconds / last_decode_seconds : 0.0;
@@ -173,8 +173,8 @@ int run_bench(const BenchArgs& a) {
                                 a.model.model.path, info.file_bytes, model->n_threads(), a.n_prompt, a.n_gen, a.reps,
                                 p.mean, p.stddev, g.mean, g.stddev, rss);
     j += fmt::format(", \"sparse_reglu\": {}, \"reglu_zero_fraction\": {:.4f}, \"up_rows_skipped_fraction\": {:.4f}, "
-                     "\"neuron_column_layers\": {}, \"row_group_bytes\": {}",
-                     a.model.model.sparse_reglu, zero_share, up_skip, relu.column_layers, info.row_group_bytes);
+                     "\"neuron_bundle_layers\": {}, \"row_group_bytes\": {}",
+                     a.model.model.sparse_reglu, zero_share, up_skip, relu.bundle_layers, info.row_group_bytes);
     j += fmt::format(", \"decode_bytes_per_token\": {:.0f}, \"decode_read_gb_s\": {:.3f}, \"machine_read_gb_s\": {:.3f}, "
                      "\"roofline_fraction\": {:.4f}",
                      token_bytes, decode_bw / 1e9, machine_bw / 1e9, machine_bw > 0 ? decode_bw / machine_bw : 0.0);
@@ -229,8 +229,8 @@ int run_bench(const BenchArgs& a) {
     }
     std::printf("ReGLU: %.1f%% of neurons exactly zero; %s\n", 100 * zero_share,
                 a.model.model.sparse_reglu
-                    ? fmt::format("{:.1f}% of up rows skipped, {} of {} layers read neuron columns for down", 100 * up_skip,
-                                  relu.column_layers, info.n_layer).c_str()
+                    ? fmt::format("{:.1f}% of neurons' up rows skipped, {} of {} layers in neuron bundles", 100 * up_skip,
+                                  relu.bundle_layers, info.n_layer).c_str()
                     : "dense experts (--no-sparse)");
     if (rs.budgeted)
       std::printf("experts (last decode round): hit rate %.1f%%, %.1f MB read per token, I/O wait %.1f%% of decode, "

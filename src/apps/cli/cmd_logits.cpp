@@ -30,10 +30,10 @@ int run_logits(const LogitsArgs& a) {
   std::fprintf(stderr, "wrote %zu x %lld logits to %s\n", ids.size(), static_cast<long long>(model->info().n_vocab),
                a.out.c_str());
   const auto relu = session.relu_stats();
-  std::fprintf(stderr, "ReGLU: %llu of %llu neurons zero, %llu of %llu up rows skipped, %d layers in neuron columns\n",
+  std::fprintf(stderr, "ReGLU: %llu of %llu neurons zero, %llu of %llu up rows skipped, %d layers in neuron bundles\n",
                static_cast<unsigned long long>(relu.zero), static_cast<unsigned long long>(relu.neurons),
                static_cast<unsigned long long>(relu.up_rows_skipped), static_cast<unsigned long long>(relu.up_rows),
-               relu.column_layers);
+               relu.bundle_layers);
   return 0;
 }
 

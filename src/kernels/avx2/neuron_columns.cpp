@@ -80,9 +80,8 @@ inline void tile_q4(const uint8_t* const* c0, const uint8_t* const* c1, const in
   }
 }
 
-void group_q4(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa, float da, const int32_t* js,
+void group_q4(const uint8_t* scales, const uint8_t* codes, size_t cb, const int8_t* qa, float da, const int32_t* js,
               int n_js, int64_t h0, int64_t h1, float* out) {
-  const size_t cb = static_cast<size_t>(n_out / 2);
   // Pairs (a lone last neuron gets a partner of activation 0); ap = the two activation bytes,
   // repeated in every 16-bit lane.
   const uint8_t* c0[16];
@@ -121,9 +120,8 @@ void group_q4(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const 
   }
 }
 
-void group_q8(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa, float da, const int32_t* js,
+void group_q8(const uint8_t* scales, const uint8_t* codes, size_t cb, const int8_t* qa, float da, const int32_t* js,
               int n_js, int64_t h0, int64_t h1, float* out) {
-  const size_t cb = static_cast<size_t>(n_out);
   // Quads (missing neurons of the last one: activation 0, any valid column); a4 = the four
   // activation bytes, repeated in every 32-bit lane.
   const uint8_t* col[8][4];
@@ -173,13 +171,13 @@ void group_q8(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const 
 
 // Neuron by neuron through float accumulators (integer-valued, exact: |sum| < 2^24): the
 // Q8_0 path for a group with an activation code of -128.
-void group_q8_per_neuron(const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa, float da,
+void group_q8_per_neuron(const uint8_t* scales, const uint8_t* codes, size_t cb, const int8_t* qa, float da,
                          const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc, float* out) {
   const int64_t n = h1 - h0;
   for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(acc + i, _mm256_setzero_ps());
   for (int k = 0; k < n_js; ++k) {
     const __m256 av = _mm256_set1_ps(static_cast<float>(qa[js[k]]));
-    const uint8_t* col = codes + static_cast<size_t>(js[k]) * static_cast<size_t>(n_out) + static_cast<size_t>(h0);
+    const uint8_t* col = codes + static_cast<size_t>(js[k]) * cb + static_cast<size_t>(h0);
     for (int64_t i = 0; i < n; i += 8) {
       const __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + i))));
       _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(av, w, _mm256_loadu_ps(acc + i)));
@@ -195,12 +193,12 @@ void group_q8_per_neuron(const uint8_t* scales, const uint8_t* codes, int64_t n_
 
 }  // namespace
 
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa,
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride, const int8_t* qa,
                           float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc, float* out) {
-  if (type == TensorType::Q4_0) return group_q4(scales, codes, n_out, qa, da, js, n_js, h0, h1, out);
+  if (type == TensorType::Q4_0) return group_q4(scales, codes, col_stride, qa, da, js, n_js, h0, h1, out);
   for (int k = 0; k < n_js; ++k)
-    if (qa[js[k]] == -128) return group_q8_per_neuron(scales, codes, n_out, qa, da, js, n_js, h0, h1, acc, out);
-  group_q8(scales, codes, n_out, qa, da, js, n_js, h0, h1, out);
+    if (qa[js[k]] == -128) return group_q8_per_neuron(scales, codes, col_stride, qa, da, js, n_js, h0, h1, acc, out);
+  group_q8(scales, codes, col_stride, qa, da, js, n_js, h0, h1, out);
 }
 
 }  // namespace st::avx2

@@ -89,10 +89,9 @@ inline void tile_vnni(const uint8_t* codes, size_t cb, const int8_t* qa, const i
 
 }  // namespace
 
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa,
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t cb, const int8_t* qa,
                           float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc_mem, float* out) {
   const bool q4 = type == TensorType::Q4_0;
-  const size_t cb = static_cast<size_t>(q4 ? n_out / 2 : n_out);
   int sum_qa = 0;
   for (int k = 0; k < n_js; ++k) sum_qa += qa[js[k]];
   const __m512 dav = _mm512_set1_ps(da);

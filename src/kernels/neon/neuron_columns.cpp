@@ -91,10 +91,9 @@ void q8_block(const uint8_t* codes, size_t cb, const int8_t* qa, const int32_t* 
 // The group product of one 32-neuron group for outputs [h0, h1) (multiples of 32): 64 outputs
 // at a time with the sums in registers (every active neuron reads 32 or 64 contiguous bytes of
 // its column per block), then a 32-output tail.
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out, const int8_t* qa,
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t cb, const int8_t* qa,
                           float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* /*acc*/, float* out) {
   const bool q4 = type == TensorType::Q4_0;
-  const size_t cb = static_cast<size_t>(q4 ? n_out / 2 : n_out);
   int32_t zero_term = 0;
   if (q4)
     for (int k = 0; k < n_js; ++k) zero_term += 8 * qa[js[k]];

@@ -67,11 +67,10 @@ void block(const uint8_t* const* col, const int8x16_t* act4, int n_fours, int32x
 
 }  // namespace
 
-void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const uint8_t* codes, int64_t n_out,
+void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t cb,
                                   const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
                                   float* /*acc*/, float* out) {
   const bool q4 = type == TensorType::Q4_0;
-  const size_t cb = static_cast<size_t>(q4 ? n_out / 2 : n_out);
   const int n_fours = (n_js + 3) / 4;
   // Column starts and activations, padded to whole fours with neuron js[0] at activation 0.
   const uint8_t* col0[32];
