@@ -33,9 +33,8 @@ KernelTable weight_table(TensorType type, TensorType dot_type, DequantizeRowFn d
   return {type, dot_type, dq, q, Dot, ref::gemv_by_dot<Dot>, ref::gemm_by_dot<Dot>};
 }
 
-KernelTable float_table(KernelTable t, DotRowsFn dot_rows, AxpyRowsFn axpy_rows) {
-  t.dot_rows = dot_rows;
-  t.axpy_rows = axpy_rows;
+KernelTable float_table(KernelTable t) {
+  ref::set_float_rows(t);
   return t;
 }
 
@@ -43,14 +42,11 @@ KernelTable ref_table(TensorType type) {
   using T = TensorType;
   switch (type) {
     case T::F32:
-      return float_table(weight_table<ref::vec_dot_f32>(type, T::F32, ref::dequantize_row_f32, ref::quantize_row_f32),
-                         ref::dot_rows_f32, ref::axpy_rows_f32);
+      return float_table(weight_table<ref::vec_dot_f32>(type, T::F32, ref::dequantize_row_f32, ref::quantize_row_f32));
     case T::F16:
-      return float_table(weight_table<ref::vec_dot_f16>(type, T::F16, ref::dequantize_row_f16, ref::quantize_row_f16),
-                         ref::dot_rows_f16, ref::axpy_rows_f16);
+      return float_table(weight_table<ref::vec_dot_f16>(type, T::F16, ref::dequantize_row_f16, ref::quantize_row_f16));
     case T::BF16:
-      return float_table(weight_table<ref::vec_dot_bf16>(type, T::BF16, ref::dequantize_row_bf16, ref::quantize_row_bf16),
-                         ref::dot_rows_bf16, ref::axpy_rows_bf16);
+      return float_table(weight_table<ref::vec_dot_bf16>(type, T::BF16, ref::dequantize_row_bf16, ref::quantize_row_bf16));
     case T::Q4_0:
       return weight_table<ref::vec_dot_q4_0>(type, T::Q8_0, ref::dequantize_row_q4_0, ref::quantize_row_q4_0);
     case T::Q4_1:

@@ -31,29 +31,22 @@ struct Rows {
 
 }  // namespace
 
-void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy) {
-  float_rows::dot_rows<V8, Rows<simd::ConvF32>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc) {
-  float_rows::axpy_rows<V8, Rows<simd::ConvF32>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
-}
-void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy) {
-  float_rows::dot_rows<V8, Rows<simd::ConvF16>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc) {
-  float_rows::axpy_rows<V8, Rows<simd::ConvF16>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
-}
-void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy) {
-  float_rows::dot_rows<V8, Rows<simd::ConvBF16>>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc) {
-  float_rows::axpy_rows<V8, Rows<simd::ConvBF16>>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+void set_float_rows(KernelTable& t) {
+  switch (t.type) {
+    case TensorType::F32:
+      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvF32>>;
+      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvF32>>;
+      break;
+    case TensorType::F16:
+      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvF16>>;
+      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvF16>>;
+      break;
+    case TensorType::BF16:
+      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvBF16>>;
+      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvBF16>>;
+      break;
+    default: break;
+  }
 }
 
 }  // namespace st::avx2

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernel_table.h"
+
 namespace st::avx2 {
 
 float vec_dot_f32(int64_t n, const void* w_row, const void* act_row);
@@ -32,18 +34,8 @@ void gemm_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, con
                int64_t n_tok, float* y, int64_t ldy);
 
 // Float rows and activation quantizers (bit-identical to ref/).
-void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy);
-void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc);
-void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy);
-void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc);
-void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy);
-void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc);
+// Attention's loops over float rows (float_rows_impl.h) for F32 / F16 / BF16 tables.
+void set_float_rows(KernelTable& t);
 void dequantize_row_f16(const void* src, float* dst, int64_t n);
 void quantize_row_f16(const float* src, void* dst, int64_t n);
 void dequantize_row_bf16(const void* src, float* dst, int64_t n);

@@ -18,22 +18,19 @@ void override_kernels(KernelTable& t) {
   switch (t.type) {
     case TensorType::F32:
       dots(vec_dot_f32, gemv_f32, gemm_f32);
-      t.dot_rows = dot_rows_f32;
-      t.axpy_rows = axpy_rows_f32;
+      set_float_rows(t);
       break;
     case TensorType::F16:
       dots(vec_dot_f16, gemv_f16, gemm_f16);
       t.dequantize_row = dequantize_row_f16;
       t.quantize_row = quantize_row_f16;
-      t.dot_rows = dot_rows_f16;
-      t.axpy_rows = axpy_rows_f16;
+      set_float_rows(t);
       break;
     case TensorType::BF16:
       dots(vec_dot_bf16, gemv_bf16, gemm_bf16);
       t.dequantize_row = dequantize_row_bf16;
       t.quantize_row = quantize_row_bf16;
-      t.dot_rows = dot_rows_bf16;
-      t.axpy_rows = axpy_rows_bf16;
+      set_float_rows(t);
       break;
     // The block formats: unsigned codes through maddubs (zero points via activation sums),
     // Q8_0 signed through the maddubs sign trick.

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernel_table.h"
+
 namespace st::avx512 {
 
 void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
@@ -26,19 +28,8 @@ void gemm_rows_q4_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t*
 void gemm_rows_q8_0(int64_t n, const void* w, size_t w_row_bytes, const int32_t* rows, int64_t n_rows, const void* act,
                     size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 
-// Attention's loops over float rows (float_rows_impl.h).
-void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy);
-void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc);
-void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                 float* y, int64_t ldy);
-void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* acc, int64_t ldacc);
-void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy);
-void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc);
+// Attention's loops over float rows (float_rows_impl.h) for F32 / F16 / BF16 tables.
+void set_float_rows(KernelTable& t);
 
 void gemm_groups_pair_q4_0(int64_t n, const void* wa, const void* wb, size_t w_row_bytes, int64_t n_rows,
                            const void* act, const int32_t* act_sums, float* ya, float* yb);

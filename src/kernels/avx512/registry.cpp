@@ -33,17 +33,8 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       break;
     // The float types: attention's loops over the K/V cache (float_rows_impl.h), 16 lanes.
     case TensorType::F32:
-      t.dot_rows = dot_rows_f32;
-      t.axpy_rows = axpy_rows_f32;
-      break;
     case TensorType::F16:
-      t.dot_rows = dot_rows_f16;
-      t.axpy_rows = axpy_rows_f16;
-      break;
-    case TensorType::BF16:
-      t.dot_rows = dot_rows_bf16;
-      t.axpy_rows = axpy_rows_bf16;
-      break;
+    case TensorType::BF16: set_float_rows(t); break;
     case TensorType::Q4_K: t.gemm = gemm_q4_k; break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;
     case TensorType::Q6_K: t.gemm = gemm_q6_k; break;

@@ -32,22 +32,19 @@ void override_kernels(KernelTable& t) {
   switch (t.type) {
     case TensorType::F32:
       set_float<vec_dot_f32, gemm_f32>(t);
-      t.dot_rows = dot_rows_f32;
-      t.axpy_rows = axpy_rows_f32;
+      set_float_rows(t);
       break;
     case TensorType::F16:
       set_float<vec_dot_f16, gemm_f16>(t);
       t.dequantize_row = dequantize_row_f16;
       t.quantize_row = quantize_row_f16;
-      t.dot_rows = dot_rows_f16;
-      t.axpy_rows = axpy_rows_f16;
+      set_float_rows(t);
       break;
     case TensorType::BF16:
       set_float<vec_dot_bf16, gemm_bf16>(t);
       t.dequantize_row = dequantize_row_bf16;
       t.quantize_row = quantize_row_bf16;
-      t.dot_rows = dot_rows_bf16;
-      t.axpy_rows = axpy_rows_bf16;
+      set_float_rows(t);
       break;
     case TensorType::Q4_0:
       set_integer_kernels<DotWiden>(t);

@@ -1,6 +1,7 @@
 // The attention inner loops on float rows (kernel_table.h: DotRowsFn, AxpyRowsFn), plainly:
 // each row element converted to f32, products summed in order in f32.
 #include "kernels/float_convert.h"
+#include "kernels/kernel_table.h"
 #include "kernels/ref/ref.h"
 
 namespace st::ref {
@@ -43,29 +44,22 @@ void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* 
 
 }  // namespace
 
-void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy) {
-  dot_rows<LoadF32>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy) {
-  dot_rows<LoadF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* y, int64_t ldy) {
-  dot_rows<LoadBF16>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
-}
-void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc) {
-  axpy_rows<LoadF32>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
-}
-void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc) {
-  axpy_rows<LoadF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
-}
-void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                    float* acc, int64_t ldacc) {
-  axpy_rows<LoadBF16>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+void set_float_rows(KernelTable& t) {
+  switch (t.type) {
+    case TensorType::F32:
+      t.dot_rows = dot_rows<LoadF32>;
+      t.axpy_rows = axpy_rows<LoadF32>;
+      break;
+    case TensorType::F16:
+      t.dot_rows = dot_rows<LoadF16>;
+      t.axpy_rows = axpy_rows<LoadF16>;
+      break;
+    case TensorType::BF16:
+      t.dot_rows = dot_rows<LoadBF16>;
+      t.axpy_rows = axpy_rows<LoadBF16>;
+      break;
+    default: break;
+  }
 }
 
 }  // namespace st::ref

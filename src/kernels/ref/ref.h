@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernel_table.h"
+
 namespace st::ref {
 
 void dequantize_row_f32(const void* src, float* dst, int64_t n);
@@ -47,18 +49,8 @@ float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);  // act: 
 float vec_dot_q5_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 
-// Attention's loops over float rows (DotRowsFn, AxpyRowsFn in kernel_table.h).
-void dot_rows_f32(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy);
-void dot_rows_f16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                  float* y, int64_t ldy);
-void dot_rows_bf16(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* y, int64_t ldy);
-void axpy_rows_f32(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc);
-void axpy_rows_f16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                   float* acc, int64_t ldacc);
-void axpy_rows_bf16(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
-                    float* acc, int64_t ldacc);
+// Attention's loops over float rows (DotRowsFn, AxpyRowsFn in kernel_table.h) for F32 / F16 /
+// BF16 tables (ref/float_rows.cpp).
+void set_float_rows(KernelTable& t);
 
 }  // namespace st::ref
