@@ -1,10 +1,6 @@
 // kernels/memory_read.h with 64-byte loads: one load per cache line, one line of each stream per step.
 #include <immintrin.h>
 
-// GCC 12's _mm512_reduce_add_epi64 starts from an "undefined" vector that -Wuninitialized
-// reports once inlined (a false positive: every lane is overwritten).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +24,10 @@ uint64_t read_all(const void* p, size_t n) {
     }
   __m512i all = acc[0];
   for (int s = 1; s < S; ++s) all = _mm512_add_epi64(all, acc[s]);
-  uint64_t sum = static_cast<uint64_t>(_mm512_reduce_add_epi64(all));
+  alignas(64) uint64_t lanes[8];  // summed unsigned: GCC's _mm512_reduce_add_epi64 adds signed (overflow is UB)
+  _mm512_store_si512(lanes, all);
+  uint64_t sum = 0;
+  for (uint64_t l : lanes) sum += l;
   for (size_t i = part * S; i < n; ++i) sum += b[i];
   return sum;
 }
