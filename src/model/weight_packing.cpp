@@ -1,7 +1,5 @@
 #include "model/weight_packing.h"
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -67,18 +65,13 @@ PackedWeights::PackedWeights(ModelWeights& w, ThreadPool* pool,
   auto pack = [&](TensorView& v, int64_t unit_rows) {
     if (!can_pack_rows(v, unit_rows)) return;
     // Whole pages of their own, so a released copy goes back to the system at once.
-    constexpr size_t kPage = 4096;
-    Buffer buf{nullptr, (v.n_bytes() + kPage - 1) / kPage * kPage};
-    void* m = mmap(nullptr, buf.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-      throw std::runtime_error("cannot allocate " + std::to_string(buf.length) + " bytes for re-laid weights");
-    buf.data = static_cast<uint8_t*>(m);
-    pack_rows_parallel(v, buf.data, pool);
+    PageBuffer buf(v.n_bytes(), "re-laid weights");
+    pack_rows_parallel(v, buf.data(), pool);
     if (release_original) release_original(v.data, v.n_bytes());
-    v.data = buf.data;
+    v.data = buf.data();
     v.row_groups = true;
     bytes_ += v.n_bytes();
-    buffers_.push_back(buf);
+    buffers_.push_back(std::move(buf));
   };
   for (TensorView* v : dense_matmul_views(w)) pack(*v, v->n_rows);
   for (auto& L : w.layers) {
@@ -90,17 +83,11 @@ PackedWeights::PackedWeights(ModelWeights& w, ThreadPool* pool,
 
 bool PackedWeights::release(const uint8_t* data) {
   for (auto& b : buffers_)
-    if (b.data && b.data == data) {
-      munmap(b.data, b.length);
-      b.data = nullptr;
+    if (b && b.data() == data) {
+      b.reset();
       return true;
     }
   return false;
-}
-
-PackedWeights::~PackedWeights() {
-  for (auto& b : buffers_)
-    if (b.data) munmap(b.data, b.length);
 }
 
 }  // namespace st

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/page_buffer.h"
 #include "model/weights.h"
 
 namespace st {
@@ -36,16 +37,11 @@ class PackedWeights {
   // now lives in neuron-column layout). Returns whether it did.
   bool release(const uint8_t* data);
   uint64_t bytes() const { return bytes_; }
-  ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
 
  private:
-  struct Buffer {  // anonymous memory on transparent huge pages where the kernel allows
-    uint8_t* data = nullptr;
-    size_t length = 0;
-  };
-  std::vector<Buffer> buffers_;
+  std::vector<PageBuffer> buffers_;
   uint64_t bytes_ = 0;
 };
 

@@ -57,16 +57,14 @@ DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
   if (w.tied_output) views.push_back(&w.output);  // also the embedding table: copied, never packed
   embeddings_on_demand_ = !w.tied_output;
   for (const TensorView* v : views) bytes_ += (v->n_bytes() + 63) / 64 * 64;
-  void* m = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) throw std::runtime_error("cannot allocate " + std::to_string(bytes_) + " bytes for the dense weights");
-  memory_ = static_cast<uint8_t*>(m);
+  memory_ = PageBuffer(bytes_, "the dense weights");
 
   const int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(file.path() + ": " + std::strerror(errno));
   // No readahead: it would pull pages beyond each range into the page cache, where the
   // DONTNEED after each chunk cannot see them.
   posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
-  uint8_t* at = memory_;
+  uint8_t* at = memory_.data();
   const uint8_t* map_base = file.bytes();
   try {
     for (TensorView* v : views) {
@@ -79,7 +77,6 @@ DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
     }
   } catch (...) {
     ::close(fd);
-    munmap(memory_, bytes_);
     throw;
   }
   if (embeddings_on_demand_) {
@@ -95,7 +92,6 @@ DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
 }
 
 DenseWeights::~DenseWeights() {
-  if (memory_) munmap(memory_, bytes_);
   if (embedding_reader_.fd >= 0) ::close(embedding_reader_.fd);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/page_buffer.h"
 #include "model/expert_source.h"
 #include "model/weights.h"
 
@@ -36,7 +37,7 @@ class DenseWeights {
     size_t row_bytes = 0;
     int64_t n_rows = 0;
   };
-  uint8_t* memory_ = nullptr;
+  PageBuffer memory_;
   uint64_t bytes_ = 0;
   bool embeddings_on_demand_ = false;
   EmbeddingReader embedding_reader_;

@@ -49,10 +49,7 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   if (sizes[0] + sizes[1] + sizes[2] > slot_bytes_) throw std::invalid_argument("expert store: slot too small");
 
   // Pre-faulted anonymous memory: the budget is taken now, visibly, not page by page later.
-  slots_len_ = static_cast<size_t>(o.n_slots) * slot_bytes_;
-  void* m = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (m == MAP_FAILED) throw std::runtime_error("cannot allocate the expert cache (" + std::to_string(slots_len_) + " bytes)");
-  slots_ = static_cast<uint8_t*>(m);
+  slots_ = PageBuffer(static_cast<size_t>(o.n_slots) * slot_bytes_, "the expert cache", /*populate=*/true);
   pending_.assign(static_cast<size_t>(o.n_slots), 0);
   error_.assign(static_cast<size_t>(o.n_slots), 0);
   slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
@@ -102,7 +99,6 @@ ExpertStore::~ExpertStore() {
     }
   } catch (...) {
   }
-  if (slots_) munmap(slots_, slots_len_);
   if (tail_fd_ >= 0) ::close(tail_fd_);
 }
 
@@ -141,7 +137,7 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   int n = 0;
   for (int w = 0; w < 3; ++w) {
     const Part p = part(layer, w, expert);
-    uint8_t* dst = slots_ + s * slot_bytes_ + part_offset_[w];
+    uint8_t* dst = slots_.data() + s * slot_bytes_ + part_offset_[w];
     if (w == 1 && sparse_reads_ && defer_up(a.slot, layer, p)) continue;
     if (p.aligned_offset + p.aligned_length > file_size_) {
       // The expert ends in the file's last partial page: a direct read would come back
@@ -182,7 +178,7 @@ bool ExpertStore::defer_up(int slot, int layer, const Part& p) {
   const size_t s = static_cast<size_t>(slot);
   // Zero, not stale: a dense kernel may still read rows nobody requested (relu(gate) = 0
   // times a stale NaN would be NaN); zero bytes decode to 0 in every type (zero scales).
-  std::memset(slots_ + s * slot_bytes_ + part_offset_[1], 0, p.aligned_length);
+  std::memset(slots_.data() + s * slot_bytes_ + part_offset_[1], 0, p.aligned_length);
   std::fill_n(up_present_.begin() + static_cast<std::ptrdiff_t>(s * up_pages_), up_pages_, uint8_t{0});
   up_sparse_[s] = 1;
   up_uses_[s] = 0;
@@ -195,7 +191,7 @@ uint64_t ExpertStore::read_up_pages(int slot, const Part& p, const uint8_t* want
   // read would have put them.
   const size_t s = static_cast<size_t>(slot);
   uint8_t* present = up_present_.data() + s * up_pages_;
-  uint8_t* region = slots_ + s * slot_bytes_ + part_offset_[1];
+  uint8_t* region = slots_.data() + s * slot_bytes_ + part_offset_[1];
   up_reqs_.clear();
   uint64_t bytes = 0;
   for (size_t pg = 0; pg < n_pages;) {
@@ -358,7 +354,7 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     selected_.push_back(slot);
   }
   wait_ready(slot);
-  const uint8_t* base = slots_ + static_cast<size_t>(slot) * slot_bytes_;
+  const uint8_t* base = slots_.data() + static_cast<size_t>(slot) * slot_bytes_;
   const LayerWeights& L = weights_.layers[static_cast<size_t>(layer)];
   auto view = [&](int w) {
     TensorView v = tensor_of(L, w).all;

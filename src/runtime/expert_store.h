@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/page_buffer.h"
 #include "model/config.h"
 #include "model/expert_source.h"
 #include "model/weights.h"
@@ -106,8 +107,7 @@ class ExpertStore final : public ExpertSource {
   uint64_t file_size_ = 0;
   uint64_t slot_bytes_ = 0;
   uint64_t part_offset_[3] = {0, 0, 0};  // gate, up, down within a slot
-  uint8_t* slots_ = nullptr;       // n_slots * slot_bytes, anonymous and pre-faulted
-  size_t slots_len_ = 0;
+  PageBuffer slots_;  // n_slots * slot_bytes, pre-faulted
   std::vector<int32_t> pending_;   // per slot: reads still in flight (parts, up page runs)
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;

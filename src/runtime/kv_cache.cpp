@@ -29,7 +29,8 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType type)
     layers_.push_back({offset, n, l.window > 0 && l.window < n_ctx});
     offset += 2 * row_bytes_ * static_cast<size_t>(n);
   }
-  buffer_.assign(offset, 0);
+  // Untouched pages are never faulted in: memory grows with the positions stored.
+  buffer_ = PageBuffer(offset, "the KV cache");
 }
 
 KvLayerStore KvCache::layer(int il) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/page_buffer.h"
 #include "model/config.h"
 #include "model/kv_store.h"
 
@@ -37,7 +38,7 @@ class KvCache final : public KvStore {
   int64_t n_past_ = 0;
   size_t row_bytes_;
   std::vector<Layer> layers_;
-  std::vector<uint8_t> buffer_;
+  PageBuffer buffer_;
 };
 
 }  // namespace st
