@@ -38,6 +38,9 @@ struct ModelOptions {
   int64_t plan_ctx = 4096;
   int64_t plan_batch = 512;
   bool plan_kv_f32 = false;
+  // Called while the weights are prepared (re-laid, or copied out of the file under a budget)
+  // with the bytes done so far and the total; from the loading thread.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // Counters of the expert store (zero without a memory budget).

@@ -60,7 +60,7 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   m.plan = st::plan_memory(m.config, m.weights, o.plan_ctx, o.plan_kv_f32 ? st::TensorType::F32 : st::TensorType::F16,
                            o.plan_batch, budget, baseline);
   m.plan_ctx = o.plan_ctx;
-  m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights);
+  m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights, o.progress);
   if (o.repack) {
     std::vector<uint8_t> scratch;  // the dense copies are ours: pack them in place
     for (st::TensorView* v : st::dense_matmul_views(m.weights))
@@ -117,7 +117,7 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
       if (p < map || p + n > map + map_len) return;  // not in the mapping: not ours to drop
       st::release_mapped_pages(map, map_len, static_cast<uint64_t>(p - map), static_cast<uint64_t>(p - map) + n);
     };
-    if (options.repack) impl->packed = std::make_unique<st::PackedWeights>(impl->weights, impl->pool.get(), drop);
+    if (options.repack) impl->packed = std::make_unique<st::PackedWeights>(impl->weights, impl->pool.get(), drop, options.progress);
     st::PackedWeights* packed = impl->packed.get();
     auto release = [drop, packed](const uint8_t* p, size_t n) {
       if (!packed || !packed->release(p)) drop(p, n);

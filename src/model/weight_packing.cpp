@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/row_groups.h"
 #include "kernels/thread_pool.h"
@@ -61,9 +63,20 @@ void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool
 }
 
 PackedWeights::PackedWeights(ModelWeights& w, ThreadPool* pool,
-                             const std::function<void(const uint8_t*, size_t)>& release_original) {
-  auto pack = [&](TensorView& v, int64_t unit_rows) {
-    if (!can_pack_rows(v, unit_rows)) return;
+                             const std::function<void(const uint8_t*, size_t)>& release_original,
+                             const ByteProgress& progress) {
+  std::vector<std::pair<TensorView*, int64_t>> todo;  // (view, rows per unit)
+  for (TensorView* v : dense_matmul_views(w)) todo.emplace_back(v, v->n_rows);
+  for (auto& L : w.layers) {
+    todo.emplace_back(&L.gate_exps.all, L.gate_exps.rows_per_expert);
+    todo.emplace_back(&L.up_exps.all, L.up_exps.rows_per_expert);
+    if (!L.down_transposed) todo.emplace_back(&L.down_exps.all, L.down_exps.rows_per_expert);
+  }
+  std::erase_if(todo, [](const auto& t) { return !can_pack_rows(*t.first, t.second); });
+  uint64_t total = 0;
+  for (const auto& t : todo) total += t.first->n_bytes();
+  for (const auto& t : todo) {
+    TensorView& v = *t.first;
     // Whole pages of their own, so a released copy goes back to the system at once.
     PageBuffer buf(v.n_bytes(), "re-laid weights");
     pack_rows_parallel(v, buf.data(), pool);
@@ -72,12 +85,7 @@ PackedWeights::PackedWeights(ModelWeights& w, ThreadPool* pool,
     v.row_groups = true;
     bytes_ += v.n_bytes();
     buffers_.push_back(std::move(buf));
-  };
-  for (TensorView* v : dense_matmul_views(w)) pack(*v, v->n_rows);
-  for (auto& L : w.layers) {
-    pack(L.gate_exps.all, L.gate_exps.rows_per_expert);
-    pack(L.up_exps.all, L.up_exps.rows_per_expert);
-    if (!L.down_transposed) pack(L.down_exps.all, L.down_exps.rows_per_expert);
+    if (progress) progress(bytes_, total);
   }
 }
 

@@ -15,6 +15,9 @@ namespace st {
 
 class ThreadPool;
 
+// Loading progress in bytes of weights prepared so far (called from the loading thread).
+using ByteProgress = std::function<void(uint64_t done, uint64_t total)>;
+
 // The dense matmul weights that may be packed: attention projections, routers, and lm_head
 // unless it is tied to the token embeddings (whose rows are looked up one by one).
 std::vector<TensorView*> dense_matmul_views(ModelWeights& w);
@@ -32,7 +35,8 @@ void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool
 // file mapping can drop those pages).
 class PackedWeights {
  public:
-  PackedWeights(ModelWeights& w, ThreadPool* pool, const std::function<void(const uint8_t*, size_t)>& release_original);
+  PackedWeights(ModelWeights& w, ThreadPool* pool, const std::function<void(const uint8_t*, size_t)>& release_original,
+                const ByteProgress& progress = {});
   // Frees the packed copy that starts at `data`, if this object owns it (a down matrix that
   // now lives in neuron-column layout). Returns whether it did.
   bool release(const uint8_t* data);

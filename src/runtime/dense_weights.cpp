@@ -52,7 +52,7 @@ void drop_file_pages(const GgufFile& file) {
   }
 }
 
-DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
+DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w, const ByteProgress& progress) {
   std::vector<TensorView*> views = dense_matmul_views(w);
   if (w.tied_output) views.push_back(&w.output);  // also the embedding table: copied, never packed
   embeddings_on_demand_ = !w.tied_output;
@@ -74,6 +74,7 @@ DenseWeights::DenseWeights(const GgufFile& file, ModelWeights& w) {
       if (v == &w.output && w.tied_output) w.token_embd.data = at;
       v->data = at;
       at += (v->n_bytes() + 63) / 64 * 64;
+      if (progress) progress(static_cast<uint64_t>(at - memory_.data()), bytes_);
     }
   } catch (...) {
     ::close(fd);

@@ -9,6 +9,7 @@
 
 #include "kernels/page_buffer.h"
 #include "model/expert_source.h"
+#include "model/weight_packing.h"
 #include "model/weights.h"
 
 namespace st {
@@ -19,7 +20,7 @@ class DenseWeights {
  public:
   // Rewrites the dense views of `weights` to point into memory owned by this object and
   // clears token_embd's data pointer when embeddings are read on demand (untied lm_head).
-  DenseWeights(const GgufFile& file, ModelWeights& weights);
+  DenseWeights(const GgufFile& file, ModelWeights& weights, const ByteProgress& progress = {});
   ~DenseWeights();
   DenseWeights(const DenseWeights&) = delete;
   DenseWeights& operator=(const DenseWeights&) = delete;

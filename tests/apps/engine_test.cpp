@@ -129,5 +129,28 @@ TEST(Engine, BadInputsGiveClearErrors) {
   EXPECT_THROW(Model::load(opts(::testing::TempDir() + "/does_not_exist.gguf", 1)), std::exception);
 }
 
+TEST(Engine, LoadingReportsProgressUpToTheTotal) {
+  const std::string path = synth("tiny", "q8_0");
+  for (bool budget : {false, true}) {
+    ModelOptions o = opts(path, 2);
+    if (budget) o.memory = "256MiB";
+    std::vector<std::pair<uint64_t, uint64_t>> calls;
+    o.progress = [&calls](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
+    auto model = Model::load(o);
+    // Resident: bytes re-laid into row groups (none on a CPU without those kernels);
+    // budgeted: the dense weights copied out of the file.
+    if (!budget && model->info().row_group_bytes == 0) continue;
+    ASSERT_FALSE(calls.empty()) << "budget " << budget;
+    for (size_t i = 1; i < calls.size(); ++i) {
+      EXPECT_GT(calls[i].first, calls[i - 1].first) << i;
+      EXPECT_EQ(calls[i].second, calls[0].second) << i;
+    }
+    EXPECT_EQ(calls.back().first, calls.back().second);
+    if (!budget) {
+      EXPECT_EQ(calls.back().second, model->info().row_group_bytes);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace smallthinker

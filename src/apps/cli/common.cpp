@@ -1,5 +1,8 @@
 #include "apps/cli/common.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 
@@ -36,7 +39,21 @@ std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   o.plan_kv_f32 = kv_f32;
   if (o.sparse_reads && o.memory.empty())
     std::fprintf(stderr, "warning: --sparse-reads only applies under --memory (without it every expert is in RAM)\n");
+  // On a terminal, loading shows how far the weights are (a 4 GB model takes seconds to
+  // re-lay); in logs and pipes it stays quiet.
+  bool shown = false;
+  if (isatty(STDERR_FILENO)) {
+    const auto start = std::chrono::steady_clock::now();
+    o.progress = [&shown, start, path = o.path, last = -1](uint64_t done, uint64_t total) mutable {
+      const int pct = total ? static_cast<int>(100 * done / total) : 100;
+      if (pct == last || std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300)) return;
+      last = pct;
+      shown = true;
+      std::fprintf(stderr, "\rloading %s: %3d%% of %.2f GiB", path.c_str(), pct, static_cast<double>(total) / (1 << 30));
+    };
+  }
   auto m = smallthinker::Model::load(o);
+  if (shown) std::fprintf(stderr, "\r\033[K");  // the line is done with: clear it
   for (const auto& w : m->info().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!m->memory_plan().empty()) std::fprintf(stderr, "%s", m->memory_plan().c_str());
   return m;
