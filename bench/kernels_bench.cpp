@@ -94,8 +94,9 @@ void bench_groups(benchmark::State& state, TensorType type, Isa isa, int64_t n, 
   pack_row_groups(type, rows.data(), n_rows, n, w.data());
   const auto a = activations(type, n, n_tok, isa);
   const size_t rb = row_bytes(type, n), arb = row_bytes(k.vec_dot_type, n);
-  std::vector<int32_t> sums(static_cast<size_t>(n_tok * (n / 32)));
-  for (int64_t t = 0; t < n_tok; ++t) q8_0_block_sums(a.data() + t * arb, n, sums.data() + t * (n / 32));
+  std::vector<int32_t> sums(static_cast<size_t>(n_tok * (n / 32)));  // Q8_0 activations only
+  if (k.vec_dot_type == TensorType::Q8_0)
+    for (int64_t t = 0; t < n_tok; ++t) q8_0_block_sums(a.data() + t * arb, n, sums.data() + t * (n / 32));
   std::vector<float> y(static_cast<size_t>(n_rows * n_tok));
   for (auto _ : state) {
     k.gemm_groups(n, w.data(), rb, n_rows, a.data(), arb, sums.data(), n_tok, y.data(), n_rows);
@@ -129,7 +130,7 @@ void bench_pair(benchmark::State& state, TensorType type, Isa isa, bool pair) {
   const auto a = activations(type, n, 1, isa);
   const size_t rb = row_bytes(type, n);
   std::vector<int32_t> sums(static_cast<size_t>(n / 32));
-  q8_0_block_sums(a.data(), n, sums.data());
+  if (k.vec_dot_type == TensorType::Q8_0) q8_0_block_sums(a.data(), n, sums.data());
   std::vector<float> y(static_cast<size_t>(n_rows));
   const int64_t half = n_rows / 2;
   for (auto _ : state) {

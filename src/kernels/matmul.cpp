@@ -149,7 +149,8 @@ void matmul_row_list(const WeightRows& w, std::span<const int32_t> rows, const Q
     for (int64_t t0 = 0; t0 < n_tok; t0 += kTok) {
       const int64_t tn = std::min(kTok, n_tok - t0);
       const uint8_t* a0 = act.row(t0);
-      const int32_t* s0 = act.block_sums.data() + t0 * (w.n_cols / 32);
+      // (Q8_0 activations only: the K-quant kernels take their sums from the Q8_K blocks.)
+      const int32_t* s0 = act.type == TensorType::Q8_0 ? act.block_sums.data() + t0 * (w.n_cols / 32) : nullptr;
       int64_t done = -1;
       for (int32_t r : rows) {
         const int64_t g = r / kGroupRows;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/float_convert.h"
@@ -10,23 +11,29 @@
 namespace st {
 namespace {
 
-// Code bytes per block of one row (Q4_0: 16, Q8_0: 32) and the block's bytes in the file.
+// Where a row's block lands in the packed layout (row_groups.h): `halves` fp16 fields (d, and
+// dmin for Q4_K) become 16-row vectors of 32 bytes each, then the block's remaining bytes go
+// as `chunks` 4-byte chunks, chunk k of the 16 rows together in 64 bytes.
 struct GroupShape {
-  int code_bytes;
-  int block_bytes;
-  uint8_t bias;  // xor applied to the codes in the packed layout
+  int block_elems;  // elements per block (32, or 256 for Q4_K)
+  int block_bytes;  // the block's bytes in the file
+  int halves;       // leading fp16 fields
+  int chunks;       // 4-byte chunks after them
+  uint8_t bias;     // xor applied to the chunks in the packed layout
 };
 
 GroupShape group_shape(TensorType type) {
-  if (type == TensorType::Q4_0) return {16, static_cast<int>(sizeof(BlockQ4_0)), 0};
-  if (type == TensorType::Q8_0) return {32, static_cast<int>(sizeof(BlockQ8_0)), 0x80};
+  if (type == TensorType::Q4_0) return {kQK, static_cast<int>(sizeof(BlockQ4_0)), 1, 4, 0};
+  if (type == TensorType::Q8_0) return {kQK, static_cast<int>(sizeof(BlockQ8_0)), 1, 8, 0x80};
+  if (type == TensorType::Q4_K) return {kQK_K, static_cast<int>(sizeof(BlockQ4_K)), 2, 35, 0};
   throw std::invalid_argument(std::string("row groups: no layout for type ") + std::string(tensor_type_name(type)));
 }
 
-void check_rows(int64_t n_rows, int64_t n_cols) {
-  if (n_rows % kGroupRows != 0 || n_cols % kQK != 0)
+void check_rows(const GroupShape& s, int64_t n_rows, int64_t n_cols) {
+  if (n_rows % kGroupRows != 0 || n_cols % s.block_elems != 0)
     throw std::invalid_argument("row groups: " + std::to_string(n_rows) + " x " + std::to_string(n_cols) +
-                                " is not whole groups of 16 rows and 32-element blocks");
+                                " is not whole groups of 16 rows and " + std::to_string(s.block_elems) +
+                                "-element blocks");
 }
 
 // Calls f(row_block, packed_block, r, shape) for every (group, block, row), in the packed
@@ -34,9 +41,9 @@ void check_rows(int64_t n_rows, int64_t n_cols) {
 // row's block lands, shared by pack and unpack.
 template <class F>
 void for_each_block(TensorType type, int64_t n_rows, int64_t n_cols, F&& f) {
-  check_rows(n_rows, n_cols);
   const GroupShape s = group_shape(type);
-  const int64_t nb = n_cols / kQK;
+  check_rows(s, n_rows, n_cols);
+  const int64_t nb = n_cols / s.block_elems;
   const size_t row_bytes = static_cast<size_t>(nb) * static_cast<size_t>(s.block_bytes);
   const size_t packed_block = static_cast<size_t>(kGroupRows) * static_cast<size_t>(s.block_bytes);
   for (int64_t g = 0; g < n_rows / kGroupRows; ++g) {
@@ -56,40 +63,47 @@ inline void move_chunk(const uint8_t* src, uint8_t* dst, uint32_t bias) {
   std::memcpy(dst, &v, 4);
 }
 
+// One block of row r between the file (src) and the packed layout (dst), either way.
+template <bool kPack>
+void move_block(const uint8_t* from, uint8_t* to, int r, const GroupShape& s) {
+  const uint32_t bias = s.bias * 0x01010101u;
+  for (int h = 0; h < s.halves; ++h) {
+    if (kPack) std::memcpy(to + 32 * h + 2 * r, from + 2 * h, 2);
+    else std::memcpy(to + 2 * h, from + 32 * h + 2 * r, 2);
+  }
+  const int file0 = 2 * s.halves, packed0 = 32 * s.halves;
+  for (int k = 0; k < s.chunks; ++k) {
+    if (kPack) move_chunk(from + file0 + 4 * k, to + packed0 + 64 * k + 4 * r, bias);
+    else move_chunk(from + packed0 + 64 * k + 4 * r, to + file0 + 4 * k, bias);
+  }
+}
+
 }  // namespace
 
 bool row_groups_supported(TensorType type, int64_t n_rows, Isa isa) {
   if (n_rows <= 0 || n_rows % kGroupRows != 0) return false;
-  if (type != TensorType::Q4_0 && type != TensorType::Q8_0) return false;
+  if (type != TensorType::Q4_0 && type != TensorType::Q8_0 && type != TensorType::Q4_K) return false;
   return kernel_table(type, isa).gemm_groups != nullptr;
 }
 
 bool row_groups_supported(TensorType type, int64_t n_rows) { return row_groups_supported(type, n_rows, active_isa()); }
 
 void pack_row_groups(TensorType type, const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
-  check_rows(n_rows, n_cols);
+  check_rows(group_shape(type), n_rows, n_cols);
   const auto& kt = kernel_table(type);
-  if (kt.pack_groups && (type == TensorType::Q4_0 || type == TensorType::Q8_0)) return kt.pack_groups(rows, n_rows, n_cols, groups);
+  if (kt.pack_groups) return kt.pack_groups(rows, n_rows, n_cols, groups);
   pack_row_groups_ref(type, rows, n_rows, n_cols, groups);
 }
 
 void pack_row_groups_ref(TensorType type, const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
   for_each_block(type, n_rows, n_cols, [&](size_t row_off, size_t pk_off, int r, const GroupShape& s) {
-    const uint8_t* src = rows + row_off;
-    uint8_t* dst = groups + pk_off;
-    const uint32_t bias = s.bias * 0x01010101u;
-    std::memcpy(dst + 2 * r, src, 2);  // fp16 scale
-    for (int k = 0; k < s.code_bytes / 4; ++k) move_chunk(src + 2 + 4 * k, dst + 32 + 64 * k + 4 * r, bias);
+    move_block<true>(rows + row_off, groups + pk_off, r, s);
   });
 }
 
 void unpack_row_groups(TensorType type, const uint8_t* groups, int64_t n_rows, int64_t n_cols, uint8_t* rows) {
   for_each_block(type, n_rows, n_cols, [&](size_t row_off, size_t pk_off, int r, const GroupShape& s) {
-    const uint8_t* src = groups + pk_off;
-    uint8_t* dst = rows + row_off;
-    const uint32_t bias = s.bias * 0x01010101u;
-    std::memcpy(dst, src + 2 * r, 2);
-    for (int k = 0; k < s.code_bytes / 4; ++k) move_chunk(src + 32 + 64 * k + 4 * r, dst + 2 + 4 * k, bias);
+    move_block<false>(groups + pk_off, rows + row_off, r, s);
   });
 }
 
@@ -104,8 +118,23 @@ void q8_0_block_sums(const void* act_row, int64_t n, int32_t* sums) {
 
 void gemm_row_groups_ref(TensorType type, int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
                          const void* act, size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy) {
-  check_rows(n_rows, n);
   const GroupShape s = group_shape(type);
+  check_rows(s, n_rows, n);
+  if (s.block_elems != kQK) {
+    // K-quants: each group back to file rows, then the scalar dot product (the definition).
+    const auto& kt = kernel_table(type, Isa::scalar);
+    std::vector<uint8_t> rows(kGroupRows * w_row_bytes);
+    for (int64_t g = 0; g < n_rows / kGroupRows; ++g) {
+      unpack_row_groups(type, static_cast<const uint8_t*>(w) + static_cast<size_t>(g) * kGroupRows * w_row_bytes,
+                        kGroupRows, n, rows.data());
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int r = 0; r < kGroupRows; ++r)
+          y[t * ldy + g * kGroupRows + r] =
+              kt.vec_dot(n, rows.data() + static_cast<size_t>(r) * w_row_bytes,
+                         static_cast<const uint8_t*>(act) + static_cast<size_t>(t) * act_row_bytes);
+    }
+    return;
+  }
   const int64_t nb = n / kQK;
   const size_t packed_block = static_cast<size_t>(kGroupRows) * static_cast<size_t>(s.block_bytes);
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -121,7 +150,7 @@ void gemm_row_groups_ref(TensorType type, int64_t n, const void* w, size_t w_row
         uint16_t d;
         std::memcpy(&d, blk + 2 * r, 2);
         int32_t sum = 0;
-        for (int k = 0; k < s.code_bytes / 4; ++k)
+        for (int k = 0; k < s.chunks; ++k)
           for (int i = 0; i < 4; ++i) {
             const uint8_t c = blk[32 + 64 * k + 4 * r + i];
             const int j = 4 * k + i;

@@ -13,6 +13,11 @@
 //     4*k + i of row r's codes. Q4_0: the block's 16 code bytes (4 chunks; element j in the
 //     low nibble of byte j, element j+16 in the high one, as in the file). Q8_0: the 32 codes
 //     stored biased as u8 (code + 128, i.e. xor 0x80), 8 chunks, so u8 x s8 products apply.
+// Q4_K (256-element super-blocks, 144 bytes per row) the same way, 2304 bytes per group and
+// super-block: 16 fp16 d (32 bytes), 16 fp16 dmin (32 bytes), then the row's 12 scale bytes
+// and 128 code bytes as 35 chunks of 4 bytes (chunks 0-2 the scales, 3-34 the codes), chunk k
+// of every row together in 64 bytes. Kernels take Q8_K activations (bsums give the mins'
+// term) and ignore act_sums.
 // A group's bytes are the 16 rows' bytes in the file; matrices whose row count is not a
 // multiple of 16 stay in the file layout.
 #pragma once

@@ -95,7 +95,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
       grow(dst.bytes, dst.row_bytes * static_cast<size_t>(n));
       for (int32_t i = 0; i < n; ++i)
         std::copy_n(src.row(assign[b + i] / K), dst.row_bytes, dst.bytes.data() + static_cast<size_t>(i) * dst.row_bytes);
-      if (src.block_sums.empty()) return;
+      if (src.type != TensorType::Q8_0) return;  // (a reused buffer may hold stale sums)
       const int64_t nb = H / 32;  // Q8_0 block sums travel with their rows
       grow(dst.block_sums, static_cast<size_t>(n * nb));
       for (int32_t i = 0; i < n; ++i)

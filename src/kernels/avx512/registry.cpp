@@ -35,7 +35,10 @@ void override_kernels(KernelTable& t, bool has_bf16) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16: set_float_rows(t); break;
-    case TensorType::Q4_K: t.gemm = gemm_q4_k; break;
+    case TensorType::Q4_K:
+      t.gemm = gemm_q4_k;
+      t.gemm_groups = gemm_groups_q4_k;
+      break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;
     case TensorType::Q6_K: t.gemm = gemm_q6_k; break;
     default: break;
