@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "kernel_test_util.h"
+#include "kernels/blocks.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 
@@ -233,6 +235,45 @@ TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
       }
     }
   if (kernels == 0) GTEST_SKIP() << "no row-group kernel on this CPU";
+}
+
+// The same for Q4_K: every code 15 (or 0, or mixed), every 6-bit scale and min 63, against
+// activations of +-1 (which quantize to 127 / -128): AVX2 sums a sub-block in int16 lanes
+// right up to 8 x 2 x 15 x 128 = 30720.
+TEST(RowGroups, EveryQ4KKernelIsExactAtExtremeCodes) {
+  constexpr TensorType t = TensorType::Q4_K;
+  constexpr int64_t kRows = 32, kCols = 512, kTok = 5;
+  const size_t rb = st::row_bytes(t, kCols);
+  std::vector<uint8_t> rows(rb * kRows), packed(rows.size());
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t b = 0; b < kCols / 256; ++b) {
+      auto* blk = reinterpret_cast<BlockQ4_K*>(rows.data() + static_cast<size_t>(r) * rb) + b;
+      blk->d = blk->dmin = 0x3C00;  // fp16 1.0
+      std::memset(blk->scales, 0xFF, sizeof(blk->scales));
+      for (size_t i = 0; i < sizeof(blk->qs); ++i)
+        blk->qs[i] = r % 4 == 0 ? 0xFF : r % 4 == 1 ? 0x00 : r % 4 == 2 ? 0x0F : (i < 64 ? 0xFF : 0xF0);
+    }
+  pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
+  std::vector<float> x(static_cast<size_t>(kTok * kCols));
+  for (int64_t k = 0; k < kTok; ++k)
+    for (int64_t j = 0; j < kCols; ++j) {
+      const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 32) % 2 == 1};
+      x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
+    }
+  QuantizedActs act;
+  quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
+  std::vector<float> want(static_cast<size_t>(kTok * kRows));
+  gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
+  int kernels = 0;
+  for (Isa isa : available_isas()) {
+    const auto& kt = kernel_table(t, isa);
+    if (!kt.gemm_groups) continue;
+    ++kernels;
+    std::vector<float> got(want.size());
+    kt.gemm_groups(kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, nullptr, kTok, got.data(), kRows);
+    expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
+  }
+  if (kernels == 0) GTEST_SKIP() << "no Q4_K row-group kernel on this CPU";
 }
 
 // On an ISA with group kernels the file layout goes through them too (16 rows staged at a
