@@ -31,7 +31,7 @@ struct ModelOptions {
   // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (down
   // matrices are kept in a neuron-column layout where their type allows). Off: dense experts.
   bool sparse_reglu = true;
-  // Re-lay Q4_0/Q8_0/Q4_K matrices at load into 16-row groups for the decode kernels, where
+  // Re-lay Q4_0/Q8_0/Q4_K/Q6_K matrices at load into 16-row groups for the decode kernels, where
   // the CPU has kernels for that layout (AVX-512 VNNI, AVX2, NEON). Same bytes; off: the file's
   // row layout.
   bool repack = true;

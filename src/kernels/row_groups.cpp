@@ -12,20 +12,25 @@ namespace st {
 namespace {
 
 // Where a row's block lands in the packed layout (row_groups.h): `halves` fp16 fields (d, and
-// dmin for Q4_K) become 16-row vectors of 32 bytes each, then the block's remaining bytes go
-// as `chunks` 4-byte chunks, chunk k of the 16 rows together in 64 bytes.
+// dmin for Q4_K) become 16-row vectors of 32 bytes each, then the block's other bytes go as
+// `chunks` 4-byte chunks, chunk k of the 16 rows together in 64 bytes.
 struct GroupShape {
-  int block_elems;  // elements per block (32, or 256 for Q4_K)
-  int block_bytes;  // the block's bytes in the file
-  int halves;       // leading fp16 fields
-  int chunks;       // 4-byte chunks after them
-  uint8_t bias;     // xor applied to the chunks in the packed layout
+  int block_elems;   // elements per block (32, or 256 for the K-quants)
+  int block_bytes;   // the block's bytes in the file
+  int halves;        // fp16 fields, leading in the file (Q4_0, Q8_0, Q4_K) ...
+  bool halves_last;  // ... or trailing (Q6_K's d)
+  int chunks;        // 4-byte chunks: the rest of the block
+  uint8_t bias;      // xor applied to the chunks in the packed layout
+
+  int file_half(int h) const { return halves_last ? 4 * chunks + 2 * h : 2 * h; }
+  int file_chunks() const { return halves_last ? 0 : 2 * halves; }
 };
 
 GroupShape group_shape(TensorType type) {
-  if (type == TensorType::Q4_0) return {kQK, static_cast<int>(sizeof(BlockQ4_0)), 1, 4, 0};
-  if (type == TensorType::Q8_0) return {kQK, static_cast<int>(sizeof(BlockQ8_0)), 1, 8, 0x80};
-  if (type == TensorType::Q4_K) return {kQK_K, static_cast<int>(sizeof(BlockQ4_K)), 2, 35, 0};
+  if (type == TensorType::Q4_0) return {kQK, static_cast<int>(sizeof(BlockQ4_0)), 1, false, 4, 0};
+  if (type == TensorType::Q8_0) return {kQK, static_cast<int>(sizeof(BlockQ8_0)), 1, false, 8, 0x80};
+  if (type == TensorType::Q4_K) return {kQK_K, static_cast<int>(sizeof(BlockQ4_K)), 2, false, 35, 0};
+  if (type == TensorType::Q6_K) return {kQK_K, static_cast<int>(sizeof(BlockQ6_K)), 1, true, 52, 0};
   throw std::invalid_argument(std::string("row groups: no layout for type ") + std::string(tensor_type_name(type)));
 }
 
@@ -68,10 +73,10 @@ template <bool kPack>
 void move_block(const uint8_t* from, uint8_t* to, int r, const GroupShape& s) {
   const uint32_t bias = s.bias * 0x01010101u;
   for (int h = 0; h < s.halves; ++h) {
-    if (kPack) std::memcpy(to + 32 * h + 2 * r, from + 2 * h, 2);
-    else std::memcpy(to + 2 * h, from + 32 * h + 2 * r, 2);
+    if (kPack) std::memcpy(to + 32 * h + 2 * r, from + s.file_half(h), 2);
+    else std::memcpy(to + s.file_half(h), from + 32 * h + 2 * r, 2);
   }
-  const int file0 = 2 * s.halves, packed0 = 32 * s.halves;
+  const int file0 = s.file_chunks(), packed0 = 32 * s.halves;
   for (int k = 0; k < s.chunks; ++k) {
     if (kPack) move_chunk(from + file0 + 4 * k, to + packed0 + 64 * k + 4 * r, bias);
     else move_chunk(from + packed0 + 64 * k + 4 * r, to + file0 + 4 * k, bias);
@@ -82,7 +87,8 @@ void move_block(const uint8_t* from, uint8_t* to, int r, const GroupShape& s) {
 
 bool row_groups_supported(TensorType type, int64_t n_rows, Isa isa) {
   if (n_rows <= 0 || n_rows % kGroupRows != 0) return false;
-  if (type != TensorType::Q4_0 && type != TensorType::Q8_0 && type != TensorType::Q4_K) return false;
+  if (type != TensorType::Q4_0 && type != TensorType::Q8_0 && type != TensorType::Q4_K && type != TensorType::Q6_K)
+    return false;
   return kernel_table(type, isa).gemm_groups != nullptr;
 }
 

@@ -18,7 +18,7 @@
 namespace st {
 namespace {
 
-const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K};
+const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K};
 
 // Tests name sizes in 32-element blocks; the K-quants' blocks are 256 elements, so their
 // matrices get 8x the columns (the same number of blocks, at least one super-block).
@@ -194,7 +194,7 @@ TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
       const auto& kt = kernel_table(t, isa);
       if (!kt.gemm_groups) continue;
       ++kernels;
-      if (t == TensorType::Q4_K) continue;  // block layouts of Q4_0 / Q8_0 below
+      if (t != TensorType::Q4_0 && t != TensorType::Q8_0) continue;  // their block layouts below
       const bool q8 = t == TensorType::Q8_0;
       const size_t rb = st::row_bytes(t, kCols), code_bytes = q8 ? 32 : 16;
       std::vector<uint8_t> rows(rb * kRows), packed(rows.size());

@@ -40,7 +40,10 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm_groups = gemm_groups_q4_k;
       break;
     case TensorType::Q5_K: t.gemm = gemm_q5_k; break;
-    case TensorType::Q6_K: t.gemm = gemm_q6_k; break;
+    case TensorType::Q6_K:
+      t.gemm = gemm_q6_k;
+      t.gemm_groups = gemm_groups_q6_k;
+      break;
     default: break;
   }
 }
