@@ -241,8 +241,8 @@ TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
 }
 
 // The same for Q4_K: every code 15 (or 0, or mixed), every 6-bit scale and min 63, against
-// activations of +-1 (which quantize to 127 / -128): AVX2 sums a sub-block in int16 lanes
-// right up to 8 x 2 x 15 x 128 = 30720.
+// activations of +-1 (which quantize to 127 / -128): AVX2 and plain NEON sum a sub-block in
+// int16 lanes right up to 8 x 2 x 15 x 128 = 30720.
 TEST(RowGroups, EveryQ4KKernelIsExactAtExtremeCodes) {
   constexpr TensorType t = TensorType::Q4_K;
   constexpr int64_t kRows = 32, kCols = 512, kTok = 5;

@@ -51,6 +51,21 @@ inline void for_chunks(F&& f) {
 // Byte offset of quad q's 16 bytes of chunk k inside a packed block.
 constexpr size_t chunk_offset(int k, int q) { return 32 + 64 * static_cast<size_t>(k) + 16 * static_cast<size_t>(q); }
 
+// 16 bytes (4 chunks) of each of a quad's 4 rows -> the packed layout's 4 chunk rows: out[j]
+// holds chunk j of rows 0..3, 4 bytes each. The 4 x 4 matrix of chunks is transposed with
+// TRN1/TRN2 on 32- then 64-bit elements. The packers use it.
+inline void transpose_chunks(const uint8x16_t in[4], uint8x16_t out[4]) {
+  const auto u64 = [](uint32x4_t v) { return vreinterpretq_u64_u32(v); };
+  const uint32x4_t r0 = vreinterpretq_u32_u8(in[0]), r1 = vreinterpretq_u32_u8(in[1]);
+  const uint32x4_t r2 = vreinterpretq_u32_u8(in[2]), r3 = vreinterpretq_u32_u8(in[3]);
+  const uint32x4_t t0 = vtrn1q_u32(r0, r1), t1 = vtrn2q_u32(r0, r1);  // (r0 r1) x chunks 0,2 / 1,3
+  const uint32x4_t t2 = vtrn1q_u32(r2, r3), t3 = vtrn2q_u32(r2, r3);  // (r2 r3) x the same
+  out[0] = vreinterpretq_u8_u64(vtrn1q_u64(u64(t0), u64(t2)));
+  out[1] = vreinterpretq_u8_u64(vtrn1q_u64(u64(t1), u64(t3)));
+  out[2] = vreinterpretq_u8_u64(vtrn2q_u64(u64(t0), u64(t2)));
+  out[3] = vreinterpretq_u8_u64(vtrn2q_u64(u64(t1), u64(t3)));
+}
+
 // Q4_0: chunk k of quads q0 .. q0 + NQ - 1 split into its low nibbles (elements 4k .. 4k + 3 of
 // each row) and high nibbles (elements 16 + 4k ..), as int8 codes 0..15.
 template <int NQ>

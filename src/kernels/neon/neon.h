@@ -9,9 +9,17 @@ namespace st::neon {
 void override_kernels(KernelTable& t);          // plain NEON, on top of ref/
 void override_kernels_dotprod(KernelTable& t);  // SDOT, on top of override_kernels
 
-// Row-group products (kernels/row_groups.h) of Q4_0 / Q8_0 tables, other types untouched:
-// row_groups.cpp (plain NEON, with the packer) and row_groups_dotprod.cpp (SDOT).
+// Row-group products (kernels/row_groups.h) of Q4_0 / Q8_0 / Q4_K tables, other types
+// untouched: row_groups.cpp (plain NEON, with the packers) and row_groups_dotprod.cpp (SDOT).
 void set_row_group_kernels(KernelTable& t);
 void set_row_group_kernels_dotprod(KernelTable& t);
+
+// Q4_K's (GemmGroupsFn with Q8_K activations; act_sums unused): row_groups_q4_k.cpp (plain
+// NEON, and the packer) and row_groups_q4_k_dotprod.cpp (SDOT).
+void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void gemm_groups_q4_k_dotprod(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                              size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+void pack_groups_q4_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
 
 }  // namespace st::neon

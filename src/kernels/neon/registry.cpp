@@ -55,6 +55,10 @@ void override_kernels(KernelTable& t) {
       set_row_group_kernels(t);
       t.quantize_row = quantize_row_q8_0;
       break;
+    case TensorType::Q4_K:
+      set_integer_kernels<DotWiden>(t);
+      set_row_group_kernels(t);
+      break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
     default: set_integer_kernels<DotWiden>(t); break;

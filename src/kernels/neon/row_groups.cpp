@@ -1,6 +1,7 @@
 // Q4_0 / Q8_0 products on the row-group layout (kernels/row_groups.h) with ARMv8.0 Advanced
 // SIMD, so every aarch64 CPU (Cortex-A53 included) has them; row_groups_dotprod.cpp replaces
-// them with SDOT where the CPU has it. Also the NEON packer, which both tables use.
+// them with SDOT where the CPU has it. Also the NEON packer, which both tables use. Q4_K's
+// kernels and packer are row_groups_q4_k*.cpp; set_row_group_kernels registers them too.
 //
 // Without SDOT the products are widening multiplies: SMULL/SMLAL multiply the low (rows 0-1
 // of a quad) or high (rows 2-3) halves of a weight register by the chunk's 4 activation bytes
@@ -96,10 +97,10 @@ struct WidenPolicy {
 };
 
 // rows (file layout) -> groups, 4 rows (a quad) at a time: the 16 code bytes of a block of
-// each of the 4 rows are one 4 x 4 matrix of 4-byte chunks, and its transpose (TRN1/TRN2 on
-// 32- then 64-bit elements) is the 4 chunk rows of the packed layout, stored 16 bytes at a
-// time. The quad's 4 source rows are read as 4 sequential streams while the writes stay in
-// the group's own region (in L1 for the group sizes of the models).
+// each of the 4 rows are one 4 x 4 matrix of 4-byte chunks, and its transpose
+// (transpose_chunks) is the 4 chunk rows of the packed layout, stored 16 bytes at a time. The
+// quad's 4 source rows are read as 4 sequential streams while the writes stay in the group's
+// own region (in L1 for the group sizes of the models).
 template <bool kQ8>
 void pack_groups(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
   using S = GroupShape<kQ8>;
@@ -118,16 +119,10 @@ void pack_groups(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* g
         uint8_t* d = dst + static_cast<size_t>(b) * S::kBlockBytes;
         for (int i = 0; i < 4; ++i) std::memcpy(d + 2 * (4 * q + i), r[i] + off, 2);  // fp16 scales
         for (size_t h = 0; h < S::kCodeBytes / 16; ++h) {  // chunks 4h .. 4h + 3
-          uint32x4_t c[4];
-          for (int i = 0; i < 4; ++i) c[i] = vreinterpretq_u32_u8(veorq_u8(vld1q_u8(r[i] + off + 2 + 16 * h), bias));
-          const uint32x4_t t0 = vtrn1q_u32(c[0], c[1]), t1 = vtrn2q_u32(c[0], c[1]);  // (r0 r1) x chunks 0,2 / 1,3
-          const uint32x4_t t2 = vtrn1q_u32(c[2], c[3]), t3 = vtrn2q_u32(c[2], c[3]);  // (r2 r3) x the same
-          const auto u64 = [](uint32x4_t v) { return vreinterpretq_u64_u32(v); };
-          const int k = static_cast<int>(4 * h);
-          vst1q_u8(d + chunk_offset(k, q), vreinterpretq_u8_u64(vtrn1q_u64(u64(t0), u64(t2))));
-          vst1q_u8(d + chunk_offset(k + 1, q), vreinterpretq_u8_u64(vtrn1q_u64(u64(t1), u64(t3))));
-          vst1q_u8(d + chunk_offset(k + 2, q), vreinterpretq_u8_u64(vtrn2q_u64(u64(t0), u64(t2))));
-          vst1q_u8(d + chunk_offset(k + 3, q), vreinterpretq_u8_u64(vtrn2q_u64(u64(t1), u64(t3))));
+          uint8x16_t c[4], t[4];
+          for (int i = 0; i < 4; ++i) c[i] = veorq_u8(vld1q_u8(r[i] + off + 2 + 16 * h), bias);
+          transpose_chunks(c, t);
+          for (int j = 0; j < 4; ++j) vst1q_u8(d + chunk_offset(static_cast<int>(4 * h) + j, q), t[j]);
         }
       }
     }
@@ -145,6 +140,9 @@ void set_row_group_kernels(KernelTable& t) {
     t.gemm_groups = gemm_groups_by<WidenPolicy, true>;
     t.gemm_groups_pair = gemm_groups_pair_by<WidenPolicy, true>;
     t.pack_groups = pack_groups<true>;
+  } else if (t.type == TensorType::Q4_K) {
+    t.gemm_groups = gemm_groups_q4_k;  // row_groups_q4_k.cpp
+    t.pack_groups = pack_groups_q4_k;
   }
 }
 

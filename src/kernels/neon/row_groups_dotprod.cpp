@@ -10,7 +10,8 @@
 //   per-nibble subtract.
 // - Q8_0: the biased codes are xored back to int8 (SDOT is signed x signed; the unsigned x
 //   signed USDOT would need the i8mm extension).
-// The packer stays the plain NEON one (row_groups.cpp): it has no products.
+// The packer stays the plain NEON one (row_groups.cpp): it has no products. Q4_K's SDOT
+// kernel is row_groups_q4_k_dotprod.cpp, registered here with the others.
 #include <arm_neon.h>
 
 #include "kernels/neon/group_kernels.h"
@@ -81,6 +82,8 @@ void set_row_group_kernels_dotprod(KernelTable& t) {
   } else if (t.type == TensorType::Q8_0) {
     t.gemm_groups = gemm_groups_by<SdotPolicy, true>;
     t.gemm_groups_pair = gemm_groups_pair_by<SdotPolicy, true>;
+  } else if (t.type == TensorType::Q4_K) {
+    t.gemm_groups = gemm_groups_q4_k_dotprod;  // row_groups_q4_k_dotprod.cpp
   }
 }
 
