@@ -279,6 +279,45 @@ TEST(RowGroups, EveryQ4KKernelIsExactAtExtremeCodes) {
   if (kernels == 0) GTEST_SKIP() << "no Q4_K row-group kernel on this CPU";
 }
 
+// Q6_K at its extremes: every code 63 (or 0, or mixed), int8 scales of 127 and -128, against
+// activations of +-1: AVX2 adds two chunks' vpmaddubsw pairs in int16 (2 x 2 x 63 x 128 = 32256).
+TEST(RowGroups, EveryQ6KKernelIsExactAtExtremeCodes) {
+  constexpr TensorType t = TensorType::Q6_K;
+  constexpr int64_t kRows = 32, kCols = 512, kTok = 5;
+  const size_t rb = st::row_bytes(t, kCols);
+  std::vector<uint8_t> rows(rb * kRows), packed(rows.size());
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t b = 0; b < kCols / 256; ++b) {
+      auto* blk = reinterpret_cast<BlockQ6_K*>(rows.data() + static_cast<size_t>(r) * rb) + b;
+      blk->d = 0x3C00;  // fp16 1.0
+      for (size_t i = 0; i < sizeof(blk->scales); ++i) blk->scales[i] = static_cast<int8_t>(r % 2 ? 127 : (i % 2 ? -128 : 127));
+      const uint8_t code = r % 4 == 0 ? 0xFF : r % 4 == 1 ? 0x00 : 0xF0;
+      std::memset(blk->ql, code, sizeof(blk->ql));
+      std::memset(blk->qh, r % 4 == 1 ? 0x00 : 0xFF, sizeof(blk->qh));
+    }
+  pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
+  std::vector<float> x(static_cast<size_t>(kTok * kCols));
+  for (int64_t k = 0; k < kTok; ++k)
+    for (int64_t j = 0; j < kCols; ++j) {
+      const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 16) % 2 == 1};
+      x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
+    }
+  QuantizedActs act;
+  quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
+  std::vector<float> want(static_cast<size_t>(kTok * kRows));
+  gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
+  int kernels = 0;
+  for (Isa isa : available_isas()) {
+    const auto& kt = kernel_table(t, isa);
+    if (!kt.gemm_groups) continue;
+    ++kernels;
+    std::vector<float> got(want.size());
+    kt.gemm_groups(kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, nullptr, kTok, got.data(), kRows);
+    expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
+  }
+  if (kernels == 0) GTEST_SKIP() << "no Q6_K row-group kernel on this CPU";
+}
+
 // On an ISA with group kernels the file layout goes through them too (16 rows staged at a
 // time), so both layouts give identical bits: what lets the expert cache serve experts in the
 // file's layout while resident weights are re-laid.

@@ -1,0 +1,121 @@
+// Q6_K products on the row-group layout (kernels/row_groups.h) with AVX2: the arithmetic of
+// avx512/row_groups_q6_k.cpp on 8-row halves. The 6-bit codes (0..63, rebuilt from ql and qh
+// chunks with byte masks) go through vpmaddubsw against the signed activations; a pair is at
+// most 2 x 63 x 128 = 16128, so two chunks' pairs add up in int16 and are then widened by a
+// vpmaddwd with the sub-block's int8 scale (in both halves of the row's lane); four chunks
+// could overflow int16. The -32 offset is -32 x scale x the 16-element
+// activation sum (Q8_K bsums). Integers are exact; d x da scales the super-block in f32.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/avx2/kernels.h"
+#include "kernels/blocks.h"
+
+namespace st::avx2 {
+namespace {
+
+constexpr size_t kSuperBytes = 16 * sizeof(BlockQ6_K);  // one super-block of a 16-row group
+constexpr int kPassTokens = 2;  // accumulators of both halves stay in the 16 ymm registers
+// Bytes ahead that a pass prefetches (four super-blocks, as for Q4_K).
+constexpr size_t kAhead = 4 * kSuperBytes;
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Chunk k of the half starting at `half` (8 rows' 4 bytes each).
+inline __m256i chunk(const uint8_t* half, int k) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(half + 32 + 64 * k));
+}
+
+// The int8 scale of 16-element sub-block s of each of the 8 rows, in both int16 halves of
+// the row's lane (for vpmaddwd).
+inline __m256i scale16_of(const uint8_t* half, int s) {
+  const __m256i sc = _mm256_srai_epi32(_mm256_slli_epi32(chunk(half, 48 + s / 4), 24 - 8 * (s % 4)), 24);
+  return _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
+}
+
+// Elements 128n + [16q, 16q + 16) + {0, 32, 64, 96} (sub-blocks 8n + q + {0, 2, 4, 6}) of one
+// half super-block for T tokens: adds scale x (dot - 32 x bsum) to isum.
+template <int n, int q, int T>
+__attribute__((always_inline)) inline void quarter(const uint8_t* half, const BlockQ8_K* const a[T], __m256i isum[T]) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  __m256i sc16[4];
+  for (int w = 0; w < 4; ++w) sc16[w] = scale16_of(half, 8 * n + q + 2 * w);
+  auto codes = [&](int kk, __m256i v[4]) {
+    const __m256i A = chunk(half, 16 * n + kk), B = chunk(half, 16 * n + 8 + kk), H = chunk(half, 32 + 8 * n + kk);
+    v[0] = _mm256_or_si256(_mm256_and_si256(A, m4), _mm256_and_si256(_mm256_slli_epi16(H, 4), m30));
+    v[1] = _mm256_or_si256(_mm256_and_si256(B, m4), _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
+    v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 4), m4), _mm256_and_si256(H, m30));
+    v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), m4), _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
+  };
+  // Two chunks' vpmaddubsw pairs add up in int16 (2 x 16128 = 32256), then one vpmaddwd.
+  for (int kk = 4 * q; kk < 4 * q + 4; kk += 2) {
+    __m256i v0[4], v1[4];
+    codes(kk, v0);
+    codes(kk + 1, v1);
+    for (int w = 0; w < 4; ++w)
+      for (int t = 0; t < T; ++t) {
+        const int8_t* x = a[t]->qs + 128 * n + 32 * w + 4 * kk;
+        const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(v0[w], bcast4(x)), _mm256_maddubs_epi16(v1[w], bcast4(x + 4)));
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc16[w]));
+      }
+  }
+  for (int w = 0; w < 4; ++w) {
+    const int s = 8 * n + q + 2 * w;
+    for (int t = 0; t < T; ++t) {  // 32 x scale x bsum: vpmaddwd with bsum (|bsum| <= 2048) in the low half
+      const __m256i sb = _mm256_madd_epi16(sc16[w], _mm256_set1_epi32(a[t]->bsums[s] & 0xFFFF));
+      isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(sb, 5));
+    }
+  }
+}
+
+// T tokens over one group: y[t * ldy + r]. Both halves of each super-block in turn.
+template <int T>
+void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {
+  __m256 acc[2][T];
+  for (int h = 0; h < 2; ++h)
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nsb; ++b) {
+    const uint8_t* blk = wg + static_cast<size_t>(b) * kSuperBytes;
+    for (size_t o = 0; o < kSuperBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
+    const BlockQ8_K* a[T];
+    for (int t = 0; t < T; ++t)
+      a[t] = reinterpret_cast<const BlockQ8_K*>(act + static_cast<size_t>(t) * act_row_bytes) + b;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* half = blk + 32 * h;  // chunks of rows 8h .. 8h + 7 (the d vector: blk + 16h)
+      __m256i isum[T];
+      for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+      quarter<0, 0, T>(half, a, isum);
+      quarter<0, 1, T>(half, a, isum);
+      quarter<1, 0, T>(half, a, isum);
+      quarter<1, 1, T>(half, a, isum);
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+      for (int t = 0; t < T; ++t)
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)), acc[h][t]);
+    }
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy + 8 * h, acc[h][t]);
+}
+
+}  // namespace
+
+void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
+  const int64_t nsb = n / kQK_K;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  for (int64_t g = 0; g < n_rows / 16; ++g) {
+    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
+    int64_t t0 = 0;
+    for (; t0 + kPassTokens <= n_tok; t0 += kPassTokens)
+      pass<kPassTokens>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
+    if (t0 < n_tok) pass<1>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
+  }
+}
+
+}  // namespace st::avx2
