@@ -62,6 +62,40 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
     ASSERT_NEAR(got[i], want[i], 1e-5 * scale + 1e-6) << what << " at " << i;
 }
 
+// Activations of +-1 in five sign patterns, one per token: all +, all -, alternating, by half
+// of each 32 elements, and alternating runs of `run` elements.
+std::vector<float> sign_patterns(int64_t n_tok, int64_t n_cols, int64_t run) {
+  std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
+  for (int64_t k = 0; k < n_tok; ++k)
+    for (int64_t j = 0; j < n_cols; ++j) {
+      const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / run) % 2 == 1};
+      x[static_cast<size_t>(k * n_cols + j)] = sign[k % 5] ? 1.0f : -1.0f;
+    }
+  return x;
+}
+
+// Every ISA's group kernel for K-quant `t` on `packed` (n_rows x n_cols) against the plain
+// product, with the activations x (n_tok rows) quantized to Q8_K; returns how many ran.
+int every_k_kernel_matches_the_plain_product(TensorType t, const std::vector<uint8_t>& packed, int64_t n_rows,
+                                             int64_t n_cols, const std::vector<float>& x) {
+  const int64_t n_tok = static_cast<int64_t>(x.size()) / n_cols;
+  const size_t rb = st::row_bytes(t, n_cols);
+  QuantizedActs act;
+  quantize_acts(t, x.data(), n_tok, n_cols, act, nullptr);
+  std::vector<float> want(static_cast<size_t>(n_tok * n_rows));
+  gemm_row_groups_ref(t, n_cols, packed.data(), rb, n_rows, act.row(0), act.row_bytes, n_tok, want.data(), n_rows);
+  int kernels = 0;
+  for (Isa isa : available_isas()) {
+    const auto& kt = kernel_table(t, isa);
+    if (!kt.gemm_groups) continue;
+    ++kernels;
+    std::vector<float> got(want.size());
+    kt.gemm_groups(n_cols, packed.data(), rb, n_rows, act.row(0), act.row_bytes, nullptr, n_tok, got.data(), n_rows);
+    expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
+  }
+  return kernels;
+}
+
 TEST(RowGroups, PackUnpackRoundTripsAndMovesEveryByte) {
   for (TensorType t : kTypes) {
     Problem p(t, 48, 96, 1, 3);
@@ -215,12 +249,7 @@ TEST(RowGroups, EverySimdKernelIsExactAtExtremeCodes) {
         }
       pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
       // Tokens: all +1, all -1, alternating, by half block, and a sign per block.
-      std::vector<float> x(static_cast<size_t>(kTok * kCols));
-      for (int64_t k = 0; k < kTok; ++k)
-        for (int64_t j = 0; j < kCols; ++j) {
-          const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 32) % 2 == 1};
-          x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
-        }
+      const std::vector<float> x = sign_patterns(kTok, kCols, 32);
       QuantizedActs act;
       quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
       std::vector<float> got(static_cast<size_t>(kTok * kRows)), want(got.size());
@@ -257,26 +286,9 @@ TEST(RowGroups, EveryQ4KKernelIsExactAtExtremeCodes) {
         blk->qs[i] = r % 4 == 0 ? 0xFF : r % 4 == 1 ? 0x00 : r % 4 == 2 ? 0x0F : (i < 64 ? 0xFF : 0xF0);
     }
   pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
-  std::vector<float> x(static_cast<size_t>(kTok * kCols));
-  for (int64_t k = 0; k < kTok; ++k)
-    for (int64_t j = 0; j < kCols; ++j) {
-      const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 32) % 2 == 1};
-      x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
-    }
-  QuantizedActs act;
-  quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
-  std::vector<float> want(static_cast<size_t>(kTok * kRows));
-  gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
-  int kernels = 0;
-  for (Isa isa : available_isas()) {
-    const auto& kt = kernel_table(t, isa);
-    if (!kt.gemm_groups) continue;
-    ++kernels;
-    std::vector<float> got(want.size());
-    kt.gemm_groups(kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, nullptr, kTok, got.data(), kRows);
-    expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
-  }
-  if (kernels == 0) GTEST_SKIP() << "no Q4_K row-group kernel on this CPU";
+  const std::vector<float> x = sign_patterns(kTok, kCols, 32);
+  if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
+    GTEST_SKIP() << "no Q4_K row-group kernel on this CPU";
 }
 
 // Q6_K at its extremes: every code 63 (or 0, or mixed), int8 scales of 127 and -128, against
@@ -296,26 +308,9 @@ TEST(RowGroups, EveryQ6KKernelIsExactAtExtremeCodes) {
       std::memset(blk->qh, r % 4 == 1 ? 0x00 : 0xFF, sizeof(blk->qh));
     }
   pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
-  std::vector<float> x(static_cast<size_t>(kTok * kCols));
-  for (int64_t k = 0; k < kTok; ++k)
-    for (int64_t j = 0; j < kCols; ++j) {
-      const bool sign[] = {true, false, j % 2 == 1, j % 32 < 16, (j / 16) % 2 == 1};
-      x[static_cast<size_t>(k * kCols + j)] = sign[k] ? 1.0f : -1.0f;
-    }
-  QuantizedActs act;
-  quantize_acts(t, x.data(), kTok, kCols, act, nullptr);
-  std::vector<float> want(static_cast<size_t>(kTok * kRows));
-  gemm_row_groups_ref(t, kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, kTok, want.data(), kRows);
-  int kernels = 0;
-  for (Isa isa : available_isas()) {
-    const auto& kt = kernel_table(t, isa);
-    if (!kt.gemm_groups) continue;
-    ++kernels;
-    std::vector<float> got(want.size());
-    kt.gemm_groups(kCols, packed.data(), rb, kRows, act.row(0), act.row_bytes, nullptr, kTok, got.data(), kRows);
-    expect_close(got, want, test::type_isa_name(t, isa) + " extreme codes");
-  }
-  if (kernels == 0) GTEST_SKIP() << "no Q6_K row-group kernel on this CPU";
+  const std::vector<float> x = sign_patterns(kTok, kCols, 16);
+  if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
+    GTEST_SKIP() << "no Q6_K row-group kernel on this CPU";
 }
 
 // On an ISA with group kernels the file layout goes through them too (16 rows staged at a

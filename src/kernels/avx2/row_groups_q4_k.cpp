@@ -10,23 +10,12 @@
 
 #include <cstring>
 
+#include "kernels/avx2/k_quant_groups.h"
 #include "kernels/avx2/kernels.h"
 #include "kernels/blocks.h"
 
 namespace st::avx2 {
 namespace {
-
-constexpr size_t kSuperBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a 16-row group
-constexpr int kPassTokens = 2;  // accumulators of both halves stay in the 16 ymm registers
-// Bytes ahead that a pass prefetches (as on AVX-512: one super-block's arithmetic is long
-// enough that the hardware prefetcher alone falls behind).
-constexpr size_t kAhead = 4 * kSuperBytes;
-
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 inline __m256i load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
@@ -75,56 +64,35 @@ __attribute__((always_inline)) inline void sub_pair(const uint8_t* half, const _
   }
 }
 
-// T tokens over one group: y[t * ldy + r]. Both halves of each super-block in turn, so every
-// cache line of it is used while it is in L1.
-template <int T>
-void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {
-  __m256 acc[2][T];
-  for (int h = 0; h < 2; ++h)
-    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* blk = wg + static_cast<size_t>(b) * kSuperBytes;
-    for (size_t o = 0; o < kSuperBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
-    const BlockQ8_K* a[T];
-    for (int t = 0; t < T; ++t)
-      a[t] = reinterpret_cast<const BlockQ8_K*>(act + static_cast<size_t>(t) * act_row_bytes) + b;
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t* half = blk + 32 * h;  // chunks of rows 8h .. 8h + 7
-      __m256i s[3], isum[T], msum[T];
-      for (int k = 0; k < 3; ++k) s[k] = load(half + 64 + 64 * k);
-      for (int t = 0; t < T; ++t) isum[t] = msum[t] = _mm256_setzero_si256();
-      sub_pair<0, T>(half, s, a, isum, msum);
-      sub_pair<1, T>(half, s, a, isum, msum);
-      sub_pair<2, T>(half, s, a, isum, msum);
-      sub_pair<3, T>(half, s, a, isum, msum);
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * h)));
-      for (int t = 0; t < T; ++t) {
-        const __m256 da = _mm256_set1_ps(a[t]->d);
-        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, da), acc[h][t]);
-        acc[h][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[t]), _mm256_mul_ps(dmin, da), acc[h][t]);
-      }
+// Rows 8h .. 8h + 7 of one super-block for T tokens (the k_quant_groups.h contract).
+struct Q4K {
+  static constexpr size_t kSuperBytes = 16 * sizeof(BlockQ4_K);
+  template <int T>
+  __attribute__((always_inline)) static void add_half(const uint8_t* blk, int h, const BlockQ8_K* const a[T],
+                                                      __m256 acc[T]) {
+    const uint8_t* half = blk + 32 * h;  // chunks of rows 8h .. 8h + 7
+    __m256i s[3], isum[T], msum[T];
+    for (int k = 0; k < 3; ++k) s[k] = load(half + 64 + 64 * k);
+    for (int t = 0; t < T; ++t) isum[t] = msum[t] = _mm256_setzero_si256();
+    sub_pair<0, T>(half, s, a, isum, msum);
+    sub_pair<1, T>(half, s, a, isum, msum);
+    sub_pair<2, T>(half, s, a, isum, msum);
+    sub_pair<3, T>(half, s, a, isum, msum);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32 + 16 * h)));
+    for (int t = 0; t < T; ++t) {
+      const __m256 da = _mm256_set1_ps(a[t]->d);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, da), acc[t]);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[t]), _mm256_mul_ps(dmin, da), acc[t]);
     }
   }
-  for (int h = 0; h < 2; ++h)
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy + 8 * h, acc[h][t]);
-}
+};
 
 }  // namespace
 
 void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  const int64_t nsb = n / kQK_K;
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(act);
-  // Groups outside, tokens inside: a group's super-blocks stay in L1/L2 across token passes.
-  for (int64_t g = 0; g < n_rows / 16; ++g) {
-    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
-    int64_t t0 = 0;
-    for (; t0 + kPassTokens <= n_tok; t0 += kPassTokens)
-      pass<kPassTokens>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
-    if (t0 < n_tok) pass<1>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
-  }
+  k_gemm_groups<Q4K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 void pack_groups_q4_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {
@@ -139,7 +107,7 @@ void pack_groups_q4_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8
     for (int r = 0; r < 16; ++r) {
       const uint8_t* s = src + static_cast<size_t>(r) * row_bytes;
       for (int64_t b = 0; b < nsb; ++b, s += kBlock) {
-        uint8_t* d = dst + static_cast<size_t>(b) * kSuperBytes;
+        uint8_t* d = dst + static_cast<size_t>(b) * Q4K::kSuperBytes;
         std::memcpy(d + 2 * r, s, 2);
         std::memcpy(d + 32 + 2 * r, s + 2, 2);
         for (int k = 0; k < 35; ++k) std::memcpy(d + 64 + 64 * k + 4 * r, s + 4 + 4 * k, 4);

@@ -9,22 +9,12 @@
 
 #include <cstring>
 
+#include "kernels/avx2/k_quant_groups.h"
 #include "kernels/avx2/kernels.h"
 #include "kernels/blocks.h"
 
 namespace st::avx2 {
 namespace {
-
-constexpr size_t kSuperBytes = 16 * sizeof(BlockQ6_K);  // one super-block of a 16-row group
-constexpr int kPassTokens = 2;  // accumulators of both halves stay in the 16 ymm registers
-// Bytes ahead that a pass prefetches (four super-blocks, as for Q4_K).
-constexpr size_t kAhead = 4 * kSuperBytes;
-
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 // Chunk k of the half starting at `half` (8 rows' 4 bytes each).
 inline __m256i chunk(const uint8_t* half, int k) {
@@ -73,49 +63,30 @@ __attribute__((always_inline)) inline void quarter(const uint8_t* half, const Bl
   }
 }
 
-// T tokens over one group: y[t * ldy + r]. Both halves of each super-block in turn.
-template <int T>
-void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {
-  __m256 acc[2][T];
-  for (int h = 0; h < 2; ++h)
-    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* blk = wg + static_cast<size_t>(b) * kSuperBytes;
-    for (size_t o = 0; o < kSuperBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
-    const BlockQ8_K* a[T];
+// Rows 8h .. 8h + 7 of one super-block for T tokens (the k_quant_groups.h contract).
+struct Q6K {
+  static constexpr size_t kSuperBytes = 16 * sizeof(BlockQ6_K);
+  template <int T>
+  __attribute__((always_inline)) static void add_half(const uint8_t* blk, int h, const BlockQ8_K* const a[T],
+                                                      __m256 acc[T]) {
+    const uint8_t* half = blk + 32 * h;  // chunks of rows 8h .. 8h + 7 (the d vector: blk + 16h)
+    __m256i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
+    quarter<0, 0, T>(half, a, isum);
+    quarter<0, 1, T>(half, a, isum);
+    quarter<1, 0, T>(half, a, isum);
+    quarter<1, 1, T>(half, a, isum);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
     for (int t = 0; t < T; ++t)
-      a[t] = reinterpret_cast<const BlockQ8_K*>(act + static_cast<size_t>(t) * act_row_bytes) + b;
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t* half = blk + 32 * h;  // chunks of rows 8h .. 8h + 7 (the d vector: blk + 16h)
-      __m256i isum[T];
-      for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
-      quarter<0, 0, T>(half, a, isum);
-      quarter<0, 1, T>(half, a, isum);
-      quarter<1, 0, T>(half, a, isum);
-      quarter<1, 1, T>(half, a, isum);
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
-      for (int t = 0; t < T; ++t)
-        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)), acc[h][t]);
-    }
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)), acc[t]);
   }
-  for (int h = 0; h < 2; ++h)
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy + 8 * h, acc[h][t]);
-}
+};
 
 }  // namespace
 
 void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  const int64_t nsb = n / kQK_K;
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(act);
-  for (int64_t g = 0; g < n_rows / 16; ++g) {
-    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
-    int64_t t0 = 0;
-    for (; t0 + kPassTokens <= n_tok; t0 += kPassTokens)
-      pass<kPassTokens>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
-    if (t0 < n_tok) pass<1>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
-  }
+  k_gemm_groups<Q6K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 }  // namespace st::avx2

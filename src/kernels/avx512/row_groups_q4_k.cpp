@@ -14,26 +14,12 @@
 
 #include <cstring>
 
+#include "kernels/avx512/k_quant_groups.h"
 #include "kernels/avx512/kernels.h"
 #include "kernels/blocks.h"
 
 namespace st::avx512 {
 namespace {
-
-constexpr size_t kSuperBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a 16-row group
-constexpr int kMaxTokens = 4;
-// Bytes ahead that a pass prefetches: four super-blocks. From DRAM on one core (kernels_bench
-// groups/q4_k/avx512/1536xlargex1tok) 15 GB/s without, 21 / 30-37 / 31-35 GB/s at 1 / 4 / 8
-// super-blocks: one super-block's arithmetic is long enough that the hardware prefetcher alone
-// falls behind. With it a second stream (GemmGroupsPairFn) no longer helps (24-27 GB/s), so
-// Q4_K has no pair kernel.
-constexpr size_t kAhead = 4 * kSuperBytes;  // tokens per pass: their accumulators stay in registers
-
-inline __m512i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
 
 // Scale and min of sub-block j of every row, from the three scale chunks (row r's bytes
 // 4k..4k+3 in lane r of s[k]); the unpack_scale_min_k4 rule, 16 lanes at once.
@@ -80,65 +66,33 @@ __attribute__((always_inline)) inline void sub_pair(const uint8_t* blk, const __
 }
 
 // One super-block of a group (blk) for T tokens whose Q8_K blocks are a[t]: adds each
-// token's 16 row results to acc[t].
-template <int T>
-__attribute__((always_inline)) inline void super_block(const uint8_t* blk, const BlockQ8_K* const a[T], __m512 acc[T]) {
-  __m512i s[3], isum[T], msum[T];
-  for (size_t o = 0; o < kSuperBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
-  for (int k = 0; k < 3; ++k) s[k] = _mm512_loadu_si512(blk + 64 + 64 * k);
-  for (int t = 0; t < T; ++t) isum[t] = msum[t] = _mm512_setzero_si512();
-  sub_pair<0, T>(blk, s, a, isum, msum);
-  sub_pair<1, T>(blk, s, a, isum, msum);
-  sub_pair<2, T>(blk, s, a, isum, msum);
-  sub_pair<3, T>(blk, s, a, isum, msum);
-  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
-  for (int t = 0; t < T; ++t) {
-    const __m512 da = _mm512_set1_ps(a[t]->d);
-    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, da), acc[t]);
-    acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmin, da), acc[t]);
+// token's 16 row results to acc[t] (the k_quant_groups.h contract).
+struct Q4K {
+  static constexpr size_t kSuperBytes = 16 * sizeof(BlockQ4_K);
+  template <int T>
+  __attribute__((always_inline)) static void add(const uint8_t* blk, const BlockQ8_K* const a[T], __m512 acc[T]) {
+    __m512i s[3], isum[T], msum[T];
+    for (int k = 0; k < 3; ++k) s[k] = _mm512_loadu_si512(blk + 64 + 64 * k);
+    for (int t = 0; t < T; ++t) isum[t] = msum[t] = _mm512_setzero_si512();
+    sub_pair<0, T>(blk, s, a, isum, msum);
+    sub_pair<1, T>(blk, s, a, isum, msum);
+    sub_pair<2, T>(blk, s, a, isum, msum);
+    sub_pair<3, T>(blk, s, a, isum, msum);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+    for (int t = 0; t < T; ++t) {
+      const __m512 da = _mm512_set1_ps(a[t]->d);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, da), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmin, da), acc[t]);
+    }
   }
-}
-
-// T tokens over one group: y[t * ldy + r].
-template <int T>
-void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nsb; ++b) {
-    const BlockQ8_K* a[T];
-    for (int t = 0; t < T; ++t)
-      a[t] = reinterpret_cast<const BlockQ8_K*>(act + static_cast<size_t>(t) * act_row_bytes) + b;
-    super_block<T>(wg + static_cast<size_t>(b) * kSuperBytes, a, acc);
-  }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
-}
-
-template <int T>
-void tokens_pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, int64_t n_tok, float* y,
-                 int64_t ldy) {
-  if constexpr (T > 0) {
-    if (n_tok == T) return pass<T>(wg, nsb, act, act_row_bytes, y, ldy);
-    tokens_pass<T - 1>(wg, nsb, act, act_row_bytes, n_tok, y, ldy);
-  }
-}
+};
 
 }  // namespace
 
 void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  const int64_t nsb = n / kQK_K;
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(act);
-  // Groups outside, tokens inside: a group's super-blocks stay in L1/L2 across token passes.
-  for (int64_t g = 0; g < n_rows / 16; ++g) {
-    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kMaxTokens) {
-      const int64_t tn = n_tok - t0 < kMaxTokens ? n_tok - t0 : kMaxTokens;
-      tokens_pass<kMaxTokens>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, tn,
-                              y + t0 * ldy + g * 16, ldy);
-    }
-  }
+  k_gemm_groups<Q4K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 }  // namespace st::avx512

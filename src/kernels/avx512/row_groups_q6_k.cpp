@@ -14,23 +14,12 @@
 
 #include <cstring>
 
+#include "kernels/avx512/k_quant_groups.h"
 #include "kernels/avx512/kernels.h"
 #include "kernels/blocks.h"
 
 namespace st::avx512 {
 namespace {
-
-constexpr size_t kSuperBytes = 16 * sizeof(BlockQ6_K);  // one super-block of a 16-row group
-constexpr int kMaxTokens = 4;  // tokens per pass: their accumulators stay in registers
-// Bytes ahead that a pass prefetches: four super-blocks, as for Q4_K (one super-block's
-// arithmetic is long enough that the hardware prefetcher alone falls behind).
-constexpr size_t kAhead = 4 * kSuperBytes;
-
-inline __m512i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
 
 inline __m512i chunk(const uint8_t* blk, int k) { return _mm512_loadu_si512(blk + 32 + 64 * k); }
 
@@ -68,20 +57,13 @@ __attribute__((always_inline)) inline void quarter(const uint8_t* blk, const Blo
   }
 }
 
-// T tokens over one group: y[t * ldy + r].
-template <int T>
-void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nsb; ++b) {
-    const uint8_t* blk = wg + static_cast<size_t>(b) * kSuperBytes;
-    for (size_t o = 0; o < kSuperBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + kAhead + o), _MM_HINT_T0);
-    const BlockQ8_K* a[T];
+// One super-block of a group for T tokens (the k_quant_groups.h contract).
+struct Q6K {
+  static constexpr size_t kSuperBytes = 16 * sizeof(BlockQ6_K);
+  template <int T>
+  __attribute__((always_inline)) static void add(const uint8_t* blk, const BlockQ8_K* const a[T], __m512 acc[T]) {
     __m512i isum[T];
-    for (int t = 0; t < T; ++t) {
-      a[t] = reinterpret_cast<const BlockQ8_K*>(act + static_cast<size_t>(t) * act_row_bytes) + b;
-      isum[t] = _mm512_setzero_si512();
-    }
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     quarter<0, 0, T>(blk, a, isum);
     quarter<0, 1, T>(blk, a, isum);
     quarter<1, 0, T>(blk, a, isum);
@@ -90,33 +72,13 @@ void pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_byt
     for (int t = 0; t < T; ++t)
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t]->d)), acc[t]);
   }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
-}
-
-template <int T>
-void tokens_pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, int64_t n_tok, float* y,
-                 int64_t ldy) {
-  if constexpr (T > 0) {
-    if (n_tok == T) return pass<T>(wg, nsb, act, act_row_bytes, y, ldy);
-    tokens_pass<T - 1>(wg, nsb, act, act_row_bytes, n_tok, y, ldy);
-  }
-}
+};
 
 }  // namespace
 
 void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  const int64_t nsb = n / kQK_K;
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(act);
-  for (int64_t g = 0; g < n_rows / 16; ++g) {
-    const uint8_t* wg = wb + static_cast<size_t>(g) * 16 * w_row_bytes;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kMaxTokens) {
-      const int64_t tn = n_tok - t0 < kMaxTokens ? n_tok - t0 : kMaxTokens;
-      tokens_pass<kMaxTokens>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, tn,
-                              y + t0 * ldy + g * 16, ldy);
-    }
-  }
+  k_gemm_groups<Q6K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 }  // namespace st::avx512

@@ -30,6 +30,12 @@
 namespace st::neon {
 namespace {
 
+// Chunk `Lane` of a 16-byte activation piece, its 4 bytes repeated into all 4 int32 lanes.
+template <int Lane>
+inline int8x16_t repeat_chunk(int8x16_t a) {
+  return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), Lane));
+}
+
 // Tokens per pass over a group: 4 amortise each weight load and nibble split well, and more
 // would not leave registers for the accumulators.
 constexpr int kGroupPassTokens = 4;

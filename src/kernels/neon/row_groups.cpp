@@ -24,12 +24,6 @@
 namespace st::neon {
 namespace {
 
-// Chunk `Lane` of a 16-byte activation piece, its 4 bytes repeated into all 4 int32 lanes.
-template <int Lane>
-inline int8x16_t repeat_chunk(int8x16_t a) {
-  return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), Lane));
-}
-
 struct WidenPolicy {
   // Quads per pass: with T tokens the int16/int32 partial sums, the float accumulators and
   // the activations of a pass need about 8 x T x NQ / 2 + 2 x T registers.

@@ -21,12 +21,6 @@
 namespace st::neon {
 namespace {
 
-// Chunk `Lane` of a 16-byte activation piece, its 4 bytes repeated into all 4 int32 lanes.
-template <int Lane>
-inline int8x16_t repeat_chunk(int8x16_t a) {
-  return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(a), Lane));
-}
-
 struct WidenQ4K {
   // Per token a sub-block pair takes 4 int16 accumulators and its activations: with 2 tokens
   // they, the codes and the driver's sums fit the 32 registers; 4 tokens' 16 accumulators
