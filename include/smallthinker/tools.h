@@ -6,10 +6,21 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace smallthinker {
+
+// ---- Output files (README "Output files"; every tool here writes this way) -----------------
+
+// Writes `bytes` to `path` through a temporary file beside it, renamed over it only when
+// complete (symbolic links followed; character devices, FIFOs and /dev/stdout written in
+// place); refuses directories, block devices and an output that is one of `inputs` (same
+// device and inode). Throws std::runtime_error naming the path; the previous file is then intact.
+void write_output_file(const std::string& path, std::string_view bytes, const std::vector<std::string>& inputs = {});
+// The checks write_output_file makes, without writing: call before long work.
+void check_output_path(const std::string& path, const std::vector<std::string>& inputs = {});
 
 // Shape and contents of a synthetic (random-weight) SmallThinker model.
 struct SynthOptions {
@@ -106,8 +117,11 @@ ActivityStats analyse_activity(const ActivityLog& log, const std::vector<double>
 
 // Writes stats.json, expert_frequency.csv, zero_fraction.csv, reuse_distance.csv,
 // cache_hit_rate.csv, routing.trace (for `replay`) and the pictures expert_frequency.svg, zero_fraction.svg,
-// reuse_distance.svg, cache_hit_rate.svg into `dir` (created if missing). Returns the paths.
-std::vector<std::string> write_activity_report(const ActivityLog& log, const ActivityStats& stats, const std::string& dir);
+// reuse_distance.svg, cache_hit_rate.svg into `dir` (created if missing), each file as
+// write_output_file does. Refuses, before writing any, a report file that is one of `inputs`
+// (the model, the prompts). Returns the paths.
+std::vector<std::string> write_activity_report(const ActivityLog& log, const ActivityStats& stats, const std::string& dir,
+                                               const std::vector<std::string>& inputs = {});
 
 // ---- Perplexity (`smallthinker perplexity`, llama.cpp's conventions) -----------------------
 

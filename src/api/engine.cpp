@@ -20,6 +20,7 @@
 #include "api/session_impl.h"
 #include "formats/gguf_names.h"
 #include "formats/mapped_pages.h"
+#include "formats/output_file.h"
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
@@ -209,7 +210,10 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
   impl_->forward->set_sparse(m.sparse_reglu);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
-  if (!options_.routing_trace.empty()) impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
+  if (!options_.routing_trace.empty()) {
+    st::check_output_path(options_.routing_trace, {m.file->path()});  // refused now, not after the run
+    impl_->recorder = std::make_unique<TraceRecorder>(m.config, options_.routing_trace);
+  }
   impl_->fanout = std::make_unique<ObserverFanout>(impl_->recorder.get(), options_.observer);
   if (impl_->recorder || options_.observer) impl_->forward->set_observer(impl_->fanout.get());
 }

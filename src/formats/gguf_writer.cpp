@@ -1,17 +1,11 @@
 // GGUF v3 writer (little-endian). Header, metadata and tensor infos are small enough to build
 // in memory (a 151k-token vocabulary is a few MB); tensor data is streamed one tensor at a time
 // through a FillFn, so converting a multi-GB model needs one tensor's worth of memory. The
-// output goes to a temporary file in the same directory and is renamed over the target only
-// after everything (including fsync) succeeded, so a failed or interrupted conversion never
-// leaves a half-written model that a later load would trip over.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// output goes through OutputFile (output_file.h): a temporary file beside the target, renamed
+// over it only after everything (including fsync) succeeded, so a failed or interrupted
+// conversion never leaves a half-written model that a later load would trip over.
 #include <algorithm>
-#include <atomic>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -19,6 +13,7 @@
 #include <utility>
 
 #include "formats/gguf.h"
+#include "formats/output_file.h"
 
 namespace st {
 
@@ -199,71 +194,16 @@ void put_value(Blob& b, const GgufValue& v) {
   }
 }
 
-// ---- the temporary output file ---------------------------------------------------------------
-
-// Owns "<path>.tmp.<pid>.<n>": removed on destruction unless commit() renamed it over path.
-class TempFile {
- public:
-  explicit TempFile(const std::string& path) : path_(path) {
-    static std::atomic<unsigned> counter{0};
-    for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-      tmp_ = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++);
-      // O_EXCL: never clobber someone else's file; 0666 so the umask decides the final mode.
-      fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ < 0 && errno != EEXIST) break;
-    }
-    if (fd_ < 0) fail("cannot create temporary file '" + tmp_ + "'");
+// Zeros up to the next multiple of `alignment`.
+void pad_to(OutputFile& out, uint64_t alignment) {
+  static const uint8_t kZeros[4096] = {};
+  uint64_t n = align_up(out.written(), alignment) - out.written();
+  while (n > 0) {
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(n, sizeof kZeros));
+    out.write(kZeros, k);
+    n -= k;
   }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const uint8_t* p, size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("write failed");
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      written_ += static_cast<uint64_t>(w);
-    }
-  }
-  void pad_to(uint64_t alignment) {
-    static const uint8_t kZeros[4096] = {};
-    uint64_t n = align_up(written_, alignment) - written_;
-    while (n > 0) {
-      const size_t k = static_cast<size_t>(std::min<uint64_t>(n, sizeof kZeros));
-      write(kZeros, k);
-      n -= k;
-    }
-  }
-  uint64_t written() const { return written_; }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail("fsync failed");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("close failed");
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename '" + tmp_ + "' to the final name");
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw GgufError(path_ + ": " + what + ": " + std::strerror(errno));
-  }
-
-  std::string path_;
-  std::string tmp_;
-  int fd_ = -1;
-  uint64_t written_ = 0;
-  bool committed_ = false;
-};
+}
 
 }  // namespace
 
@@ -357,9 +297,9 @@ void GgufWriter::write(const std::string& path, const std::function<void(size_t,
     offset = align_up(offset + t.n_bytes, alignment_);
   }
 
-  TempFile out(path);
+  OutputFile out(path);
   out.write(head.bytes.data(), head.bytes.size());
-  out.pad_to(alignment_);
+  pad_to(out, alignment_);
   const uint64_t data_start = out.written();
   std::vector<uint8_t> buffer;
   for (size_t i = 0; i < tensors_.size(); ++i) {
@@ -368,7 +308,7 @@ void GgufWriter::write(const std::string& path, const std::function<void(size_t,
     buffer.assign(t.n_bytes, 0);
     t.fill(std::span<uint8_t>(buffer.data(), buffer.size()));
     out.write(buffer.data(), buffer.size());
-    out.pad_to(alignment_);  // llama.cpp pads after every tensor, the last one included
+    pad_to(out, alignment_);  // llama.cpp pads after every tensor, the last one included
     if (progress) progress(i + 1, tensors_.size());
   }
   if (out.written() - data_start != offset)

@@ -17,6 +17,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "formats/output_file.h"
+
 namespace st {
 
 std::optional<CachePolicy> cache_policy_from_name(const std::string& name) {
@@ -376,8 +378,7 @@ std::string trace_problem(const RoutingTrace& t) {
 
 void RoutingTrace::save(const std::string& path) const {
   if (const std::string p = trace_problem(*this); !p.empty()) trace_error(path, "cannot save: " + p);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) trace_error(path, "cannot open for writing");
+  OutputFile f(path);  // temporary file renamed at the end: an old trace survives a failure
   uint8_t header[kTraceHeaderBytes];
   std::memcpy(header, kTraceMagic, 4);
   put_le(header + 4, kTraceVersion, 4);
@@ -385,15 +386,14 @@ void RoutingTrace::save(const std::string& path) const {
   put_le(header + 12, static_cast<uint64_t>(n_expert), 4);
   put_le(header + 16, static_cast<uint64_t>(k), 4);
   put_le(header + 20, n_tokens(), 8);
-  f.write(reinterpret_cast<const char*>(header), sizeof header);
+  f.write(header, sizeof header);
   uint8_t buf[kTraceChunk * 4];
   for (size_t i = 0; i < experts.size(); i += kTraceChunk) {
     const size_t n = std::min(kTraceChunk, experts.size() - i);
     for (size_t j = 0; j < n; ++j) put_le(buf + 4 * j, static_cast<uint32_t>(experts[i + j]), 4);
-    f.write(reinterpret_cast<const char*>(buf), static_cast<std::streamsize>(4 * n));
+    f.write(buf, 4 * n);
   }
-  f.close();
-  if (!f) trace_error(path, "write failed");
+  f.commit();
 }
 
 RoutingTrace RoutingTrace::load(const std::string& path) {

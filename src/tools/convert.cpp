@@ -17,6 +17,7 @@
 
 #include "formats/gguf.h"
 #include "formats/gguf_names.h"
+#include "formats/output_file.h"
 #include "kernels/float_convert.h"
 #include "kernels/thread_pool.h"
 #include "model/config.h"
@@ -273,6 +274,11 @@ std::vector<std::string> quantization_types() { return quant_scheme_names(); }
 
 void convert_hf_model(const ConvertOptions& options, const std::string& out_path, const TensorReportFn& on_tensor,
                       std::vector<std::string>* warnings) {
+  // Every file of the checkpoint folder is an input: the output may not be one of them.
+  std::vector<std::string> inputs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options.hf_dir, ec)) inputs.push_back(e.path().string());
+  st::check_output_path(out_path, inputs);
   Converter(options, warnings).run(out_path, on_tensor);
 }
 

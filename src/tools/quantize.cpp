@@ -10,6 +10,7 @@
 
 #include "formats/gguf.h"
 #include "formats/gguf_names.h"
+#include "formats/output_file.h"
 #include "kernels/kernel_table.h"
 #include "kernels/thread_pool.h"
 #include "smallthinker/tools.h"
@@ -27,7 +28,8 @@ void quantize_model(const std::string& in_path, const std::string& out_path, con
     for (const auto& n : quant_scheme_names()) known += (known.empty() ? "" : ", ") + n;
     throw std::invalid_argument("quantization type '" + o.type + "' is not known (" + known + ")");
   }
-  if (in_path == out_path) throw std::invalid_argument("input and output are the same file: " + in_path);
+  // By device and inode, not by name: ./in.gguf, a symbolic or a hard link are the input too.
+  st::check_output_path(out_path, {in_path});
   const auto in = st::GgufFile::open(in_path);
   const std::string arch = in->get_string_or(std::string(names::kArchitecture), "");
   if (arch != names::kArchSmallThinker)

@@ -2,11 +2,11 @@
 // measurement (for spreadsheets), the routing as a trace for `replay`, and the four SVG pictures.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
+#include "formats/output_file.h"
 #include "runtime/expert_cache.h"
 #include "smallthinker/tools.h"
 #include "tools/stats_plots.h"
@@ -14,12 +14,9 @@
 namespace smallthinker {
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + path + " for writing");
-  f.write(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!f) throw std::runtime_error("writing " + path + " failed (disk full?)");
-}
+constexpr const char* kReportFiles[] = {
+    "stats.json",     "expert_frequency.csv", "zero_fraction.csv",  "reuse_distance.csv",  "cache_hit_rate.csv",
+    "routing.trace",  "expert_frequency.svg", "zero_fraction.svg",  "reuse_distance.svg",  "cache_hit_rate.svg"};
 
 std::string fmt(double v) {
   char buf[32];
@@ -58,14 +55,17 @@ nlohmann::json to_json(const ActivityLog& log, const ActivityStats& s) {
 
 }  // namespace
 
-std::vector<std::string> write_activity_report(const ActivityLog& log, const ActivityStats& s, const std::string& dir) {
+std::vector<std::string> write_activity_report(const ActivityLog& log, const ActivityStats& s, const std::string& dir,
+                                               const std::vector<std::string>& inputs) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create the output directory " + dir + ": " + ec.message());
+  // Every file is checked before the first is written: a refusal leaves the folder as it was.
+  for (const char* name : kReportFiles) st::check_output_path((std::filesystem::path(dir) / name).string(), inputs);
   std::vector<std::string> written;
   auto out = [&](const std::string& name, const std::string& text) {
     const std::string path = (std::filesystem::path(dir) / name).string();
-    write_text(path, text);
+    st::write_output_file(path, text);
     written.push_back(path);
   };
 

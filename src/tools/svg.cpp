@@ -4,8 +4,9 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
+
+#include "formats/output_file.h"
 
 namespace st::svg {
 namespace {
@@ -149,13 +150,7 @@ std::string Document::str() const {
   return s;
 }
 
-void Document::save(const std::string& path) const {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + path + " for writing");
-  const std::string s = str();
-  f.write(s.data(), static_cast<std::streamsize>(s.size()));
-  if (!f) throw std::runtime_error("writing " + path + " failed (disk full?)");
-}
+void Document::save(const std::string& path) const { write_output_file(path, str()); }
 
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   if (!(hi > lo) || max_ticks < 2) return {lo};

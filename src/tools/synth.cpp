@@ -11,6 +11,7 @@
 
 #include "formats/gguf.h"
 #include "formats/gguf_names.h"
+#include "formats/output_file.h"
 #include "kernels/kernel_table.h"
 #include "kernels/thread_pool.h"
 #include "smallthinker/tools.h"
@@ -112,6 +113,7 @@ double normal_quantile(double p) {
 }  // namespace
 
 void synth_model(const SynthOptions& o, const std::string& path, const std::function<void(size_t, size_t)>& progress) {
+  st::check_output_path(path, {o.tokenizer_json});  // a bad output path fails before the work
   Shape s = preset(o.preset);
   if (o.n_layer) s.n_layer = o.n_layer;
   if (o.n_embd) s.n_embd = o.n_embd;

@@ -1,8 +1,6 @@
 // `smallthinker dequant`: one tensor dequantized to raw float32 (ggml element order), for
 // checking the engine's dequantization against an independent implementation.
 #include <cstdio>
-#include <fstream>
-#include <stdexcept>
 
 #include "apps/cli/command.h"
 #include "smallthinker/tools.h"
@@ -18,10 +16,10 @@ const bool registered = register_command({"dequant", "write one tensor dequantiz
   app.add_option("--tensor", *tensor, "tensor name")->required();
   app.add_option("-o,--output", *out, "output file")->required();
   return [model, tensor, out] {
+    smallthinker::check_output_path(*out, {*model});
     const auto values = smallthinker::dequantize_tensor(*model, *tensor);
-    std::ofstream f(*out, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
-    if (!f) throw std::runtime_error("writing " + *out + " failed");
+    smallthinker::write_output_file(
+        *out, {reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)}, {*model});
     return 0;
   };
 }});

@@ -1,11 +1,10 @@
 // `smallthinker logits`: logits of EVERY position as raw little-endian float32
 // [n_tokens x n_vocab] -- the interface external checks compare against.
 #include <cstdio>
-#include <fstream>
-#include <stdexcept>
 
 #include "apps/cli/command.h"
 #include "apps/cli/common.h"
+#include "smallthinker/tools.h"
 
 namespace st::cli {
 namespace {
@@ -18,15 +17,14 @@ struct LogitsArgs {
 
 int run_logits(const LogitsArgs& a) {
   const auto ids = parse_token_list(a.tokens);
+  smallthinker::check_output_path(a.out, {a.model.model.path});  // not a folder, not the model: before the work
   auto model = a.model.load();
   auto so = a.model.session_options();
   if (so.n_ctx <= 0 || so.n_ctx < static_cast<int64_t>(ids.size())) so.n_ctx = static_cast<int64_t>(ids.size());
   smallthinker::Session session(model, so);
   const auto logits = session.eval(ids, /*all_logits=*/true);
-  std::ofstream f(a.out, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + a.out + " for writing");
-  f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
-  if (!f) throw std::runtime_error("writing " + a.out + " failed (disk full?)");
+  smallthinker::write_output_file(
+      a.out, {reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)}, {a.model.model.path});
   std::fprintf(stderr, "wrote %zu x %lld logits to %s\n", ids.size(), static_cast<long long>(model->info().n_vocab),
                a.out.c_str());
   const auto relu = session.relu_stats();

@@ -54,7 +54,8 @@ int run_stats(StatsArgs& a) {
       [](const std::string& w) { std::fprintf(stderr, "\nwarning: %s\n", w.c_str()); });
   std::fprintf(stderr, "\n");
   const smallthinker::ActivityStats s = smallthinker::analyse_activity(log, shares);
-  for (const auto& path : smallthinker::write_activity_report(log, s, a.out_dir)) std::printf("wrote %s\n", path.c_str());
+  for (const auto& path : smallthinker::write_activity_report(log, s, a.out_dir, {a.model.model.path, prompts_path}))
+    std::printf("wrote %s\n", path.c_str());
 
   // A short summary: what the pictures show, in numbers.
   uint64_t zero = 0, total = 0;
