@@ -7,7 +7,7 @@ CHECKS
   device and the write fails with "disk is full"; a private /dev/null takes any output; a symbolic
   link stays a link and the file it points to gets a valid GGUF; a directory is refused;
   `logits -o /dev/stdout` writes the same bytes as `logits -o FILE`.
-* 10, the output is an input: quantize, logits, dequant, convert, stats and synth --tokenizer-json
+* 10, the output is an input: quantize, logits, dequant, run --routing-trace, convert, stats and synth --tokenizer-json
   refuse an output that is their input under another spelling (./x, dir/../x), a symbolic link or a
   hard link, with "is the same file as the input", and the input's bytes stay the same.
 * 11, signals: synth, quantize and convert of models large enough to take a while are sent SIGINT,
@@ -165,6 +165,8 @@ def check_output_is_input(res, st, tmp, model, hf_dir):
                                                     os.path.join(d, "hard.gguf")]),
         ("dequant -m IN -o symlink", lambda d, m: [st, "dequant", "-m", m, "--tensor", "token_embd.weight", "-o",
                                                    os.path.join(d, "link.gguf")]),
+        ("run --routing-trace hard link of the model",
+         lambda d, m: [st, "run", "-m", m, "-p", "hello", "-n", "2", "--routing-trace", os.path.join(d, "hard.gguf")]),
         ("stats: a report file is a hard link of the model",
          lambda d, m: [st, "stats", m, prompts, "-o", os.path.join(d, "stats")]),
     ]
