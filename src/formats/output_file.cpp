@@ -102,7 +102,7 @@ Target resolve(const std::string& path) {
     t = Target{Mode::in_place, path, -1, true, via};
     magic = true;
   }
-  const std::string what = t.path == path ? std::string("it") : "its target '" + t.path + "'";
+  const std::string is = t.path == path ? std::string("is") : "is a symbolic link to '" + t.path + "', which is";
   if (!t.exists) {
     check_directory_exists(path, t.path);
     return t;
@@ -113,12 +113,11 @@ Target resolve(const std::string& path) {
   } else if (S_ISCHR(m) || S_ISFIFO(m)) {
     t.mode = Mode::in_place;
   } else if (S_ISDIR(m)) {
-    refuse(path, "is a directory" + (t.path == path ? std::string() : " ('" + t.path + "')") +
-                     "; give the name of a file to write");
+    refuse(path, is + " a directory; give the name of a file to write");
   } else if (S_ISBLK(m)) {
-    refuse(path, what + " is a block device; refusing to write over a disk (write a file and copy it yourself)");
+    refuse(path, is + " a block device; refusing to write over a disk (write a file and copy it yourself)");
   } else {
-    refuse(path, what + " is a socket or another special file that cannot take an output file");
+    refuse(path, is + " a socket or another special file that cannot take an output file");
   }
   return t;
 }

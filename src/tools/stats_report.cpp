@@ -14,9 +14,12 @@
 namespace smallthinker {
 namespace {
 
-constexpr const char* kReportFiles[] = {
-    "stats.json",     "expert_frequency.csv", "zero_fraction.csv",  "reuse_distance.csv",  "cache_hit_rate.csv",
-    "routing.trace",  "expert_frequency.svg", "zero_fraction.svg",  "reuse_distance.svg",  "cache_hit_rate.svg"};
+// Every file write_activity_report writes (keep in step with it): checked against the inputs
+// before the first one is written.
+constexpr const char* kReportFiles[] = {"stats.json",         "expert_frequency.csv", "zero_fraction.csv",
+                                        "reuse_distance.csv", "cache_hit_rate.csv",   "routing.trace",
+                                        "expert_frequency.svg", "zero_fraction.svg",  "reuse_distance.svg",
+                                        "cache_hit_rate.svg"};
 
 std::string fmt(double v) {
   char buf[32];
@@ -60,7 +63,7 @@ std::vector<std::string> write_activity_report(const ActivityLog& log, const Act
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create the output directory " + dir + ": " + ec.message());
-  // Every file is checked before the first is written: a refusal leaves the folder as it was.
+  // A refusal leaves the folder as it was.
   for (const char* name : kReportFiles) st::check_output_path((std::filesystem::path(dir) / name).string(), inputs);
   std::vector<std::string> written;
   auto out = [&](const std::string& name, const std::string& text) {

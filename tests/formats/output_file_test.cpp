@@ -142,7 +142,8 @@ TEST_F(OutputFileTest, DirectoriesAndMissingDirectoriesAreRefused) {
   fs::create_directories(dir_ / "sub");
   fs::create_symlink("sub", dir_ / "to-sub");
   EXPECT_NE(error_of([&] { OutputFile f(path("sub")); }).find("is a directory"), std::string::npos);
-  EXPECT_NE(error_of([&] { check_output_path(path("to-sub")); }).find("is a directory ('"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_path(path("to-sub")); }).find("to-sub: is a symbolic link to '"),
+            std::string::npos);
   const std::string missing = path("no/such/dir/out.bin");
   EXPECT_NE(error_of([&] { OutputFile f(missing); }).find(missing + ": cannot create the output: the directory"),
             std::string::npos);
@@ -216,7 +217,9 @@ TEST_F(OutputFileTest, TheOutputMayNotBeAnInput) {
   fs::create_symlink("model.gguf", dir_ / "link.gguf");
   fs::create_hard_link(in, dir_ / "hard.gguf");
   const std::vector<std::string> inputs = {path("other-input-that-does-not-exist"), in};
-  for (const std::string& out : {path("sub/../model.gguf"), path("./model.gguf"), path("link.gguf"), path("hard.gguf")}) {
+  const std::vector<std::string> spellings = {path("sub/../model.gguf"), path("./model.gguf"), path("link.gguf"),
+                                              path("hard.gguf")};
+  for (const std::string& out : spellings) {
     const std::string err = error_of([&] { OutputFile f(out, inputs); });
     EXPECT_NE(err.find(out + ": is the same file as the input '" + in + "'"), std::string::npos) << err;
     EXPECT_NE(error_of([&] { check_output_path(out, inputs); }).find("same file"), std::string::npos);

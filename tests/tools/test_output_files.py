@@ -4,9 +4,10 @@ README "Output files"), driven through the real binary on a scratch directory.
 
 CHECKS
 * 9, what the output path is: a private /dev/full made with mknod (root only) stays a character
-  device and the write fails with "disk is full"; a private /dev/null takes any output; a symbolic
-  link stays a link and the file it points to gets a valid GGUF; a directory is refused;
-  `logits -o /dev/stdout` writes the same bytes as `logits -o FILE`.
+  device and the write fails with "disk is full"; a private /dev/null takes any output; a block
+  device node is refused; a symbolic link stays a link and the file it points to gets a valid GGUF;
+  a directory is refused; `logits -o /dev/stdout` and `logits -o FIFO` write the bytes
+  `logits -o FILE` writes.
 * 10, the output is an input: quantize, logits, dequant, run --routing-trace, convert, stats and synth --tokenizer-json
   refuse an output that is their input under another spelling (./x, dir/../x), a symbolic link or a
   hard link, with "is the same file as the input", and the input's bytes stay the same.
@@ -26,6 +27,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -93,8 +95,14 @@ def make_node(path, minor):
 
 def check_devices_and_links(res, st, tmp, model):
     full, null = os.path.join(tmp, "full"), os.path.join(tmp, "null")
-    if not res.check("mknod allowed (the device checks need root)", make_node(full, 7) and make_node(null, 3)):
-        return
+    if make_node(full, 7) and make_node(null, 3):
+        check_device_nodes(res, st, model, full, null)
+    else:
+        print("SKIP the device-node checks: mknod needs root", flush=True)
+    check_links_and_streams(res, st, tmp, model)
+
+
+def check_device_nodes(res, st, model, full, null):
     rc, _, err = run([st, "quantize", model, full, "q8_0", "-t", "2"])
     res.check("9 quantize to a private /dev/full fails: disk is full", rc == 1 and "disk is full" in err, err[-300:])
     res.check("9 the /dev/full node is still a character device", kind(full) == "chr", kind(full))
@@ -103,7 +111,14 @@ def check_devices_and_links(res, st, tmp, model):
     rc, _, err = run([st, "synth", "--preset", "tiny", "-o", null])
     res.check("9 synth to a private /dev/null succeeds", rc == 0, err[-300:])
     res.check("9 the /dev/null node is still a character device", kind(null) == "chr", kind(null))
+    disk = os.path.join(os.path.dirname(full), "disk")
+    os.mknod(disk, 0o600 | stat.S_IFBLK, os.makedev(7, 200))  # a loop device's numbers
+    rc, _, err = run([st, "quantize", model, disk, "q8_0", "-t", "2"])
+    res.check("9 a block device is refused", rc == 1 and "is a block device" in err, err[-300:])
+    res.check("9 the block device node is still one", stat.S_ISBLK(os.lstat(disk).st_mode))
 
+
+def check_links_and_streams(res, st, tmp, model):
     os.makedirs(os.path.join(tmp, "models"))
     real = os.path.join(tmp, "models", "real.gguf")
     write_previous(real)
@@ -125,6 +140,15 @@ def check_devices_and_links(res, st, tmp, model):
     rc2, stdout, err2 = run([st, "logits", "-m", model, "--tokens", TOKENS, "-o", "/dev/stdout"])
     res.check("9 logits -o /dev/stdout writes the bytes logits -o FILE writes",
               rc1 == 0 and rc2 == 0 and len(stdout) > 0 and stdout == read(out_file), err1[-200:] + err2[-200:])
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(read(fifo)))
+    reader.start()
+    rc, _, err = run([st, "logits", "-m", model, "--tokens", TOKENS, "-o", fifo])
+    reader.join(timeout=60)
+    res.check("9 logits -o FIFO writes into the pipe and the FIFO stays one",
+              rc == 0 and received == [read(out_file)] and stat.S_ISFIFO(os.lstat(fifo).st_mode), err[-200:])
     res.check("9 no temporary file left", not temp_files(tmp), str(temp_files(tmp)))
 
 
@@ -174,12 +198,12 @@ def check_output_is_input(res, st, tmp, model, hf_dir):
         d, m = same_file_fixture(tmp, model)
         refused(res, name, args(d, m), m, d)
     shard = sorted(n for n in os.listdir(hf_dir) if n.endswith(".safetensors"))[0]
-    refused(res, "convert -o one of its shards", [st, "convert", hf_dir, "-o",
-                                                  os.path.join(hf_dir, ".", shard)], os.path.join(hf_dir, shard), hf_dir)
+    refused(res, "convert -o one of its shards",
+            [st, "convert", hf_dir, "-o", os.path.join(hf_dir, ".", shard)], os.path.join(hf_dir, shard), hf_dir)
     tok = os.path.join(hf_dir, "tokenizer.json")
-    refused(res, "synth --tokenizer-json T -o T", [st, "synth", "--tokenizer-json", tok, "-o",
-                                                   os.path.join(hf_dir, "..", os.path.basename(hf_dir), "tokenizer.json")],
-            tok, hf_dir)
+    tok_spelled = os.path.join(hf_dir, "..", os.path.basename(hf_dir), "tokenizer.json")
+    refused(res, "synth --tokenizer-json T -o T",
+            [st, "synth", "--tokenizer-json", tok, "-o", tok_spelled], tok, hf_dir)
 
 
 def interrupt(res, name, args, out, sig):
@@ -219,8 +243,8 @@ def check_signals(res, st, tmp):
     # ~100 MB of f16 experts on one thread: a second or more of writing (4 MB are enough to wait for).
     big = ["--preset", "tiny", "--layers", "4", "--hidden", "512", "--ff", "512", "--experts", "16", "--type", "f16",
            "-t", "1"]
-    interrupt(res, "synth SIGINT", [st, "synth", *big, "-o", os.path.join(d, "synth.gguf")], os.path.join(d, "synth.gguf"),
-              signal.SIGINT)
+    out = os.path.join(d, "synth.gguf")
+    interrupt(res, "synth SIGINT", [st, "synth", *big, "-o", out], out, signal.SIGINT)
     src = os.path.join(d, "src.gguf")
     rc, _, err = run([st, "synth", *big, "-o", src])
     if res.check("11 the quantize input was written", rc == 0, err[-200:]):
