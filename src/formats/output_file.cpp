@@ -110,6 +110,10 @@ Target resolve(const std::string& path) {
   const mode_t m = t.st.st_mode;
   if (S_ISREG(m)) {
     t.mode = magic ? Mode::in_place : Mode::replace;
+    // Renaming needs only the directory's permission; replacing a file the user may not write
+    // would destroy what cp would have refused to touch.
+    if (::faccessat(AT_FDCWD, t.path.c_str(), W_OK, AT_EACCESS) != 0)
+      refuse(path, is + " a file you may not write (" + std::strerror(errno) + ")");
   } else if (S_ISCHR(m) || S_ISFIFO(m)) {
     t.mode = Mode::in_place;
   } else if (S_ISDIR(m)) {

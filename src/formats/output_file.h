@@ -4,7 +4,8 @@
 //  * A path that does not exist yet, or names a regular file, is written to
 //    "<target>.tmp.<pid>.<n>" in the target's directory and renamed over the target only after
 //    every write, fsync and close succeeded: a full disk, an error or an interrupt leaves the
-//    previous file as it was. An existing file is replaced (like cp), keeping its permissions.
+//    previous file as it was. An existing file is replaced (like cp), keeping its permissions;
+//    one the user may not write is refused, as cp would refuse it.
 //  * A symbolic link is followed to its final target and the temporary file is made beside
 //    that target, so the link stays a link and the file it points to gets the new contents.
 //  * Character devices and FIFOs (/dev/null, a named pipe) are written in place: they cannot be

@@ -251,6 +251,26 @@ TEST_F(OutputFileTest, AFailedWriteKeepsThePreviousFile) {
   EXPECT_EQ(names(), std::vector<std::string>{"out.bin"});
 }
 
+// A file the user may not write is not replaced, although the directory would allow the rename
+// (cp would refuse too). Runs as "nobody" in a forked child; root may write anything.
+TEST_F(OutputFileTest, AFileTheUserMayNotWriteIsNotReplaced) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+  GTEST_FLAG_SET(death_test_style, "fast");
+  const std::string p = path("theirs.bin");
+  put(p, "not yours");
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(p.c_str(), 0644), 0);
+  EXPECT_EXIT(
+      {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) std::exit(2);
+        const std::string err = error_of([&] { write_output_file(p, "mine"); });
+        std::exit(err.find(p + ": is a file you may not write (Permission denied)") != std::string::npos ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EQ(slurp(p), "not yours");
+  EXPECT_EQ(names(), std::vector<std::string>{"theirs.bin"});
+}
+
 // A long file name still gets a temporary file in the same directory.
 TEST_F(OutputFileTest, LongNamesGetAShortTemporaryName) {
   const std::string p = path(std::string(250, 'n'));
