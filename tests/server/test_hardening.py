@@ -9,7 +9,8 @@
     and the server's peak memory does not grow by the body;
  4. slow and idle connections cost no worker: /health answers within 1 s while 22 connections
     dribble header bytes and 50 sit idle; the dribblers get 408 at the header deadline; the
-    listen backlog is the system's; beyond --max-connections a 503 names the limit;
+    listen backlog is the system's; at --max-connections idle connections give way, and
+    beyond it a 503 names the limit;
  5. a second server on a used port, and --port 70000, are refused with clear errors;
  6. three pipelined requests get three responses, in order;
  7. the Bearer scheme is case-insensitive."""
@@ -205,18 +206,28 @@ def slow_clients(port):
 def connection_cap(tmp_model):
     proc, _, port = start_server([ST_BIN, "serve", "-m", tmp_model, "--port", "0", "-t", "1", "--max-connections", "8"])
     try:
-        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        # Idle connections (keep-alive spares) give way to new ones at the cap.
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        time.sleep(0.3)
+        health_within(port, 1)
+        for s in idle:
+            s.close()
+        time.sleep(0.3)
+        # Connections with a request under way do not: beyond the cap, a 503 naming it.
+        busy = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        for s in busy:
+            s.sendall(b"GET /health HTTP/1.1\r\n")
         time.sleep(0.3)
         st, _, body = request(port, "GET", "/health")
         if st != 503 or error_of(body)["code"] != "too_many_connections" or "8" not in error_of(body)["message"]:
             fail(f"over the connection cap: {st} {body[:200]!r}")
-        for s in held:
+        for s in busy:
             s.close()
         time.sleep(0.3)
         health_within(port, 1)
     finally:
         stop_server(proc)
-    print("4. beyond --max-connections 8: 503 too_many_connections; served again once they close")
+    print("4. --max-connections 8: idle connections give way; beyond 8 requests under way, 503 too_many_connections")
 
 
 def port_checks(tmp_model, port):

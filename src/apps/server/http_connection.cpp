@@ -33,7 +33,8 @@ Response error_response(int status, const std::string& message) {
 }  // namespace
 
 HttpConnection::HttpConnection(tcp::socket socket, std::shared_ptr<ConnectionContext> context)
-    : stream_(std::move(socket)), context_(std::move(context)), reader_(context_->limits) {}
+    : stream_(std::move(socket)), read_timer_(stream_.get_executor()), context_(std::move(context)),
+      reader_(context_->limits) {}
 
 HttpConnection::~HttpConnection() {
   if (source_) source_->cancel();
@@ -55,18 +56,43 @@ void HttpConnection::stop_gracefully() {
   });
 }
 
+std::optional<std::chrono::steady_clock::time_point> HttpConnection::idle_since() const {
+  if (!idle_) return std::nullopt;
+  return clock::time_point(clock::duration(idle_since_.load()));
+}
+
+bool HttpConnection::evict() {
+  if (!idle_.exchange(false)) return false;
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ == Phase::reading && !self->reader_.started()) self->close();
+  });
+  return true;
+}
+
 // ---- reading -------------------------------------------------------------------------------
 
 void HttpConnection::read_more() {
-  if (header_seen_) stream_.expires_at(std::min(clock::now() + context_->timeouts.body_pause, body_deadline_));
-  else stream_.expires_at(header_deadline_);
+  if (!reader_.started() && !idle_) idle_since_ = clock::now().time_since_epoch().count();
+  idle_ = !reader_.started();
+  stream_.expires_never();
+  read_timer_.expires_at(header_seen_ ? std::min(clock::now() + context_->timeouts.body_pause, body_deadline_)
+                                      : header_deadline_);
+  read_timer_.async_wait([self = shared_from_this(), generation = ++read_generation_](beast::error_code ec) {
+    if (ec || generation != self->read_generation_) return;
+    self->read_timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // the read ends with operation_aborted
+  });
   stream_.async_read_some(buffer_.prepare(kReadChunk),
                           [self = shared_from_this()](beast::error_code ec, size_t n) { self->on_read(ec, n); });
 }
 
 void HttpConnection::on_read(beast::error_code ec, size_t n) {
+  ++read_generation_;
+  read_timer_.cancel();
   if (phase_ == Phase::closing) return;
-  if (ec == beast::error::timeout) {
+  if (read_timed_out_) {
+    read_timed_out_ = false;
     if (!reader_.started()) return close();  // an idle keep-alive connection: nothing to answer
     const auto limit = header_seen_ ? context_->timeouts.body_pause : context_->timeouts.header;
     char seconds[32];
@@ -75,6 +101,7 @@ void HttpConnection::on_read(beast::error_code ec, size_t n) {
                                               : "the request header did not arrive within ") + seconds);
   }
   if (ec) return close();  // end of file, reset: the client has gone
+  idle_ = false;
   buffer_.commit(n);
   parse_buffered();
 }
@@ -302,7 +329,9 @@ void HttpConnection::fail(int status, const std::string& message) {
 void HttpConnection::close() {
   if (phase_ == Phase::closing) return;
   phase_ = Phase::closing;
+  idle_ = false;
   ++watch_generation_;
+  read_timer_.cancel();
   if (source_) source_->cancel();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);

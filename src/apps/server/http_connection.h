@@ -5,12 +5,15 @@
 // socket, so a client that hangs up cancels its generation. Everything runs on the
 // connection's strand; slow or idle clients cost no thread.
 #pragma once
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -51,6 +54,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void start();
   // Shutdown: a connection waiting for a request closes; one with a reply pending closes after it.
   void stop_gracefully();
+  // Since when the connection waits for a request it has not begun (any thread may ask);
+  // nullopt when it is not idle.
+  std::optional<std::chrono::steady_clock::time_point> idle_since() const;
+  // At the connection cap: an idle connection makes room for a new one (closes if still idle).
+  // False when it was not idle (or another accept has already chosen it).
+  bool evict();
 
  private:
   using clock = std::chrono::steady_clock;
@@ -76,10 +85,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void drain(std::shared_ptr<std::array<char, 4096>> scratch);
 
   boost::beast::tcp_stream stream_;
+  // Read deadlines use their own timer: a tcp_stream timeout closes the socket, and a client
+  // past the header deadline should still get its 408.
+  boost::asio::steady_timer read_timer_;
+  unsigned read_generation_ = 0;
+  bool read_timed_out_ = false;
   std::shared_ptr<ConnectionContext> context_;
   boost::beast::flat_buffer buffer_;
   RequestReader reader_;
   Phase phase_ = Phase::reading;
+  std::atomic<bool> idle_{true};
+  std::atomic<clock::rep> idle_since_{clock::now().time_since_epoch().count()};
   clock::time_point header_deadline_, body_deadline_;
   bool header_seen_ = false;  // of the request being read
   unsigned version_ = 11;

@@ -78,7 +78,7 @@ void HttpServer::accept() {
       timer->async_wait([this, timer](beast::error_code) { accept(); });
       return;
     }
-    if (context_->live_count() >= options_.max_connections) {
+    if (context_->live_count() >= options_.max_connections && !evict_idle()) {
       refuse(std::move(socket));
     } else {
       auto connection = std::make_shared<HttpConnection>(std::move(socket), context_);
@@ -90,6 +90,24 @@ void HttpServer::accept() {
     }
     accept();
   });
+}
+
+// At the cap, the connection that has waited longest for a request it has not begun (a
+// client's keep-alive spare) gives way to a new one, so idle connections alone never lock
+// clients out.
+bool HttpServer::evict_idle() {
+  std::lock_guard<std::mutex> lock(context_->mutex);
+  std::shared_ptr<HttpConnection> oldest;
+  std::chrono::steady_clock::time_point oldest_since{};
+  for (auto& [_, weak] : context_->live) {
+    auto c = weak.lock();
+    const auto since = c ? c->idle_since() : std::nullopt;
+    if (since && (!oldest || *since < oldest_since)) {
+      oldest = std::move(c);
+      oldest_since = *since;
+    }
+  }
+  return oldest && oldest->evict();
 }
 
 // Over the connection cap: a 503 naming the cap, then close (after reading what the client sent

@@ -1,5 +1,5 @@
-// The listening socket and the I/O threads: accepts connections (up to a cap; beyond it a 503
-// and close), runs each on its own strand (src/apps/server/http_connection.h), and shuts down
+// The listening socket and the I/O threads: accepts connections (up to a cap: then an idle one
+// gives way, or the new one gets a 503 and is closed), runs each on its own strand (src/apps/server/http_connection.h), and shuts down
 // gracefully. Knows nothing of the API: requests go to a RequestHandler.
 #pragma once
 #include <boost/asio/io_context.hpp>
@@ -39,6 +39,7 @@ class HttpServer {
  private:
   void accept();
   void refuse(boost::asio::ip::tcp::socket socket);
+  bool evict_idle();
 
   HttpOptions options_;
   boost::asio::io_context io_;
