@@ -10,7 +10,7 @@ PACKAGES=(
   # build
   cmake ninja-build g++ clang pkg-config git
   # libraries we build on
-  libpcre2-dev libutf8proc-dev liburing-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libpcre2-dev libutf8proc-dev liburing-dev libboost-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libedit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev tmux expect nodejs

@@ -286,7 +286,8 @@ using SchemaProgram = std::vector<Segment>;
 
 constexpr Limits kSlotLimits{64, 0, 0};  // no whitespace around values in schema output
 constexpr size_t kMaxEnumChoices = 64;   // one bit each in State::alive
-constexpr int kMaxSchemaDepth = 16;
+constexpr int kMaxSchemaDepth = 16;       // nested objects
+constexpr int kMaxSchemaJsonDepth = 64;   // arrays and objects in the schema's JSON text
 constexpr int kMaxInt64Digits = 18;      // "integer" values stay integers for 64-bit parsers
 
 void append_text(SchemaProgram& program, const std::string& text) {
@@ -701,8 +702,18 @@ void JsonConstraint::reset() { impl_->state = start_state(impl_->schema.get()); 
 JsonConstraint JsonConstraint::for_schema(std::shared_ptr<const std::vector<std::string>> token_bytes,
                                           std::vector<int32_t> end_tokens, std::string_view schema_json) {
   nlohmann::ordered_json schema;
+  // Copies and dumps of a json value recurse per nesting level (enum and const values are
+  // copied whole), so a schema nested thousands deep would overflow the stack: bounded here,
+  // as the nlohmann parser itself does not recurse.
+  const auto depth_guard = [](int depth, nlohmann::ordered_json::parse_event_t event, nlohmann::ordered_json&) {
+    using Event = nlohmann::ordered_json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxSchemaJsonDepth)
+      throw std::invalid_argument("JSON schema: nested deeper than " + std::to_string(kMaxSchemaJsonDepth) +
+                                  " levels of arrays and objects (the limit)");
+    return true;
+  };
   try {
-    schema = nlohmann::ordered_json::parse(schema_json);
+    schema = nlohmann::ordered_json::parse(schema_json, depth_guard);
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("JSON schema: not valid JSON: ") + e.what());
   }

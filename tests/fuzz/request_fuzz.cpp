@@ -1,11 +1,18 @@
 // libFuzzer target: arbitrary bytes as the body of both OpenAI endpoints of `smallthinker
-// serve`, checking invariants rather than only "no crash":
+// serve`, and as the bytes of a connection, checking invariants rather than only "no crash":
 //  - parse_request either returns a request or throws ApiError with a 4xx status (never any
 //    other exception);
 //  - an accepted request respects the limits (max_tokens in [1, cap], stop strings bounded,
 //    sampling knobs in range) and has its endpoint's input (messages / prompt);
 //  - the reply bodies built from the accepted fields serialise, and the error object of a
 //    rejection has message/type;
+//  - a body nested deeper than the JSON depth limit (up to 200,000 levels, built from the input)
+//    is a 400 naming the limit wherever the nesting sits (stop, response_format's schema,
+//    message content), never a stack overflow;
+//  - the request framing (RequestReader) gives the same requests and the same error however
+//    the bytes are split into reads, never a body over the limit, only 400/413/431 errors; a
+//    chunked body built from the input with chunk sizes from the input comes out whole, or as
+//    a 413 exactly when it is over the limit;
 //  - the stop-string matcher, fed the input split at arbitrary points, emits exactly the text
 //    before the first stop string (or all of it).
 #include <cstddef>
@@ -14,7 +21,9 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "apps/server/http_framing.h"
 #include "apps/server/protocol.h"
 
 namespace {
@@ -76,6 +85,110 @@ void check_stop_matcher(std::string_view data) {
   check(out == expected, "stop matcher emits exactly the text before the first stop string");
 }
 
+// Nesting of `depth` arrays put where a client controls it; the parse must stop at the limit.
+void check_deep_nesting(std::string_view data) {
+  using namespace st::server;
+  if (data.size() < 3) return;
+  const size_t depth = 1 + (static_cast<uint8_t>(data[0]) | static_cast<size_t>(static_cast<uint8_t>(data[1])) << 8) * 3;
+  const std::string open(depth, '['), close(depth, ']');
+  std::string body;
+  size_t enclosing = 0;  // containers around the nesting
+  switch (static_cast<uint8_t>(data[2]) % 3) {
+    case 0:
+      body = R"({"prompt":"x","stop":)" + open + close + "}";
+      enclosing = 1;
+      break;
+    case 1:
+      body = R"({"prompt":"x","response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object","x":)" +
+             open + close + "}}}}";
+      enclosing = 4;
+      break;
+    default:
+      body = R"({"messages":[{"role":"user","content":)" + open + close + "}]}";
+      enclosing = 3;
+      break;
+  }
+  Limits limits;
+  limits.max_body_bytes = 1 << 20;
+  const bool too_deep = depth + enclosing > static_cast<size_t>(limits.max_json_depth);
+  try {
+    (void)parse_request(body, Endpoint::completion, limits);
+    check(!too_deep, "a body nested deeper than the limit was accepted");
+  } catch (const ApiError& e) {
+    check(e.status == 400, "nesting errors are 400s");
+    check((e.code == "json_too_deep") == too_deep, "exactly the bodies nested deeper than the limit are refused as such");
+  }
+}
+
+struct Framed {
+  std::vector<std::string> requests;  // target + body of each complete request
+  int error = 0;
+};
+
+// The bytes of a connection through RequestReader, delivered in reads whose sizes come from
+// `split` (0: all at once), as HttpConnection feeds it.
+Framed frame(std::string_view bytes, const st::server::FramingLimits& limits, std::string_view split) {
+  using st::server::RequestReader;
+  RequestReader reader(limits);
+  Framed out;
+  std::string buffered;
+  size_t next = 0, k = 0;
+  for (int guard = 0; guard < 1 << 20; ++guard) {
+    size_t used = 0;
+    const auto p = reader.feed(buffered, used);
+    check(used <= buffered.size(), "the reader consumes only what it was given");
+    buffered.erase(0, used);
+    if (p == RequestReader::Progress::complete) {
+      const st::server::Request r = reader.take();
+      check(r.body().size() <= limits.body_bytes, "no body over the limit");
+      out.requests.push_back(std::string(r.target()) + "\n" + r.body());
+      continue;
+    }
+    if (p == RequestReader::Progress::header) continue;
+    if (p == RequestReader::Progress::failed) {
+      out.error = reader.error().status;
+      check(out.error == 400 || out.error == 413 || out.error == 431, "framing errors are 400, 413 or 431");
+      return out;
+    }
+    if (next >= bytes.size()) return out;
+    const size_t piece = split.empty() ? bytes.size() : 1 + static_cast<uint8_t>(split[k++ % split.size()]) % 64;
+    buffered.append(bytes.substr(next, piece));
+    next += piece;
+  }
+  check(false, "the reader made no progress");
+  return out;
+}
+
+void check_framing(std::string_view data) {
+  const st::server::FramingLimits limits{512, 256};
+  const Framed whole = frame(data, limits, {});
+  const Framed split = frame(data, limits, data);
+  check(whole.requests == split.requests && whole.error == split.error, "framing does not depend on how bytes are split");
+}
+
+// The input as a chunked body, chunk sizes taken from its own bytes.
+void check_chunked(std::string_view data) {
+  const st::server::FramingLimits limits{512, 256};
+  std::string bytes = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t i = 0; i < data.size();) {
+    const size_t n = std::min<size_t>(1 + static_cast<uint8_t>(data[i]) % 97, data.size() - i);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    bytes += size;
+    bytes.append(data.substr(i, n));
+    bytes += "\r\n";
+    i += n;
+  }
+  bytes += "0\r\n\r\n";
+  const Framed f = frame(bytes, limits, data);
+  if (data.size() > limits.body_bytes) {
+    check(f.error == 413 && f.requests.empty(), "a chunked body over the limit is a 413");
+  } else {
+    check(f.error == 0 && f.requests.size() == 1, "a chunked body within the limit is one request");
+    check(f.requests[0] == "/v1/completions\n" + std::string(data), "the chunked body comes out whole");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -83,5 +196,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_request(body, st::server::Endpoint::chat);
   check_request(body, st::server::Endpoint::completion);
   check_stop_matcher(body);
+  check_deep_nesting(body);
+  check_framing(body);
+  check_chunked(body);
   return 0;
 }

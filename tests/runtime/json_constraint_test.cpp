@@ -437,6 +437,11 @@ TEST(JsonConstraintSchema, UnsupportedSchemasAreRefusedWithTheReason) {
   EXPECT_NE(error(R"({"type":"string"})").find("top level"), std::string::npos);
   EXPECT_NE(error("{nope").find("not valid JSON"), std::string::npos);
   EXPECT_NE(error(R"({"type":"object","properties":{"a":{"enum":[]}}})").find("'enum'"), std::string::npos);
+  // An enum value nested 100,000 deep: refused at parse time naming the bound, where copying
+  // and printing the value used to overflow the stack.
+  const std::string deep = R"({"type":"object","properties":{"a":{"enum":[)" + std::string(100000, '[') +
+                           std::string(100000, ']') + "]}}}";
+  EXPECT_NE(error(deep).find("deeper than 64 levels"), std::string::npos);
 }
 
 TEST(JsonConstraintSchema, RandomWalksValidate) {

@@ -47,8 +47,23 @@ const bool registered = register_command({"serve", "OpenAI-compatible HTTP serve
   a->model.add_to(app);
   app.add_option("--host", a->server.host, "address to listen on (loopback by default; 0.0.0.0 exposes the server)")
       ->capture_default_str();
-  app.add_option("--port", a->server.port, "port (0: any free port, printed on start)")->capture_default_str();
+  app.add_option("--port", a->server.port, "port (0: any free port, printed on start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535).description("a TCP port (0-65535)"));
   app.add_option("--api-key", a->server.api_key, "require 'Authorization: Bearer KEY' on /v1/* and /metrics");
+  app.add_option("--allowed-host", a->server.allowed_hosts,
+                 "a name the server is reached by, besides localhost, 127.0.0.1, [::1] and --host (repeatable; "
+                 "other Host headers get 403, against DNS rebinding)");
+  app.add_option("--cors-origin", a->server.cors_origins,
+                 "a web origin (e.g. https://app.example) whose pages may call the API, besides pages on localhost "
+                 "(repeatable; '*': any page)");
+  app.add_option("--max-connections", a->server.max_connections, "open connections before 503 (idle ones count)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--read-timeout", a->server.read_timeout_s,
+                 "seconds for a request's whole header, and the longest pause within its body")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--parallel", a->server.n_parallel, "slots: requests generated together")->capture_default_str();
   app.add_option("--queue", a->server.max_queue, "requests that may wait for a slot before 429")->capture_default_str();
   app.add_option("--max-tokens", a->server.limits.max_tokens_cap, "largest max_tokens a request may ask for")->capture_default_str();

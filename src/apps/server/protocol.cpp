@@ -138,6 +138,19 @@ void parse_sampling(const json& body, CompletionRequest& r) {
     s.seed = *v < 0 ? UINT64_MAX : static_cast<uint64_t>(*v);
 }
 
+// Copying, comparing and printing a json value recurse once per nesting level, so a body
+// nested 100,000 deep (200 KB) would overflow the stack long after parsing: the depth is bounded
+// while parsing (nlohmann's parser itself does not recurse).
+json parse_bounded(std::string_view text, int max_depth) {
+  const auto depth_guard = [max_depth](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
+      throw ApiError(400, "the request body nests arrays and objects deeper than " + std::to_string(max_depth) +
+                              " levels (the limit)", "invalid_request_error", "", "json_too_deep");
+    return true;
+  };
+  return json::parse(text, depth_guard, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
 json error_body(const ApiError& e) {
@@ -166,7 +179,7 @@ CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, c
   if (body_text.size() > limits.max_body_bytes)
     throw ApiError(413, "request body of " + std::to_string(body_text.size()) + " bytes exceeds the limit of " +
                             std::to_string(limits.max_body_bytes), "invalid_request_error", "", "request_too_large");
-  const json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  const json body = parse_bounded(body_text, limits.max_json_depth);
   if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON", "invalid_request_error", "", "invalid_json");
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error", "", "invalid_json");
 

@@ -36,6 +36,7 @@ struct Limits {
   size_t max_messages = 1024;
   size_t max_stop_strings = 8;
   size_t max_stop_bytes = 256;       // per stop string
+  int max_json_depth = 64;           // nesting of arrays and objects in the body (deeper: 400)
 };
 
 enum class Endpoint { chat, completion };

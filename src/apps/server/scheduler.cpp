@@ -8,9 +8,8 @@ namespace st::server {
 
 using clock_type = std::chrono::steady_clock;
 
-bool Job::wait_take(std::string& out, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mutex);
-  changed.wait_for(lock, timeout, [&] { return done || !text.empty(); });
+bool Job::take(std::string& out) {
+  std::lock_guard<std::mutex> lock(mutex);
   out += text;
   text.clear();
   return done;
@@ -41,19 +40,20 @@ void Scheduler::shutdown() {
     std::lock_guard<std::mutex> lock(job->mutex);
     job->error = gone;
     job->done = true;
-    job->changed.notify_all();
+    job->notify();
   }
 }
 
-bool Scheduler::submit(std::shared_ptr<Job> job) {
+Scheduler::Submitted Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= max_queue_ || stopping_) return false;
+    if (stopping_) return Submitted::shutting_down;
+    if (queue_.size() >= max_queue_) return Submitted::queue_full;
     queue_.push_back(std::move(job));
     counters_.queue_length = queue_.size();
   }
   wake_.notify_all();
-  return true;
+  return Submitted::queued;
 }
 
 SchedulerCounters Scheduler::counters() const {
@@ -113,7 +113,7 @@ void Scheduler::assign_waiting_jobs() {
     {
       std::lock_guard<std::mutex> lock((*it)->mutex);
       (*it)->done = true;
-      (*it)->changed.notify_all();
+      (*it)->notify();
     }
     it = queue_.erase(it);
   }
@@ -240,7 +240,7 @@ bool Scheduler::advance(Slot& s, std::span<const float> logits) {
   if (!out.empty()) {
     std::lock_guard<std::mutex> lock(job.mutex);
     job.text += out;
-    job.changed.notify_all();
+    job.notify();
   }
   if (s.stop->stopped()) {
     finish(s, "stop");
@@ -284,7 +284,7 @@ void Scheduler::finish(Slot& s, const std::string& reason, std::optional<ApiErro
     job->timings.predicted_n = s.generated;
     job->timings.predicted_ms = std::chrono::duration<double, std::milli>(now - s.first_token).count();
     job->done = true;
-    job->changed.notify_all();
+    job->notify();
   }
   s.streamer.reset();
   s.stop.reset();

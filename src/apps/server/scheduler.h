@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,8 +23,8 @@
 
 namespace st::server {
 
-// One request's generation, shared between the HTTP thread that submitted it (reads the
-// output) and the engine thread (writes it).
+// One request's generation, shared between the HTTP side that submitted it (reads the output
+// when told there is some) and the engine thread (writes it).
 struct Job {
   // Input, fixed before submit().
   std::vector<int32_t> prompt;
@@ -35,9 +36,10 @@ struct Job {
   // Set by the HTTP side when the client has gone: the engine drops the job at its next step.
   std::atomic<bool> cancelled{false};
 
-  // Output, guarded by mutex; `changed` is notified whenever text arrives or the job ends.
+  // Output, guarded by mutex; `listener` is called (under the mutex, by the engine thread)
+  // whenever text arrives or the job ends. Set before submit(); it must only post a wake-up.
   std::mutex mutex;
-  std::condition_variable changed;
+  std::function<void()> listener;
   std::string text;             // generated text not yet taken by the HTTP side
   bool done = false;
   std::string finish_reason;    // "stop" | "length" (when done without error)
@@ -45,9 +47,11 @@ struct Job {
   Usage usage;
   Timings timings;
 
-  // Waits up to `timeout` for new text or the end; moves the new text into `out`.
-  // Returns true once the job is done (and all its text taken).
-  bool wait_take(std::string& out, std::chrono::milliseconds timeout);
+  // Moves the new text into `out`; returns true once the job is done (and all its text taken).
+  bool take(std::string& out);
+  void notify() {  // caller holds mutex
+    if (listener) listener();
+  }
 };
 
 struct SchedulerCounters {
@@ -70,8 +74,9 @@ class Scheduler {
   // The server calls it before stopping its HTTP loop, whose stop waits for every handler.
   void shutdown();
 
-  // Queues a job; false when max_queue jobs are already waiting (the caller replies 429).
-  bool submit(std::shared_ptr<Job> job);
+  enum class Submitted { queued, queue_full /* 429 */, shutting_down /* 503 */ };
+  // Queues a job unless max_queue jobs are already waiting or the server is shutting down.
+  Submitted submit(std::shared_ptr<Job> job);
   SchedulerCounters counters() const;
   int64_t slot_ctx() const { return decoder_.n_ctx(); }
 

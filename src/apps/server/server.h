@@ -1,9 +1,13 @@
-// `smallthinker serve`: the OpenAI-compatible HTTP server (cpp-httplib) over the scheduler.
+// `smallthinker serve`: the OpenAI-compatible HTTP server over the scheduler. The parts:
+// http_server (listening, I/O threads, connection cap) -> http_connection (framing, limits,
+// timeouts, pipelining, streaming) -> api (access policy, routes) -> completion (Jobs) ->
+// scheduler (the engine thread); protocol is the OpenAI wire format.
 #pragma once
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "apps/server/protocol.h"
 #include "smallthinker/engine.h"
@@ -17,7 +21,10 @@ struct ServerOptions {
   std::string model_id;            // the name /v1/models lists and requests may use
   int n_parallel = 4;              // slots
   size_t max_queue = 16;           // requests waiting for a slot before 429
-  int http_threads = 0;            // 0: one per slot and per queued request, + 4 (more connections wait)
+  size_t max_connections = 256;    // open connections before 503 (idle and waiting ones count)
+  double read_timeout_s = 10;      // a request's whole header; the longest pause in its body
+  std::vector<std::string> allowed_hosts;  // Host names besides localhost and --host
+  std::vector<std::string> cors_origins;   // browser origins besides local pages ("*": any)
   Limits limits;
 };
 

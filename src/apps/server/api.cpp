@@ -1,0 +1,171 @@
+#include "apps/server/api.h"
+
+#include <ctime>
+#include <sstream>
+
+#ifdef ST_HAVE_WEB_ASSETS
+#include "apps/server/web_assets.h"
+#endif
+
+namespace st::server {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+bool needs_key(std::string_view path) { return path.rfind("/v1/", 0) == 0 || path == "/metrics"; }
+
+Response text_response(std::string body, std::string_view content_type, const ExtraHeaders& extra) {
+  Response r{http::status::ok, 11};
+  r.set(http::field::content_type, content_type);
+  for (const auto& [name, value] : extra) r.set(name, value);
+  r.body() = std::move(body);
+  return r;
+}
+
+#ifdef ST_HAVE_WEB_ASSETS
+const WebAsset* find_asset(std::string_view path) {
+  if (path == "/") path = "/index.html";
+  for (const WebAsset& a : web_assets()) {
+    std::string_view p = a.path;
+    if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+    if (path.size() == p.size() + 1 && path.substr(1) == p) return &a;
+  }
+  return nullptr;
+}
+#else
+const void* find_asset(std::string_view) { return nullptr; }
+#endif
+
+Outcome answer(Response r) {
+  Outcome o;
+  o.response = std::move(r);
+  return o;
+}
+
+}  // namespace
+
+Api::Api(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptions session, const ServerOptions& o)
+    : model_(std::move(model)), options_(o), policy_{o.host, o.allowed_hosts, o.cors_origins},
+      scheduler_(model_, o.n_parallel, session, o.max_queue), completions_(model_, scheduler_, o.model_id, o.limits) {}
+
+Outcome Api::handle(Request&& req) {
+  const std::string host(req[http::field::host]);
+  if (!host_allowed(host, policy_))
+    return answer(error_response(ApiError(403, "the Host '" + host + "' is not a name of this server (a page of another "
+                                               "site reaching it by DNS rebinding would send its own name); to serve under "
+                                               "that name, start the server with --allowed-host NAME",
+                                          "invalid_request_error", "", "host_not_allowed")));
+  const std::string origin(req[http::field::origin]);
+  ExtraHeaders cors;
+  switch (check_origin(origin, host, policy_)) {
+    case OriginVerdict::refused:
+      return answer(error_response(ApiError(403, "requests from the web page at '" + origin + "' are refused (by default "
+                                                 "only pages on localhost may call this server); to allow it, start the "
+                                                 "server with --cors-origin " + origin,
+                                            "invalid_request_error", "", "origin_not_allowed")));
+    case OriginVerdict::allowed:
+      cors = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
+      break;
+    case OriginVerdict::absent:
+      break;
+  }
+  if (req.method() == http::verb::options) {  // a CORS preflight (or a plain OPTIONS)
+    Response r{http::status::no_content, 11};
+    for (const auto& [name, value] : cors) r.set(name, value);
+    r.set(http::field::allow, "GET, POST, OPTIONS");
+    if (!cors.empty()) {
+      r.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+      r.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+      r.set(http::field::access_control_max_age, "600");
+    }
+    return answer(std::move(r));
+  }
+  return route(std::move(req), cors);
+}
+
+Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
+  const std::string_view target = req.target();
+  const std::string path(target.substr(0, target.find('?')));
+  const bool completion = path == "/v1/chat/completions" || path == "/v1/completions";
+  const auto* asset = find_asset(path);
+  if (!completion && !asset && path != "/v1/models" && path != "/health" && path != "/metrics")
+    return answer(error_response(error_for_status(404), cors));
+  const http::verb method = completion ? http::verb::post : http::verb::get;
+  if (req.method() != method) {
+    Response r = error_response(ApiError(405, std::string("method not allowed: use ") + (completion ? "POST" : "GET") + " for " + path), cors);
+    r.set(http::field::allow, completion ? "POST, OPTIONS" : "GET, OPTIONS");
+    return answer(std::move(r));
+  }
+  if (!options_.api_key.empty() && needs_key(path) && !bearer_matches(req[http::field::authorization], options_.api_key)) {
+    Response r = error_response(error_for_status(401), cors);
+    r.set(http::field::www_authenticate, "Bearer");
+    return answer(std::move(r));
+  }
+  if (completion) {
+    const std::string type(req[http::field::content_type]);
+    if (!is_json_content_type(type))
+      return answer(error_response(ApiError(415, "the request body must be JSON sent with 'Content-Type: application/json' (got " +
+                                                     (type.empty() ? std::string("none") : "'" + type + "'") + ")",
+                                            "invalid_request_error", "", "unsupported_media_type"), cors));
+    Outcome o;
+    const Endpoint endpoint = path == "/v1/chat/completions" ? Endpoint::chat : Endpoint::completion;
+    o.work = [this, body = std::move(req.body()), endpoint, cors] { return completions_.start(body, endpoint, cors); };
+    return o;
+  }
+  if (path == "/health") return answer(text_response(R"({"status":"ok"})", "application/json", cors));
+  if (path == "/metrics") return answer(text_response(metrics(), "text/plain; version=0.0.4", cors));
+  if (path == "/v1/models") return answer(models(cors));
+#ifdef ST_HAVE_WEB_ASSETS
+  return answer(text_response(std::string(asset->body), asset->content_type, cors));
+#else
+  return answer(error_response(error_for_status(404), cors));
+#endif
+}
+
+Response Api::models(const ExtraHeaders& cors) const {
+  const json j = {{"object", "list"},
+                  {"data", json::array({{{"id", options_.model_id},
+                                         {"object", "model"},
+                                         {"created", static_cast<int64_t>(std::time(nullptr))},
+                                         {"owned_by", "smallthinker"},
+                                         {"meta", {{"n_ctx_slot", scheduler_.slot_ctx()},
+                                                   {"n_vocab", model_->info().n_vocab},
+                                                   {"n_params_file_bytes", model_->info().file_bytes}}}}})}};
+  return json_response(200, j, cors);
+}
+
+std::string Api::metrics() const {
+  const SchedulerCounters c = scheduler_.counters();
+  std::ostringstream o;
+  o.precision(15);  // counters and byte sizes exactly, not in 6-digit scientific notation
+  auto metric = [&](const char* name, const char* type, const char* help, double value) {
+    o << "# HELP smallthinker_" << name << ' ' << help << "\n# TYPE smallthinker_" << name << ' ' << type
+      << "\nsmallthinker_" << name << ' ' << value << '\n';
+  };
+  metric("requests_total", "counter", "Requests that reached a slot.", static_cast<double>(c.requests));
+  metric("requests_cancelled_total", "counter", "Requests stopped because the client went away.", static_cast<double>(c.cancelled));
+  metric("requests_processing", "gauge", "Slots generating now.", static_cast<double>(c.busy_slots));
+  metric("requests_deferred", "gauge", "Requests waiting for a slot (queue length).", static_cast<double>(c.queue_length));
+  metric("slots", "gauge", "Slots (sequences decoded together).", static_cast<double>(c.n_slots));
+  metric("prompt_tokens_total", "counter", "Prompt tokens evaluated.", static_cast<double>(c.prompt_tokens));
+  metric("prompt_tokens_cached_total", "counter", "Prompt tokens reused from a slot's cache.", static_cast<double>(c.cached_tokens));
+  metric("tokens_predicted_total", "counter", "Tokens generated.", static_cast<double>(c.predicted_tokens));
+  metric("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
+         c.prompt_seconds > 0 ? static_cast<double>(c.prompt_tokens) / c.prompt_seconds : 0.0);
+  metric("predicted_tokens_seconds", "gauge", "Average generation throughput over all slots in tokens/s.",
+         c.decode_busy_seconds > 0 ? static_cast<double>(c.predicted_tokens) / c.decode_busy_seconds : 0.0);
+  metric("batch_steps_total", "counter", "Forward passes.", static_cast<double>(c.steps));
+  metric("batch_steps_multi_seq_total", "counter", "Forward passes over more than one sequence.", static_cast<double>(c.multi_seq_steps));
+  metric("batch_max_seqs", "gauge", "Most sequences in one forward pass so far.", static_cast<double>(c.max_seqs_in_step));
+  metric("expert_cache_budgeted", "gauge", "1 when experts stream through a cache (--memory).", c.runtime.budgeted ? 1.0 : 0.0);
+  metric("expert_cache_hits_total", "counter", "Expert cache hits.", static_cast<double>(c.runtime.hits));
+  metric("expert_cache_misses_total", "counter", "Expert cache misses.", static_cast<double>(c.runtime.misses));
+  metric("expert_cache_hit_rate", "gauge", "Expert cache hit rate (1 when every expert is resident).",
+         c.runtime.budgeted ? c.runtime.expert_hit_rate : 1.0);
+  metric("memory_rss_bytes", "gauge", "Resident set size of the server.", static_cast<double>(smallthinker::resident_bytes()));
+  metric("memory_peak_rss_bytes", "gauge", "Peak resident set size of the server.", static_cast<double>(smallthinker::peak_rss_bytes()));
+  return o.str();
+}
+
+}  // namespace st::server

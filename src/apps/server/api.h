@@ -1,0 +1,36 @@
+// The routes of `smallthinker serve` and the checks in front of them, in order: Host (DNS
+// rebinding), Origin (other web pages; CORS preflight), route and method, API key,
+// Content-Type. Runs on the connection's I/O thread: cheap routes answer at once, the
+// completions hand their body to a worker (completion.h).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "apps/server/completion.h"
+#include "apps/server/http_exchange.h"
+#include "apps/server/http_policy.h"
+#include "apps/server/scheduler.h"
+#include "apps/server/server.h"
+
+namespace st::server {
+
+class Api {
+ public:
+  Api(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptions session, const ServerOptions& options);
+  Outcome handle(Request&& request);
+  // Running and queued requests end with a 503; new ones are refused.
+  void shutdown() { scheduler_.shutdown(); }
+
+ private:
+  Outcome route(Request&& request, const ExtraHeaders& cors);
+  Response models(const ExtraHeaders& cors) const;
+  std::string metrics() const;
+
+  std::shared_ptr<smallthinker::Model> model_;
+  ServerOptions options_;
+  AccessPolicy policy_;
+  Scheduler scheduler_;
+  Completions completions_;
+};
+
+}  // namespace st::server

@@ -1,0 +1,149 @@
+#include "apps/server/completion.h"
+
+#include <ctime>
+
+namespace st::server {
+
+namespace http = boost::beast::http;
+
+Response json_response(int status, const json& body, const ExtraHeaders& extra) {
+  Response r{static_cast<http::status>(status), 11};
+  r.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : extra) r.set(name, value);
+  r.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+Response error_response(const ApiError& e, const ExtraHeaders& extra) { return json_response(e.status, error_body(e), extra); }
+
+namespace {
+
+// A Job's output as a reply: next() takes what the engine has written since the last call.
+class CompletionReply : public ReplySource {
+ public:
+  CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra)
+      : job_(std::move(job)), head_(std::move(head)), stream_(stream), include_usage_(include_usage), extra_(std::move(extra)) {}
+
+  void start(std::function<void()> wake) override {
+    std::lock_guard<std::mutex> lock(job_->mutex);
+    job_->listener = std::move(wake);
+  }
+  bool streaming() const override { return stream_; }
+  void cancel() override { job_->cancelled = true; }  // a no-op once the job is done
+
+  Piece next() override {
+    std::string text;
+    const bool done = job_->take(text);
+    return stream_ ? next_events(text, done) : whole_reply(text, done);
+  }
+
+ private:
+  Piece whole_reply(const std::string& text, bool done) {
+    text_ += text;
+    Piece p;
+    if (!done) return p;
+    p.done = true;
+    std::lock_guard<std::mutex> lock(job_->mutex);
+    p.head = job_->error ? error_response(*job_->error, extra_)
+                         : json_response(200, full_reply(head_, text_, job_->finish_reason, job_->usage, job_->timings), extra_);
+    return p;
+  }
+
+  Piece next_events(const std::string& text, bool done) {
+    Piece p;
+    if (first_) {
+      Response head{http::status::ok, 11};
+      head.set(http::field::content_type, "text/event-stream");
+      head.set(http::field::cache_control, "no-cache");
+      for (const auto& [name, value] : extra_) head.set(name, value);
+      p.head = std::move(head);
+    }
+    // A chat stream's first event carries the role, even before any text.
+    if (first_ && head_.endpoint == Endpoint::chat) p.data += sse_event(text_chunk(head_, text, true));
+    else if (!text.empty()) p.data += sse_event(text_chunk(head_, text, false));
+    first_ = false;
+    if (done) {
+      std::lock_guard<std::mutex> lock(job_->mutex);
+      if (job_->error) {
+        p.data += sse_event(error_body(*job_->error));
+      } else {
+        p.data += sse_event(final_chunk(head_, job_->finish_reason, job_->timings));
+        if (include_usage_) p.data += sse_event(usage_chunk(head_, job_->usage));
+      }
+      p.data += "data: [DONE]\n\n";
+      p.done = true;
+    }
+    return p;
+  }
+
+  std::shared_ptr<Job> job_;
+  ReplyHead head_;
+  bool stream_, include_usage_;
+  ExtraHeaders extra_;
+  bool first_ = true;
+  std::string text_;  // non-streaming: the reply so far
+};
+
+}  // namespace
+
+Completions::Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits)
+    : model_(std::move(model)), scheduler_(scheduler), model_id_(std::move(model_id)), limits_(limits),
+      rng_(std::random_device{}()) {}
+
+std::string Completions::next_id(Endpoint e) {
+  std::lock_guard<std::mutex> lock(id_mutex_);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng_()));
+  return std::string(e == Endpoint::chat ? "chatcmpl-" : "cmpl-") + buf;
+}
+
+// Tokenizes and checks a parsed request; throws ApiError for anything the client got wrong.
+std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
+  if (!r.model.empty() && r.model != model_id_)
+    throw ApiError(404, "the model '" + r.model + "' does not exist; this server serves '" + model_id_ + "'",
+                   "invalid_request_error", "model", "model_not_found");
+  auto job = std::make_shared<Job>();
+  const char* input = r.endpoint == Endpoint::chat ? "messages" : "prompt";
+  try {
+    job->prompt = r.endpoint == Endpoint::chat ? model_->chat_tokens(r.messages) : model_->tokenize(r.prompt, true);
+  } catch (const std::exception& e) {
+    throw ApiError(400, std::string("could not tokenize the request: ") + e.what(), "invalid_request_error", input);
+  }
+  if (job->prompt.empty()) throw ApiError(400, "the prompt is empty", "invalid_request_error", "prompt");
+  const int64_t ctx = scheduler_.slot_ctx();
+  if (static_cast<int64_t>(job->prompt.size()) >= ctx)
+    throw ApiError(400, "the prompt has " + std::to_string(job->prompt.size()) + " tokens; the context of a slot holds " +
+                            std::to_string(ctx) + " (prompt + reply): shorten it or restart the server with a larger -c",
+                   "invalid_request_error", input, "context_length_exceeded");
+  job->max_tokens = r.max_tokens;
+  job->stop = r.stop;
+  job->sampling = r.sampling;
+  try {
+    job->sampler = std::make_unique<smallthinker::Sampler>(*model_, r.sampling, r.json_object, r.json_schema);
+  } catch (const std::exception& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "response_format");
+  }
+  return job;
+}
+
+Outcome Completions::start(const std::string& body, Endpoint endpoint, const ExtraHeaders& extra) {
+  Outcome out;
+  try {
+    const CompletionRequest r = parse_request(body, endpoint, limits_);
+    std::shared_ptr<Job> job = make_job(r);
+    ReplyHead head{endpoint, next_id(endpoint), static_cast<int64_t>(std::time(nullptr)), model_id_};
+    // What the engine writes before the connection subscribes (start()) waits in the job: the
+    // connection reads it right after subscribing.
+    auto reply = std::make_shared<CompletionReply>(job, std::move(head), r.stream, r.include_usage, extra);
+    switch (scheduler_.submit(job)) {
+      case Scheduler::Submitted::queued: out.source = std::move(reply); break;
+      case Scheduler::Submitted::queue_full: throw error_for_status(429);
+      case Scheduler::Submitted::shutting_down: throw ApiError(503, "the server is shutting down", "server_error");
+    }
+  } catch (const ApiError& e) {
+    out.response = error_response(e, extra);
+  }
+  return out;
+}
+
+}  // namespace st::server
