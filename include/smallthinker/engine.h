@@ -42,6 +42,10 @@ struct ModelOptions {
   // Called while the weights are prepared (re-laid, or copied out of the file under a budget)
   // with the bytes done so far and the total; from the loading thread.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // The chat template: empty = the file's tokenizer.chat_template (ChatML if it has none),
+  // "chatml" = the built-in ChatML, anything else = a file holding a Jinja template (or a
+  // tokenizer_config.json with a "chat_template" field).
+  std::string chat_template;
 };
 
 // Counters of the expert store (zero without a memory budget).
@@ -102,7 +106,7 @@ class Model {
   std::string detokenize(std::span<const int32_t> tokens) const;
   // Tokens that end a generation (<|im_end|>, <|endoftext|>, eos).
   std::vector<int32_t> stop_tokens() const;
-  // ChatML rendering of messages (+ the assistant prompt), as token ids.
+  // The chat template's rendering of messages (+ the assistant prompt), as token ids.
   std::vector<int32_t> chat_tokens(std::span<const ChatMessage> messages, bool add_generation_prompt = true) const;
   // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
   // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
