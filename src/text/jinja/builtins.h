@@ -8,7 +8,7 @@
 
 namespace st::jinja {
 
-inline constexpr size_t kMaxListLength = 1'000'000;  // range(), list concatenation
+inline constexpr size_t kMaxListLength = 100'000;  // range(), list concatenation
 
 // `value | name` (args == nullptr) or `value | name(args)`; `call` is the filter's call node
 // (selectattr/rejectattr accept only string-literal arguments).

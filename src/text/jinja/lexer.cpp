@@ -229,7 +229,8 @@ class Lexer {
     std::string num = digits();
     if (!num.empty() && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
       ++pos_;
-      num += "." + digits();
+      num += '.';
+      num += digits();
     }
     push(num.empty() ? Tok::kUnary : Tok::kNumber, std::string(1, c) + num);
     return true;
@@ -299,7 +300,8 @@ class Lexer {
       std::string num = digits();
       if (!last_is(Tok::kDot) && at(pos_) == '.' && is_digit(at(pos_ + 1))) {
         ++pos_;
-        num += "." + digits();
+        num += '.';
+        num += digits();
       }
       push(Tok::kNumber, std::move(num));
       return;

@@ -26,8 +26,8 @@ struct Node;
 
 struct Limits {
   size_t max_output_bytes = 16u << 20;        // the result and any string built on the way
-  uint64_t max_loop_iterations = 1'000'000;   // summed over every loop of the render
-  uint64_t max_steps = 50'000'000;            // expression evaluations (+1 per 64 bytes copied)
+  uint64_t max_loop_iterations = 200'000;     // summed over every loop of the render
+  uint64_t max_steps = 20'000'000;            // expression evaluations (+1 per 64 bytes copied)
   int max_call_depth = 64;                    // macros calling macros
 };
 

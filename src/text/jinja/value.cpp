@@ -10,24 +10,37 @@
 
 namespace st::jinja {
 
-const Value* Object::find(std::string_view key) const {
-  if (entries_.size() < 8) {
-    for (const auto& [k, v] : entries_)
-      if (k == key) return &v;
-    return nullptr;
+// Small objects (messages, loop variables) are searched linearly; an index is built once an
+// object grows past a few keys, so large ones (hostile data) stay O(1) per lookup.
+constexpr size_t kIndexFrom = 16;
+
+size_t Object::position(std::string_view key) const {
+  if (index_.empty()) {
+    for (size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].first == key) return i;
+    return entries_.size();
   }
   const auto it = index_.find(std::string(key));
-  return it == index_.end() ? nullptr : &entries_[it->second].second;
+  return it == index_.end() ? entries_.size() : it->second;
+}
+
+const Value* Object::find(std::string_view key) const {
+  const size_t i = position(key);
+  return i < entries_.size() ? &entries_[i].second : nullptr;
 }
 
 void Object::set(const std::string& key, Value value) {
-  const auto it = index_.find(key);
-  if (it != index_.end()) {
-    entries_[it->second].second = std::move(value);
+  const size_t i = position(key);
+  if (i < entries_.size()) {  // an existing key keeps its position
+    entries_[i].second = std::move(value);
     return;
   }
-  index_.emplace(key, entries_.size());
   entries_.emplace_back(key, std::move(value));
+  if (!index_.empty()) {
+    index_.emplace(key, entries_.size() - 1);
+  } else if (entries_.size() >= kIndexFrom) {
+    for (size_t j = 0; j < entries_.size(); ++j) index_.emplace(entries_[j].first, j);
+  }
 }
 
 const Value* CallArgs::keyword(std::string_view name) const {
@@ -201,8 +214,8 @@ std::string float_display(double v) {
 }
 
 void append_hex4(std::string& out, unsigned u) {
-  char b[8];
-  std::snprintf(b, sizeof b, "\\u%04x", u);
+  char b[16];
+  std::snprintf(b, sizeof b, "\\u%04x", u & 0xFFFFu);
   out += b;
 }
 

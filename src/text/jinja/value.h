@@ -39,8 +39,10 @@ class Object {
   size_t size() const { return entries_.size(); }
 
  private:
+  size_t position(std::string_view key) const;  // size() if absent
+
   std::vector<std::pair<std::string, Value>> entries_;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t> index_;  // built once the object has 16 keys
 };
 
 using Function = std::function<Value(CallArgs&)>;
