@@ -17,15 +17,24 @@ Value unique(const Array& items) {
   std::unordered_set<std::string> seen;
   Array out;
   for (const Value& v : items) {
-    std::string key;
+    // One key per JavaScript Set element: a type letter, then the value (or the identity).
+    std::string key(1, 'u');
     switch (v.kind()) {
       case K::kUndefined:
-      case K::kNull: key = "u"; break;
-      case K::kBool: key = v.as_bool() ? "t" : "f"; break;
+      case K::kNull: break;
+      case K::kBool: key[0] = v.as_bool() ? 't' : 'f'; break;
       case K::kInt:
-      case K::kFloat: key = 'n' + js_number(v.as_number() == 0 ? 0.0 : v.as_number()); break;
-      case K::kString: key = 's' + v.str(); break;
-      default: key = 'r' + std::to_string(reinterpret_cast<uintptr_t>(v.identity()));
+      case K::kFloat:
+        key[0] = 'n';
+        key += js_number(v.as_number() == 0 ? 0.0 : v.as_number());
+        break;
+      case K::kString:
+        key[0] = 's';
+        key += v.str();
+        break;
+      default:
+        key[0] = 'r';
+        key += std::to_string(reinterpret_cast<uintptr_t>(v.identity()));
     }
     if (seen.insert(key).second) out.push_back(v);
   }

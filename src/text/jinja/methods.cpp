@@ -96,8 +96,9 @@ std::string strftime_now(const std::string& format) {
   static const char* const kLong[] = {"January", "February", "March",     "April",   "May",      "June",
                                       "July",    "August",   "September", "October", "November", "December"};
   auto pad2 = [](int n) {
-    std::string s = std::to_string(n);
-    return n < 10 ? '0' + s : s;
+    std::string s = n < 10 ? "0" : "";
+    s += std::to_string(n);
+    return s;
   };
   std::string out;
   for (size_t i = 0; i < format.size(); ++i) {
