@@ -111,6 +111,18 @@ class Model {
   // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
   // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
   std::vector<int32_t> chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const;
+  // The chat template applied to OpenAI-shaped messages as a server receives them: a JSON array
+  // of {role, content, tool_calls, tool_call_id, reasoning_content, ...}; `tools_json` a JSON
+  // array (empty: none); `kwargs_json` a JSON object of extra template variables
+  // (chat_template_kwargs, e.g. {"enable_thinking": false}). The prompt text and its tokens
+  // (message contents encoded as plain text). Throws std::invalid_argument naming bad JSON and
+  // std::runtime_error when the template fails (e.g. its raise_exception).
+  struct ChatPrompt {
+    std::string text;
+    std::vector<int32_t> tokens;
+  };
+  ChatPrompt render_chat(const std::string& messages_json, const std::string& tools_json = "",
+                         bool add_generation_prompt = true, const std::string& kwargs_json = "") const;
   // The bytes each token id decodes to ([n_vocab]; empty for control tokens), built once.
   std::shared_ptr<const std::vector<std::string>> token_bytes() const;
 

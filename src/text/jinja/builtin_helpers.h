@@ -10,6 +10,12 @@ namespace st::jinja {
 
 [[noreturn]] inline void fail(const std::string& what) { throw TemplateError(what); }
 
+// A number used as a count or width, clamped into [lo, hi] (NaN counts as lo).
+inline long long clamp_count(double v, long long lo, long long hi) {
+  if (!(v > static_cast<double>(lo))) return lo;
+  return v < static_cast<double>(hi) ? static_cast<long long>(v) : hi;
+}
+
 inline bool is_container(const Value& v) { return v.is_object() || v.is_namespace(); }
 inline const Object& entries_of(const Value& v) { return v.is_namespace() ? v.name_space() : v.obj(); }
 

@@ -172,7 +172,7 @@ Value tojson_call(const Value& v, const CallArgs& a) {
   JsonOptions o;
   if (const Value* i = a.keyword("indent")) {
     if (i->kind() != K::kInt && !i->is_null()) fail("If set, indent must be a number");
-    if (i->kind() == K::kInt) o.indent = static_cast<int>(std::clamp(i->as_number(), -1.0, 64.0));
+    if (i->kind() == K::kInt) o.indent = static_cast<int>(clamp_count(i->as_number(), -1, 64));
   }
   o.ensure_ascii = flag(a.keyword("ensure_ascii"), "If set, ensure_ascii");
   o.sort_keys = flag(a.keyword("sort_keys"), "If set, sort_keys");
@@ -230,7 +230,7 @@ Value filter_call(const Value& v, const std::string& name, CallArgs& a, const No
     if (name == "indent") {
       const Value* w = arg(a, 0, "width");
       if (w && w->kind() != K::kInt && !w->is_string()) fail("width must be an integer or a string");
-      const std::string pad = !w ? "    " : w->is_string() ? w->str() : std::string(static_cast<size_t>(std::clamp(w->as_number(), 0.0, 1024.0)), ' ');
+      const std::string pad = !w ? "    " : w->is_string() ? w->str() : std::string(static_cast<size_t>(clamp_count(w->as_number(), 0, 1024)), ' ');
       const Value* first = arg(a, 1, "first");
       const Value* blank = arg(a, 2, "blank");
       return Value::string(indent(v.str(), pad, first && first->truthy(), blank && blank->truthy()));

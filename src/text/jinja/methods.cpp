@@ -1,5 +1,6 @@
 // The methods of strings and dicts, attribute access, tests and the global functions, with
 // the behaviour of @huggingface/jinja.
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -63,7 +64,7 @@ Value string_split(const std::string& s, const std::vector<Value>& argv) {
   if (!sep.is_string() && !sep.is_null()) fail("sep argument must be a string or null");
   const Value maxsplit = argv.size() > 1 ? argv[1] : Value::integer(-1);
   if (maxsplit.kind() != K::kInt) fail("maxsplit argument must be a number");
-  const auto max = static_cast<long long>(maxsplit.as_number());
+  const auto max = clamp_count(maxsplit.as_number(), -1, 1000000000000000LL);
   std::vector<std::string> parts;
   if (sep.is_null()) {
     parts = js::split_whitespace(s, max);
@@ -251,7 +252,7 @@ Value string_replace(const std::string& s, const std::vector<Value>& argv) {
     }
   }
   if (count.kind() != K::kInt && !count.is_null()) fail("replace() count argument must be a number or null");
-  const long long n = count.is_null() ? -1 : static_cast<long long>(count.as_number());
+  const long long n = count.is_null() ? -1 : clamp_count(count.as_number(), -1, 1000000000000000LL);
   return Value::string(js::replace(s, argv[0].str(), argv[1].str(), n));
 }
 
@@ -321,7 +322,7 @@ Value get_member(const Value& object, const Value& key) {
   if (object.is_array() || object.is_string()) {
     if (key.kind() == K::kInt) {
       const double i = key.as_number();
-      if (!std::isfinite(i)) return Value();
+      if (!(std::fabs(i) < 1e15)) return Value();  // also NaN and infinities: no such index
       if (object.is_string()) {
         std::string c;
         return js::char_at(object.str(), static_cast<long long>(i), c) ? Value::string(c) : Value();
