@@ -5,7 +5,8 @@
 //    rendered with every conversation of conversations.mjs (system or not, multi-turn, tools,
 //    tool calls and results, generation prompt on and off, thinking on and off) plus the
 //    variables huggingface.js's own tests render it with (templates/e2e_data.json);
-//  - small templates exercising one language feature each (features.mjs).
+//  - small templates exercising one language feature each (features.mjs);
+//  - 600 seeded mutations of the real templates (differential fuzzing of the lexer and parser).
 // Where the oracle raises (raise_exception, a role order the template refuses, a feature it
 // lacks) ours must raise too. Every real template must render at least one conversation, and
 // at least 20 templates at least 10.
@@ -60,6 +61,31 @@ for (const t of templates) {
 }
 features.forEach((source, i) => cases.push({ template: `feature ${i}`, conversation: "-", real: false, source, context: vars }));
 
+// Differential fuzzing: real templates with a few pieces of syntax inserted, cut or repeated
+// (seeded, so the same cases every run). Most no longer parse; both engines must then fail,
+// and where the oracle still renders, ours must render the same bytes.
+let seed = 12345;
+const rand = (n) => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed % n;
+};
+const pieces = ["{%", "%}", "{{", "}}", "(", ")", "[", "]", "|", ".", "-", "~", "if ", "in ", "not ", "loop.", "'", "\"", ",", ":", " x ", "0", "-1"];
+for (let i = 0; i < 600; ++i) {
+  const t = templates[rand(templates.length)];
+  let source = t.source;
+  for (let k = 1 + rand(3); k > 0; --k) {
+    const p = rand(source.length + 1);
+    const r = rand(3);
+    if (r === 0) source = source.slice(0, p) + pieces[rand(pieces.length)] + source.slice(p);
+    else if (r === 1) source = source.slice(0, p) + source.slice(p + 1 + rand(12));
+    else source = source.slice(0, p) + source.slice(rand(source.length), rand(source.length)) + source.slice(p);
+  }
+  const c = conversations[rand(conversations.length)];
+  const context = { messages: c.messages, add_generation_prompt: c.add_generation_prompt, bos_token: "<s>", eos_token: "</s>" };
+  if (c.tools) context.tools = c.tools;
+  cases.push({ template: `${t.name} mutated #${i}`, conversation: c.name, real: false, source, context });
+}
+
 function renderOracle(c) {
   try {
     return { text: new Template(c.source).render(structuredClone(c.context)) };
@@ -102,7 +128,7 @@ const counts = templates.map((t) => rendered.get(t.name) ?? 0);
 const wellCovered = counts.filter((n) => n >= 10).length;
 console.log(
   `${cases.length} cases (${templates.length} real templates x ${conversations.length} conversations + their own data, ` +
-    `${features.length} feature templates): ${identical} byte-identical, ${bothRaised} raised in both, ${failures.length} differ; ` +
+    `${features.length} feature templates, 600 mutated): ${identical} byte-identical, ${bothRaised} raised in both, ${failures.length} differ; ` +
     `${wellCovered} templates rendered >= 10 conversations identically`,
 );
 if (failures.length > 0) die(`${failures.length} cases differ from @huggingface/jinja`);
