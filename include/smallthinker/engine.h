@@ -42,6 +42,10 @@ struct ModelOptions {
   // Called while the weights are prepared (re-laid, or copied out of the file under a budget)
   // with the bytes done so far and the total; from the loading thread.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // The chat template: empty = the file's tokenizer.chat_template (ChatML if it has none),
+  // "chatml" = the built-in ChatML, anything else = a file holding a Jinja template (or a
+  // tokenizer_config.json with a "chat_template" field).
+  std::string chat_template;
 };
 
 // Counters of the expert store (zero without a memory budget).
@@ -102,11 +106,23 @@ class Model {
   std::string detokenize(std::span<const int32_t> tokens) const;
   // Tokens that end a generation (<|im_end|>, <|endoftext|>, eos).
   std::vector<int32_t> stop_tokens() const;
-  // ChatML rendering of messages (+ the assistant prompt), as token ids.
+  // The chat template's rendering of messages (+ the assistant prompt), as token ids.
   std::vector<int32_t> chat_tokens(std::span<const ChatMessage> messages, bool add_generation_prompt = true) const;
   // Tokens for new turns appended to a conversation whose KV cache already holds the earlier
   // ones; `reply_closed` tells whether the last assistant reply already ended with <|im_end|>.
   std::vector<int32_t> chat_continuation_tokens(std::span<const ChatMessage> new_messages, bool reply_closed) const;
+  // The chat template applied to OpenAI-shaped messages as a server receives them: a JSON array
+  // of {role, content, tool_calls, tool_call_id, reasoning_content, ...}; `tools_json` a JSON
+  // array (empty: none); `kwargs_json` a JSON object of extra template variables
+  // (chat_template_kwargs, e.g. {"enable_thinking": false}). The prompt text and its tokens
+  // (message contents encoded as plain text). Throws std::invalid_argument naming bad JSON and
+  // std::runtime_error when the template fails (e.g. its raise_exception).
+  struct ChatPrompt {
+    std::string text;
+    std::vector<int32_t> tokens;
+  };
+  ChatPrompt render_chat(const std::string& messages_json, const std::string& tools_json = "",
+                         bool add_generation_prompt = true, const std::string& kwargs_json = "") const;
   // The bytes each token id decodes to ([n_vocab]; empty for control tokens), built once.
   std::shared_ptr<const std::vector<std::string>> token_bytes() const;
 

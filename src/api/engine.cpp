@@ -82,6 +82,24 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   m.experts = std::move(store);
 }
 
+// The --chat-template override, else the file's template; a file template that does not
+// parse falls back to ChatML with a warning (the model still loads).
+st::ChatTemplate make_chat_template(const st::Tokenizer& tok, const std::string& spec, std::vector<std::string>& warnings) {
+  st::ChatTemplate t;
+  if (!spec.empty()) {
+    t = st::ChatTemplate::from_spec(spec);
+  } else {
+    try {
+      t = st::ChatTemplate::from_template_string(tok.chat_template());
+    } catch (const std::exception& e) {
+      warnings.push_back(std::string("the file's chat template does not parse (") + e.what() + "); using ChatML");
+    }
+  }
+  auto text = [&](int32_t id) { return id >= 0 && id < tok.n_vocab() ? tok.token_text(id) : std::string(); };
+  t.set_special_tokens(text(tok.bos_id()), text(tok.eos_id()));
+  return t;
+}
+
 }  // namespace
 
 std::shared_ptr<Model> Model::load(const ModelOptions& options) {
@@ -105,7 +123,7 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   impl->weights = st::weights_from_gguf(*impl->file, impl->config);
   if (impl->file->has(st::gguf_names::kTokTokens)) {
     impl->tokenizer = std::make_unique<st::Tokenizer>(st::Tokenizer::from_gguf(*impl->file));
-    impl->chat = st::ChatTemplate::from_template_string(impl->tokenizer->chat_template());
+    impl->chat = make_chat_template(*impl->tokenizer, options.chat_template, impl->info.warnings);
   }
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
   impl->sparse_reglu = options.sparse_reglu;

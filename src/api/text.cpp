@@ -47,6 +47,27 @@ std::vector<int32_t> Model::chat_continuation_tokens(std::span<const ChatMessage
   return impl_->chat.encode_continuation(impl_->tok(), m, reply_closed, true);
 }
 
+Model::ChatPrompt Model::render_chat(const std::string& messages_json, const std::string& tools_json,
+                                     bool add_generation_prompt, const std::string& kwargs_json) const {
+  auto parse = [](const std::string& text, const char* what, bool (nlohmann::ordered_json::*kind)() const noexcept) {
+    auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+    if (j.is_discarded() || !(j.*kind)()) throw std::invalid_argument(std::string(what) + " is not valid JSON of the right type");
+    return j;
+  };
+  st::ChatTemplateInputs in;
+  in.messages = parse(messages_json, "messages (a JSON array)", &nlohmann::ordered_json::is_array);
+  if (!tools_json.empty()) in.tools = parse(tools_json, "tools (a JSON array)", &nlohmann::ordered_json::is_array);
+  if (!kwargs_json.empty()) in.kwargs = parse(kwargs_json, "chat_template_kwargs (a JSON object)", &nlohmann::ordered_json::is_object);
+  in.add_generation_prompt = add_generation_prompt;
+  ChatPrompt out;
+  out.text = impl_->chat.apply(in);
+  std::vector<std::string> contents;
+  for (const auto& m : in.messages)
+    if (m.is_object() && m.contains("content") && m["content"].is_string()) contents.push_back(m["content"].get<std::string>());
+  out.tokens = st::ChatTemplate::encode_protecting(impl_->tok(), out.text, contents);
+  return out;
+}
+
 std::shared_ptr<const std::vector<std::string>> Model::token_bytes() const {
   std::lock_guard<std::mutex> lock(impl_->token_bytes_mutex);
   if (!impl_->token_bytes) {

@@ -229,6 +229,8 @@ int run_chat(const ChatArgs& a) {
 const bool registered = register_command({"chat", "interactive multi-turn chat in the terminal", [](CLI::App& app) {
   auto a = std::make_shared<ChatArgs>();
   a->model.add_to(app);
+  app.add_option("--chat-template", a->model.model.chat_template,
+                 "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   a->sampling.add_to(app);
   app.add_option("--system", a->system, "system prompt (default: the template's)");
   app.add_option("-n,--n-predict", a->n_predict, "most tokens per answer (-1 = until the model stops)")

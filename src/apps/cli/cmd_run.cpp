@@ -79,12 +79,14 @@ int run_run(RunArgs a) {
 const bool registered = register_command({"run", "generate text from a prompt", [](CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   a->model.add_to(app);
+  app.add_option("--chat-template", a->model.model.chat_template,
+                 "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   a->sampling.add_to(app);
   app.add_option("-p,--prompt", a->prompt, "prompt text");
   app.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
   app.add_option("--tokens", a->tokens, "prompt as comma-separated token ids");
   app.add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
-  app.add_flag("--chat", a->chat, "wrap the prompt in the model's chat template (ChatML)");
+  app.add_flag("--chat", a->chat, "wrap the prompt in the model's chat template");
   app.add_option("--system", a->system, "system prompt for --chat");
   app.add_flag("--no-special", a->no_special, "treat special-token text in the prompt as plain text");
   app.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt's token ids");

@@ -45,6 +45,8 @@ const bool registered = register_command({"serve", "OpenAI-compatible HTTP serve
                                           [](CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   a->model.add_to(app);
+  app.add_option("--chat-template", a->model.model.chat_template,
+                 "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   app.add_option("--host", a->server.host, "address to listen on (loopback by default; 0.0.0.0 exposes the server)")
       ->capture_default_str();
   app.add_option("--port", a->server.port, "port (0: any free port, printed on start)")
