@@ -29,8 +29,7 @@ WeightRows weight_rows(const TensorView& v) { return {v.type, v.n_cols, v.n_rows
 
 Forward::Forward(const ModelConfig& config, const ModelWeights& weights, ExpertSource& experts, ThreadPool& pool)
     : config_(config), weights_(weights), experts_(experts), pool_(pool),
-      layer_rows_(static_cast<size_t>(config.n_layer)), layer_zero_(static_cast<size_t>(config.n_layer)),
-      sparse_asked_(static_cast<size_t>(config.n_layer)), s_(std::make_unique<ForwardScratch>()) {}
+      sparsity_(config.n_layer), s_(std::make_unique<ForwardScratch>()) {}
 
 Forward::~Forward() = default;
 

@@ -17,6 +17,7 @@
 #include "model/expert_source.h"
 #include "model/kv_store.h"
 #include "model/phase_clock.h"
+#include "model/sparsity_policy.h"
 #include "model/weights.h"
 
 namespace st {
@@ -66,6 +67,8 @@ class Forward {
   // Sparse ReGLU (default on): skip up rows whose gate is <= 0 for every token of the expert.
   // Off computes every row (for measuring what sparsity buys); results are identical.
   void set_sparse(bool on) { sparse_ = on; }
+  // When layers switch to the sparse layouts (tests force one way or the other).
+  void set_sparsity_thresholds(SparsityPolicy::Thresholds t) { sparsity_.set_thresholds(t); }
   const ReluCounters& relu_counters() const { return relu_; }
   // Wall time per phase over every run so far (bench prints where decode time goes).
   const PhaseClock& phase_clock() const { return clock_; }
@@ -94,21 +97,12 @@ class Forward {
   bool sparse_ = true;
   ReluCounters relu_;
   PhaseClock clock_;
-  // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
-  // matrices in the dense layouts, a row list beats the product of a whole work item's rows
-  // (item_rows) only below ~30% needed rows; a layer moves to neuron bundles
-  // (ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
-  // because the bundles of scattered active neurons stream worse than whole matrices and
-  // cost more arithmetic per byte (one thread, one expert from DRAM: even with dense at
-  // ~60% zero, 0.8x its time at 70%, 0.55-0.75x at 90%; two threads sharing the memory
-  // bus widen the gap, so the switch waits for 75%).
+  // Sparse ReGLU: on matrices in the dense layouts, a row list beats the product of a whole
+  // work item's rows (item_rows) only below ~30% needed rows (bench/sparse_reglu_bench).
   static constexpr double kSparseUpMaxShare = 0.3;
-  static constexpr double kSparseLayoutMinZeroShare = 0.75;
-  static constexpr int64_t kSparseLayoutMinRows = 64;  // (token, expert) rows seen before deciding
   static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
   int64_t item_rows(int64_t n_rows) const;
-  std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
-  std::vector<uint8_t> sparse_asked_;  // per layer: the switch to sparse layouts was decided
+  SparsityPolicy sparsity_;
   std::unique_ptr<ForwardScratch> s_;
 };
 

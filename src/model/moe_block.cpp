@@ -270,8 +270,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
     n_zero += zeros.load();
     relu_.neurons += (a1 - a0) * F;
     relu_.zero += zeros.load();
-    layer_rows_[static_cast<size_t>(il)] += a1 - a0;
-    layer_zero_[static_cast<size_t>(il)] += zeros.load();
+    sparsity_.observe(il, a1 - a0, zeros.load());
     clock_.lap(Phase::expert_gate_up);
 
     float* down = S.expert_out.data();
@@ -324,15 +323,8 @@ void Forward::moe_block(int il, int64_t n_tok) {
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
   // Once a layer has shown its sparsity, switch it to the sparse layouts (neuron bundles) if
-  // it is sparse enough for those reads to win (the decision is made once, the same way for
-  // every source, so budgeted and in-RAM runs compute alike).
-  auto& asked = sparse_asked_[static_cast<size_t>(il)];
-  if (sparse_ && !asked && layer_rows_[static_cast<size_t>(il)] >= kSparseLayoutMinRows) {
-    asked = true;
-    const double zero_share = static_cast<double>(layer_zero_[static_cast<size_t>(il)]) /
-                              static_cast<double>(layer_rows_[static_cast<size_t>(il)] * F);
-    if (zero_share >= kSparseLayoutMinZeroShare && experts_.use_sparse_layout(il)) ++relu_.bundle_layers;
-  }
+  // it is sparse enough for those reads to win (model/sparsity_policy.h).
+  if (sparse_ && sparsity_.should_switch(il, F) && experts_.use_sparse_layout(il)) ++relu_.bundle_layers;
   float* down = S.expert_out.data();
 
   // Weighted sum in top-K order per token, then the residual add.

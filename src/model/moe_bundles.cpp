@@ -88,8 +88,7 @@ int64_t Forward::bundled_experts(int il, std::span<const int32_t> active, const 
   relu_.up_rows_skipped += up_rows_total - rows_read.load();
   relu_.neurons += (r_end - r_begin) * F;
   relu_.zero += zeros.load();
-  layer_rows_[static_cast<size_t>(il)] += r_end - r_begin;
-  layer_zero_[static_cast<size_t>(il)] += zeros.load();
+  sparsity_.observe(il, r_end - r_begin, zeros.load());
   return zeros.load();
 }
 

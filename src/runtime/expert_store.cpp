@@ -416,7 +416,9 @@ ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
     done = static_cast<uint8_t>(done & ~kUpPacked);
   }
   if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
-  pack(v.down, kDownPacked);
+  // A transposed down is read row by row (one row per neuron), never by a matmul: it stays
+  // in the file's rows (as PackedWeights leaves it).
+  if (!v.down_transposed) pack(v.down, kDownPacked);
   return v;
 }
 
