@@ -50,6 +50,8 @@ struct ReluCounters {
 
 // Reusable buffers so that steady-state decode allocates nothing.
 struct ForwardScratch;
+// Experts of one layer acquired together (forward_scratch.h).
+struct ExpertChunk;
 
 class Forward {
  public:
@@ -78,15 +80,21 @@ class Forward {
   void embed(std::span<const int32_t> tokens, float* x);
   void route(int il, int64_t n_tok);
   void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
+  // The MoE block (moe_block.cpp) and, where the expert layouts differ, one file each:
+  // moe_dense.cpp, moe_down_transposed.cpp, moe_bundles.cpp.
   void moe_block(int il, int64_t n_tok);
+  void group_by_expert(int64_t n_tok);
+  ExpertChunk gather_expert_acts(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases,
+                                 int64_t n_tok, bool first);
+  ExpertChunk describe_chunk(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases) const;
+  int64_t dense_gate_up(int il, const ExpertChunk& chunk);  // returns the zero ReGLU activations
+  void request_up_rows(int il, const ExpertChunk& chunk);
+  void dense_down(const ExpertChunk& chunk, int64_t n_tok);
+  void down_transposed(const ExpertChunk& chunk);
+  int64_t bundled_experts(int il, const ExpertChunk& chunk);  // returns the zero ReGLU activations
+  void count_reglu(int il, const ExpertChunk& chunk, int64_t up_rows_done, int64_t zeros);
+  void combine_experts(int64_t n_tok);
   void lookahead(int il);
-  void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
-                       float* down);
-  // Experts of a sparse layer served as neuron bundles: gate products, then per (expert,
-  // bundle part) the active neurons' up products and down columns into S.expert_out. Returns
-  // the zero ReGLU activations and updates the ReGLU counters.
-  int64_t bundled_experts(int il, std::span<const int32_t> active, const std::vector<ExpertLease>& leases,
-                          bool separate_up);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
@@ -97,11 +105,6 @@ class Forward {
   bool sparse_ = true;
   ReluCounters relu_;
   PhaseClock clock_;
-  // Sparse ReGLU: on matrices in the dense layouts, a row list beats the product of a whole
-  // work item's rows (item_rows) only below ~30% needed rows (bench/sparse_reglu_bench).
-  static constexpr double kSparseUpMaxShare = 0.3;
-  static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
-  int64_t item_rows(int64_t n_rows) const;
   SparsityPolicy sparsity_;
   std::unique_ptr<ForwardScratch> s_;
 };
