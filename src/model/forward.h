@@ -99,6 +99,8 @@ class Forward {
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ExpertSource& experts_;
+  ExpertSourceHints* hints_;  // experts_.hints(), or plain_hints_
+  ExpertSourceHints plain_hints_;
   ThreadPool& pool_;
   ForwardObserver* observer_ = nullptr;
   RowReader* embedding_reader_ = nullptr;

@@ -32,7 +32,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
   // weights are resident; under a small memory budget a long prompt may select more experts
   // in one layer than the cache has slots).
   const std::vector<int32_t>& active = S.active_experts;
-  const size_t cap = static_cast<size_t>(std::max(1, experts_.max_acquired()));
+  const size_t cap = static_cast<size_t>(std::max(1, hints_->max_acquired));
   int64_t n_zero = 0;  // ReGLU neurons that were exactly zero (for the observer)
   for (size_t c0 = 0; c0 < active.size(); c0 += cap) {
     const std::span<const int32_t> ids(active.data() + c0, std::min(cap, active.size() - c0));
@@ -57,7 +57,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
   // Once a layer has shown its sparsity, switch it to the sparse layouts (neuron bundles) if
   // it is sparse enough for those reads to win (model/sparsity_policy.h).
-  if (sparse_ && sparsity_.should_switch(il, F) && experts_.use_sparse_layout(il)) ++relu_.bundle_layers;
+  if (sparse_ && sparsity_.should_switch(il, F) && hints_->use_sparse_layout(il)) ++relu_.bundle_layers;
   combine_experts(n_tok);
 }
 

@@ -213,9 +213,9 @@ void Forward::request_up_rows(int il, const ExpertChunk& chunk) {
     size_t n_rows = 0;
     for (int64_t r = 0; r < F; ++r)
       if (!sparse_ || needed_by(S.gate.data(), F, b, n, r)) rows[n_rows++] = static_cast<int32_t>(r);
-    experts_.request_up_rows(il, chunk.ids[a], std::span<const int32_t>(rows, n_rows));
+    hints_->request_up_rows(il, chunk.ids[a], std::span<const int32_t>(rows, n_rows));
   }
-  experts_.wait_up_rows();
+  hints_->wait_up_rows();
 }
 
 // Down products of the ReGLU activations (in S.gate) into per-(token, slot) rows of
