@@ -49,7 +49,7 @@ std::string layer_kind(const st::LayerConfig& l) {
 void setup_budget(Model::Impl& m, const ModelOptions& o) {
   const uint64_t budget = st::parse_byte_size(o.memory);
   const auto policy = st::cache_policy_from_name(o.cache_policy);
-  if (!policy) throw std::invalid_argument("unknown cache policy '" + o.cache_policy + "' (lru or lfu)");
+  if (!policy) throw std::invalid_argument("unknown cache policy '" + o.cache_policy + "' (lru, lfu or lfu_cyclic)");
   st::AsyncReaderOptions io;
   if (o.io_backend == "io_uring") io.backend = st::IoBackend::io_uring;
   else if (o.io_backend == "pread") io.backend = st::IoBackend::pread;
