@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "model/expert_layout.h"
 #include "model/tensor_view.h"
 
 namespace st {
@@ -13,12 +14,9 @@ struct ExpertView {
   TensorView gate;  // [n_ff_exp rows x n_embd]
   TensorView up;    // [n_ff_exp rows x n_embd]
   TensorView down;  // [n_embd rows x n_ff_exp], or [n_ff_exp rows x n_embd] when down_transposed
-  // PowerInfer GGUFs may store ffn_down transposed: one row per neuron, so an active neuron
-  // adds one contiguous row to the output (an axpy instead of dot products).
-  bool down_transposed = false;
-  // Up and down in neuron-bundle layout (kernels/neuron_bundles.h: its two parts), when the
-  // source keeps them so (sparse ReGLU: only active neurons are read); `up` and `down` are
-  // then only shapes.
+  ExpertLayout layout = ExpertLayout::dense;  // model/expert_layout.h
+  // With layout == bundles: up and down's two neuron-bundle parts (kernels/neuron_bundles.h);
+  // `up` and `down` are then only shapes.
   const uint8_t* bundles[2] = {nullptr, nullptr};
   // Neuron-sparse reads: `up` holds only the rows asked for through request_up_rows() (other
   // rows are zero bytes, never stale data); the caller must ask before reading up.

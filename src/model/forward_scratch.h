@@ -63,7 +63,7 @@ struct ExpertChunk {
   std::span<const int32_t> ids;              // expert ids, ascending
   const std::vector<ExpertLease>* leases;    // [ids.size()]
   bool separate_up;  // up's activations differ in type from gate's (ForwardScratch::expert_act_up)
-  enum Layout { dense, down_transposed, bundles } layout;
+  ExpertLayout layout;
   const ExpertView& view(size_t a) const { return (*leases)[a].view(); }
 };
 

@@ -49,9 +49,9 @@ void Forward::moe_block(int il, int64_t n_tok) {
     const ExpertChunk chunk = gather_expert_acts(il, ids, leases, n_tok, c0 == 0);
     clock_.lap(Phase::moe_prep);
     switch (chunk.layout) {
-      case ExpertChunk::bundles: n_zero += bundled_experts(il, chunk); break;
-      case ExpertChunk::down_transposed: n_zero += dense_gate_up(il, chunk); down_transposed(chunk); break;
-      case ExpertChunk::dense: n_zero += dense_gate_up(il, chunk); dense_down(chunk, n_tok); break;
+      case ExpertLayout::bundles: n_zero += bundled_experts(il, chunk); break;
+      case ExpertLayout::down_transposed: n_zero += dense_gate_up(il, chunk); down_transposed(chunk); break;
+      case ExpertLayout::dense: n_zero += dense_gate_up(il, chunk); dense_down(chunk, n_tok); break;
     }
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
@@ -123,17 +123,14 @@ ExpertChunk Forward::gather_expert_acts(int il, std::span<const int32_t> ids, co
 // The chunk's layout and activation types, which every expert of a layer shares.
 ExpertChunk Forward::describe_chunk(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases) const {
   const ExpertView& v0 = leases.front().view();
-  const bool bundled = v0.bundles[0] != nullptr;
   for (const auto& l : leases) {
     const ExpertView& v = l.view();
     if (v.gate.type != v0.gate.type || v.up.type != v0.up.type)
       throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
-    if ((v.bundles[0] != nullptr) != bundled || v.down_transposed != v0.down_transposed)
-      throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their layout");
+    if (v.layout != v0.layout) throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their layout");
   }
   const bool separate_up = kernel_table(v0.gate.type).vec_dot_type != kernel_table(v0.up.type).vec_dot_type;
-  const auto layout = bundled ? ExpertChunk::bundles : v0.down_transposed ? ExpertChunk::down_transposed : ExpertChunk::dense;
-  return {ids, &leases, separate_up, layout};
+  return {ids, &leases, separate_up, v0.layout};
 }
 
 // Weighted sum of each token's K expert outputs in top-K order, then the residual add.

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "kernels/neuron_bundles.h"
 #include "kernels/row_groups.h"
 #include "kernels/thread_pool.h"
+#include "model/expert_layout.h"
 #include "model/weight_packing.h"
 #include "runtime/memory_plan.h"
 
@@ -65,12 +65,8 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
     bool all = true;
     size_t largest = 0;
     for (const auto& L : weights.layers) {
-      const TensorView& u = L.up_exps.all;
-      const TensorView& d = L.down_exps.all;
-      all = all && !L.down_transposed && u.type == d.type &&
-            bundles_supported(u.type, L.down_exps.rows_per_expert, L.up_exps.rows_per_expert);
-      largest = std::max(largest, static_cast<size_t>(L.up_exps.rows_per_expert) * u.row_bytes +
-                                      static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
+      all = all && can_bundle(L.up_exps.expert(0), L.down_exps.expert(0), L.down_transposed);
+      largest = std::max(largest, L.up_exps.expert_bytes() + L.down_exps.expert_bytes());
     }
     bundles_ = all;
     if (all && convert_buf_.size() < largest) convert_buf_.resize(largest);
@@ -313,63 +309,50 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     v.data = base + part_offset_[w] + part(layer, w, expert).skip;
     return v;
   };
-  ExpertView v{view(0), view(1), view(2), L.down_transposed};
+  ExpertView v{view(0), view(1), view(2), L.down_transposed ? ExpertLayout::down_transposed : ExpertLayout::dense};
   v.up_on_request = sparse_up_ && sparse_up_->is_sparse(slot);
   return convert_slot(slot, layer, v);
 }
 
-// Converts a slot's parts in place, once per read: row groups for the matmuls (only speed:
-// results are the same on the file layout), and once sparse ReGLU switched the layer, up and
-// down into neuron bundles (the two parts in up's and down's places), as the resident source
-// serves them. With neuron-sparse reads, up rows are read on request after this, so no slot
-// is bundled (the layer's experts must share one layout): up stays in rows, down dense.
+// Converts a slot's parts in place, once per read (model/expert_layout.h): row groups for the
+// matmuls (only speed: results are the same on the file layout), and once sparse ReGLU
+// switched the layer, up and down into neuron bundles (the two parts in up's and down's
+// places), as the resident source serves them. With neuron-sparse reads, up rows are read on
+// request after this, so no slot is bundled (the layer's experts must share one layout): up
+// stays in rows, down dense.
 ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
   uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
   const bool sparse = layer_sparse_[static_cast<size_t>(layer)] != 0;
+  v.gate.row_groups = done & kGatePacked;
+  v.up.row_groups = done & kUpPacked;
+  v.down.row_groups = done & kDownPacked;
   auto pack = [&](TensorView& t, uint8_t bit) {
-    if (done & bit) t.row_groups = true;
-    else if (row_groups_ && can_pack_rows(t, t.n_rows)) {
-      pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
-      done |= bit;
-    }
+    if (t.row_groups || !row_groups_ || !can_pack_rows(t, t.n_rows)) return;
+    pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
+    done |= bit;
   };
   pack(v.gate, kGatePacked);
   auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
   auto* down = const_cast<uint8_t*>(v.down.data);
-  // A part's rows in the file's layout at dst (from row groups if it was packed).
-  auto file_rows = [&](const TensorView& t, uint8_t packed_bit, uint8_t* dst) {
-    if (done & packed_bit) unpack_row_groups(t.type, t.data, t.n_rows, t.n_cols, dst);
-    else std::memcpy(dst, t.data, t.n_bytes());
-  };
   if (sparse && bundles_ && !sparse_reads_) {
     if (!(done & kBundles)) {
-      uint8_t* rows = convert_buf_.data();  // [up rows | down rows]
-      file_rows(v.up, kUpPacked, rows);
-      file_rows(v.down, kDownPacked, rows + v.up.n_bytes());
-      uint8_t* parts[2] = {up, down};
-      auto convert = [&](int64_t b, int64_t e, int) {
-        for (int64_t p = b; p < e; ++p)
-          rows_to_bundle_part(v.up.type, rows, rows + v.up.n_bytes(), v.down.n_rows, v.up.n_rows, static_cast<int>(p),
-                              parts[p]);
-      };
-      if (pool_) pool_->parallel_for(2, 1, convert);
-      else convert(0, 2, 0);
+      convert_to_bundles(v.up, v.down, up, down, convert_buf_, pool_);
       done = static_cast<uint8_t>((done & ~(kUpPacked | kDownPacked)) | kBundles);
     }
+    v.layout = ExpertLayout::bundles;
     v.bundles[0] = up;
     v.bundles[1] = down;
     return v;
   }
-  if (sparse && (done & kUpPacked)) {  // packed before the layer switched: back to rows
-    if (convert_buf_.size() < v.up.n_bytes()) convert_buf_.resize(v.up.n_bytes());
-    file_rows(v.up, kUpPacked, convert_buf_.data());
-    std::memcpy(up, convert_buf_.data(), v.up.n_bytes());
+  if (sparse && v.up.row_groups) {  // packed before the layer switched: back to rows
+    copy_as_rows(v.up, up, convert_buf_);
+    v.up.row_groups = false;
     done = static_cast<uint8_t>(done & ~kUpPacked);
   }
   if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
   // A transposed down is read row by row (one row per neuron), never by a matmul: it stays
   // in the file's rows (as PackedWeights leaves it).
-  if (!v.down_transposed) pack(v.down, kDownPacked);
+  if (v.layout != ExpertLayout::down_transposed) pack(v.down, kDownPacked);
   return v;
 }
 
