@@ -7,10 +7,10 @@
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "runtime/kv_cache.h"
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 
-#if __has_include("runtime/json_constraint.h")
-#include "runtime/json_constraint.h"
+#if __has_include("sampling/json_constraint.h")
+#include "sampling/json_constraint.h"
 #define ST_HAVE_JSON_CONSTRAINT 1
 #endif
 

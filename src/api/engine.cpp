@@ -22,7 +22,7 @@
 #include "formats/mapped_pages.h"
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 
 namespace smallthinker {
 
