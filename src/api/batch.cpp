@@ -92,7 +92,7 @@ struct BatchDecoder::Impl {
 
 BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOptions options)
     : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
-  auto& m = model_->impl();
+  auto& m = ModelAccess::impl(*model_);
   if (n_slots <= 0) throw std::invalid_argument("the number of slots (--parallel) must be positive");
   if (options.n_ctx <= 0) options.n_ctx = m.config.n_ctx_train;
   if (options.n_batch <= 0) throw std::invalid_argument("batch size must be positive");

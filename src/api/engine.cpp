@@ -198,7 +198,7 @@ int Model::n_threads() const { return impl_->pool->size(); }
 
 Session::Session(std::shared_ptr<Model> model, SessionOptions options)
     : model_(std::move(model)), options_(options), impl_(std::make_unique<Impl>()) {
-  auto& m = model_->impl();
+  auto& m = ModelAccess::impl(*model_);
   if (options_.n_ctx <= 0) options_.n_ctx = m.config.n_ctx_train;
   if (options_.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
   impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx,
