@@ -20,9 +20,11 @@ void Forward::moe_block(int il, int64_t n_tok) {
   const LayerWeights& L = weights_.layers[static_cast<size_t>(il)];
   auto& S = *s_;
   const int64_t H = config_.n_embd, F = config_.n_ff_exp, n_assign = n_tok * config_.n_expert_used;
+  // h2 = RMSNorm(x), the experts' input.
   pool_.parallel_for(n_tok, 8, [&, x = S.x.data(), h = S.h.data()](int64_t b, int64_t e, int) {
     for (int64_t t = b; t < e; ++t) ops::rmsnorm(x + t * H, L.ffn_norm.data(), h + t * H, H, config_.rms_eps);
   });
+  // Group the batch's (token, slot) assignments by expert: each expert's weights are read once.
   group_by_expert(n_tok);
   grow(S.gate, static_cast<size_t>(n_assign * F));
   grow(S.up, static_cast<size_t>(n_assign * F));
@@ -58,6 +60,7 @@ void Forward::moe_block(int il, int64_t n_tok) {
   // Once a layer has shown its sparsity, switch it to the sparse layouts (neuron bundles) if
   // it is sparse enough for those reads to win (model/sparsity_policy.h).
   if (sparse_ && sparsity_.should_switch(il, F) && hints_->use_sparse_layout(il)) ++relu_.bundle_layers;
+  // x += each token's K expert outputs weighted by the router.
   combine_experts(n_tok);
 }
 
