@@ -62,7 +62,8 @@ struct Tally {
 class GateUp {
  public:
   GateUp(ForwardScratch& S, const ExpertChunk& chunk, int64_t F, bool sparse)
-      : S_(S), chunk_(chunk), F_(F), sparse_(sparse), row_chunk_(item_rows(F)), per_expert_((F + row_chunk_ - 1) / row_chunk_) {
+      : S_(S), chunk_(chunk), gate_(S.gate.data()), up_(S.up.data()), F_(F), sparse_(sparse), row_chunk_(item_rows(F)),
+        per_expert_((F + row_chunk_ - 1) / row_chunk_) {
     for (size_t a = 0; a < chunk.ids.size(); ++a) up_on_request_ = up_on_request_ || chunk.view(a).up_on_request;
   }
   int64_t n_items() const { return static_cast<int64_t>(chunk_.ids.size()) * per_expert_; }
@@ -83,12 +84,12 @@ class GateUp {
     const int64_t r0 = (item % per_expert_) * row_chunk_;
     return {a, e, b, n, r0, std::min(F_, r0 + row_chunk_)};
   }
-  bool needed(const Item& it, int64_t r) const { return !sparse_ || needed_by(S_.gate.data(), F_, it.b, it.n, r); }
+  bool needed(const Item& it, int64_t r) const { return !sparse_ || needed_by(gate_, F_, it.b, it.n, r); }
 
   void gate(int64_t item) const {
     const Item it = at(item);
     matmul_rows(weight_rows(chunk_.view(it.a).gate), it.r0, it.r1, S_.expert_act[static_cast<size_t>(it.e)],
-                S_.gate.data() + it.b * F_, F_);
+                gate_ + it.b * F_, F_);
   }
   // Decode on re-laid weights: the item's gate and up rows read together as two streams
   // (matmul_rows_pair), every up row computed (in this layout 16 rows share each cache
@@ -98,10 +99,10 @@ class GateUp {
     const ExpertView& v = chunk_.view(it.a);
     const WeightRows g = weight_rows(v.gate), u = weight_rows(v.up);
     if (it.n != 1 || up_on_request_ || chunk_.separate_up || !g.row_groups || !u.row_groups) return false;
-    matmul_rows_pair(g, it.r0, it.r1, S_.gate.data() + it.b * F_, u, it.r0, it.r1, S_.up.data() + it.b * F_,
+    matmul_rows_pair(g, it.r0, it.r1, gate_ + it.b * F_, u, it.r0, it.r1, up_ + it.b * F_,
                      S_.expert_act[static_cast<size_t>(it.e)]);
     t.up_rows += it.r1 - it.r0;
-    t.zero += reglu(S_.gate.data(), S_.up.data(), F_, it.b, it.n, it.r0, it.r1);
+    t.zero += reglu(gate_, up_, F_, it.b, it.n, it.r0, it.r1);
     return true;
   }
   void up_and_reglu(int64_t item, int thread, Tally& t) const;
@@ -110,6 +111,8 @@ class GateUp {
   int64_t up_runs(const Item& it, const WeightRows& w, const QuantizedActs& qa) const;
   ForwardScratch& S_;
   const ExpertChunk& chunk_;
+  float* const gate_;  // S_.gate: gate products, then ReGLU activations [rows, F]
+  float* const up_;    // S_.up: up products [rows, F]
   const int64_t F_;
   const bool sparse_;
   const int64_t row_chunk_, per_expert_;
@@ -121,7 +124,7 @@ void GateUp::up_and_reglu(int64_t item, int thread, Tally& t) const {
   const Item it = at(item);
   const QuantizedActs& qa = (chunk_.separate_up ? S_.expert_act_up : S_.expert_act)[static_cast<size_t>(it.e)];
   const WeightRows w = weight_rows(chunk_.view(it.a).up);
-  float* y = S_.up.data() + it.b * F_;
+  float* y = up_ + it.b * F_;
   int32_t* rows = S_.row_lists[static_cast<size_t>(thread)].data();
   int n_rows = 0;
   for (int64_t r = it.r0; r < it.r1; ++r)
@@ -141,7 +144,7 @@ void GateUp::up_and_reglu(int64_t item, int thread, Tally& t) const {
   } else {
     t.up_rows += up_runs(it, w, qa);
   }
-  t.zero += reglu(S_.gate.data(), S_.up.data(), F_, it.b, it.n, it.r0, it.r1);
+  t.zero += reglu(gate_, up_, F_, it.b, it.n, it.r0, it.r1);
 }
 
 // Several tokens: the runs of rows some token needs (of whole groups of 16 rows where the
@@ -162,7 +165,7 @@ int64_t GateUp::up_runs(const Item& it, const WeightRows& w, const QuantizedActs
     int64_t end = r + step;
     while (end < it.r1 && any_needed(end)) end += step;
     end = std::min(end, it.r1);
-    matmul_rows(w, r, end, qa, S_.up.data() + it.b * F_, F_);
+    matmul_rows(w, r, end, qa, up_ + it.b * F_, F_);
     done += end - r;
     r = end;
   }
