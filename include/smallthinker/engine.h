@@ -13,7 +13,25 @@
 
 namespace smallthinker {
 
-struct ModelOptions {
+// Knobs for comparisons and for the CLI's memory plan. Every default is the engine's best
+// setting; a library user can leave them alone (ModelOptions inherits them, so
+// `options.repack` still reads as before).
+struct AdvancedModelOptions {
+  // Under a budget: read a missed expert's up rows only for the neurons the gate product
+  // turned on (whole 4 KiB pages holding them). Saves bytes at high ReGLU sparsity, at the
+  // cost of a second, later read per expert.
+  bool sparse_reads = false;
+  // Re-lay Q4_0/Q8_0/Q4_K/Q6_K matrices at load into 16-row groups for the decode kernels, where
+  // the CPU has kernels for that layout (AVX-512 VNNI, AVX2, NEON). Same bytes; off: the file's
+  // row layout.
+  bool repack = true;
+  // What the memory plan reserves for sessions: context, batch and KV type.
+  int64_t plan_ctx = 4096;
+  int64_t plan_batch = 512;
+  bool plan_kv_f32 = false;
+};
+
+struct ModelOptions : AdvancedModelOptions {
   std::string path;
   int n_threads = 0;                      // 0: one per physical core
   std::optional<std::string> gating;      // "softmax" | "sigmoid": override the file's metadata
@@ -24,21 +42,9 @@ struct ModelOptions {
   std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
   bool lookahead = true;                  // under a budget: guess the next layer's experts early
-  // Under a budget: read a missed expert's up rows only for the neurons the gate product
-  // turned on (whole 4 KiB pages holding them). Saves bytes at high ReGLU sparsity, at the
-  // cost of a second, later read per expert.
-  bool sparse_reads = false;
   // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (down
   // matrices are kept in a neuron-column layout where their type allows). Off: dense experts.
   bool sparse_reglu = true;
-  // Re-lay Q4_0/Q8_0/Q4_K/Q6_K matrices at load into 16-row groups for the decode kernels, where
-  // the CPU has kernels for that layout (AVX-512 VNNI, AVX2, NEON). Same bytes; off: the file's
-  // row layout.
-  bool repack = true;
-  // What the memory plan reserves for sessions: context, batch and KV type.
-  int64_t plan_ctx = 4096;
-  int64_t plan_batch = 512;
-  bool plan_kv_f32 = false;
   // Called while the weights are prepared (re-laid, or copied out of the file under a budget)
   // with the bytes done so far and the total; from the loading thread.
   std::function<void(uint64_t done, uint64_t total)> progress;
@@ -65,7 +71,13 @@ struct RuntimeStats {
   uint64_t sparse_read_waits = 0;             // up reads the step had to wait for (not predicted)
 };
 
-struct ModelInfo {
+// Byte counts of the expert layouts, for `bench`'s roofline figures.
+struct AdvancedModelInfo {
+  uint64_t expert_down_scale_bytes = 0;  // of one expert's down, summed over layers: block scales (read whole by neuron bundles)
+  uint64_t row_group_bytes = 0;  // weights re-laid into 16-row groups at load (AdvancedModelOptions::repack)
+};
+
+struct ModelInfo : AdvancedModelInfo {
   std::string name;
   int n_layer = 0;
   int64_t n_embd = 0;
@@ -82,8 +94,6 @@ struct ModelInfo {
   // experts of every layer, lm_head and one embedding row (the decode roofline's numerator).
   uint64_t decode_weight_bytes = 0;
   uint64_t expert_up_bytes = 0, expert_down_bytes = 0;  // of one expert, summed over layers
-  uint64_t expert_down_scale_bytes = 0;  // ... of which down's block scales (read whole by neuron bundles)
-  uint64_t row_group_bytes = 0;  // weights re-laid into 16-row groups at load (ModelOptions::repack)
   std::vector<std::string> warnings;      // non-fatal notes from loading
 };
 
@@ -132,10 +142,9 @@ class Model {
   void reset_runtime_stats();
 
   struct Impl;
-  Impl& impl() { return *impl_; }
-  const Impl& impl() const { return *impl_; }
 
  private:
+  friend struct ModelAccess;  // the library's own code (api/model_impl.h)
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

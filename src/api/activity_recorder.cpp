@@ -79,7 +79,7 @@ ActivityLog record_activity(const std::shared_ptr<Model>& model, const std::vect
                             const std::function<void(const std::string&)>& warn) {
   if (prompts.empty()) throw std::invalid_argument("no prompts to run");
   if (n_predict < 0) throw std::invalid_argument("the number of tokens to generate must not be negative");
-  const Model::Impl& m = model->impl();
+  const Model::Impl& m = ModelAccess::impl(*model);
   ActivityLog log;
   log.model_name = m.info.name;
   log.n_layer = m.config.n_layer;

@@ -7,10 +7,10 @@
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "runtime/kv_cache.h"
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 
-#if __has_include("runtime/json_constraint.h")
-#include "runtime/json_constraint.h"
+#if __has_include("sampling/json_constraint.h")
+#include "sampling/json_constraint.h"
 #define ST_HAVE_JSON_CONSTRAINT 1
 #endif
 
@@ -92,7 +92,7 @@ struct BatchDecoder::Impl {
 
 BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOptions options)
     : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
-  auto& m = model_->impl();
+  auto& m = ModelAccess::impl(*model_);
   if (n_slots <= 0) throw std::invalid_argument("the number of slots (--parallel) must be positive");
   if (options.n_ctx <= 0) options.n_ctx = m.config.n_ctx_train;
   if (options.n_batch <= 0) throw std::invalid_argument("batch size must be positive");

@@ -23,7 +23,7 @@
 #include "formats/output_file.h"
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 
 namespace smallthinker {
 
@@ -50,7 +50,7 @@ std::string layer_kind(const st::LayerConfig& l) {
 void setup_budget(Model::Impl& m, const ModelOptions& o) {
   const uint64_t budget = st::parse_byte_size(o.memory);
   const auto policy = st::cache_policy_from_name(o.cache_policy);
-  if (!policy) throw std::invalid_argument("unknown cache policy '" + o.cache_policy + "' (lru or lfu)");
+  if (!policy) throw std::invalid_argument("unknown cache policy '" + o.cache_policy + "' (lru, lfu or lfu_cyclic)");
   st::AsyncReaderOptions io;
   if (o.io_backend == "io_uring") io.backend = st::IoBackend::io_uring;
   else if (o.io_backend == "pread") io.backend = st::IoBackend::pread;
@@ -217,7 +217,7 @@ int Model::n_threads() const { return impl_->pool->size(); }
 
 Session::Session(std::shared_ptr<Model> model, SessionOptions options)
     : model_(std::move(model)), options_(options), impl_(std::make_unique<Impl>()) {
-  auto& m = model_->impl();
+  auto& m = ModelAccess::impl(*model_);
   if (options_.n_ctx <= 0) options_.n_ctx = m.config.n_ctx_train;
   if (options_.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
   impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx,

@@ -46,4 +46,10 @@ struct Model::Impl {
   const st::Tokenizer& tok() const;
 };
 
+// The loaded model behind a Model, for the library's own code only (engine.h keeps it private).
+struct ModelAccess {
+  static Model::Impl& impl(Model& m) { return *m.impl_; }
+  static const Model::Impl& impl(const Model& m) { return *m.impl_; }
+};
+
 }  // namespace smallthinker

@@ -9,7 +9,7 @@
 #include "model/forward.h"
 #include "runtime/expert_cache.h"
 #include "runtime/kv_cache.h"
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 #include "smallthinker/engine.h"
 
 namespace smallthinker {

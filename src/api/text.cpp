@@ -86,7 +86,7 @@ struct TextStreamer::Impl {
 };
 
 TextStreamer::TextStreamer(const Model& model, bool show_control)
-    : impl_(std::make_unique<Impl>(Impl{st::StreamDecoder(model.impl().tok(), show_control)})) {}
+    : impl_(std::make_unique<Impl>(Impl{st::StreamDecoder(ModelAccess::impl(model).tok(), show_control)})) {}
 TextStreamer::~TextStreamer() = default;
 std::string TextStreamer::push(int32_t token) { return impl_->decoder.push(token); }
 std::string TextStreamer::flush() { return impl_->decoder.flush(); }

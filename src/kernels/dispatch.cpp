@@ -123,6 +123,7 @@ TypeTables build_tables(Isa isa) {
   TypeTables tables{};
   for (size_t i = 0; i < kTypes.size(); ++i) {
     tables[i] = ref_table(kTypes[i]);
+    if (kTypes[i] == TensorType::Q4_0 || kTypes[i] == TensorType::Q8_0) tables[i].neuron_columns = ref::neuron_columns_group;
 #if ST_HAVE_X86_KERNELS
     if (isa == Isa::avx2 || isa == Isa::avx512) avx2::override_kernels(tables[i]);
     if (isa == Isa::avx512) avx512::override_kernels(tables[i], cpu().avx512_bf16);
@@ -145,6 +146,20 @@ const TypeTables& tables_for(Isa isa) {
     return t;
   }();
   return all[static_cast<size_t>(isa)];
+}
+
+// The type-independent kernels, layered like the tables.
+IsaKernels build_isa_kernels(Isa isa) {
+  IsaKernels k;
+  k.read_all = ref::read_all;
+#if ST_HAVE_X86_KERNELS
+  if (isa == Isa::avx2) k.read_all = avx2::read_all;
+  if (isa == Isa::avx512) k.read_all = avx512::read_all;
+#endif
+#if ST_HAVE_NEON_KERNELS
+  if (isa == Isa::neon || isa == Isa::neon_dotprod) k.read_all = neon::read_all;
+#endif
+  return k;
 }
 
 Isa choose_isa() {
@@ -199,5 +214,17 @@ const KernelTable& kernel_table(TensorType type, Isa isa) {
 }
 
 const KernelTable& kernel_table(TensorType type) { return kernel_table(type, active_isa()); }
+
+const IsaKernels& isa_kernels(Isa isa) {
+  (void)tables_for(isa);  // throws for an ISA this CPU cannot run
+  static const auto all = [] {
+    std::array<IsaKernels, kIsas.size()> k{};
+    for (size_t i = 0; i < kIsas.size(); ++i) k[i] = build_isa_kernels(kIsas[i]);
+    return k;
+  }();
+  return all[static_cast<size_t>(isa)];
+}
+
+const IsaKernels& isa_kernels() { return isa_kernels(active_isa()); }
 
 }  // namespace st

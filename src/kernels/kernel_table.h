@@ -79,6 +79,15 @@ using DotRowsFn = void (*)(int64_t n, const float* x, int64_t ldx, int64_t n_x, 
 using AxpyRowsFn = void (*)(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes,
                             int64_t n_w, float* acc, int64_t ldacc);
 
+// Neuron bundles' down products (kernels/neuron_bundles.h), Q4_0/Q8_0 tables only:
+// out[h - h0] += (sum over k < n_js of qa[js[k]] * code(h, js[k])) * (scale[h] * da) for h in
+// [h0, h1), where code(h, j) is neuron j's down code for output h (column j at codes + j *
+// col_stride) and scale[h] the fp16 at scales + 2h. h0 and h1 are multiples of 32; acc is
+// scratch of h1 - h0 floats. Exact integer sums, scaled once per block.
+using NeuronColumnsFn = void (*)(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
+                                 const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
+                                 float* acc, float* out);
+
 struct KernelTable {
   TensorType type = TensorType::F32;
   TensorType vec_dot_type = TensorType::F32;
@@ -99,6 +108,14 @@ struct KernelTable {
   // Float types only (nullptr otherwise): see DotRowsFn / AxpyRowsFn.
   DotRowsFn dot_rows = nullptr;
   AxpyRowsFn axpy_rows = nullptr;
+  NeuronColumnsFn neuron_columns = nullptr;  // Q4_0/Q8_0 (see NeuronColumnsFn)
+};
+
+// The ISA's kernels that belong to no tensor type, filled like the tables (ref/, then the
+// ISA's overrides).
+struct IsaKernels {
+  // Reads bytes [p, p + n) as fast as the core can and returns a checksum (kernels/memory_read.h).
+  uint64_t (*read_all)(const void* p, size_t n) = nullptr;
 };
 
 // Table for the active ISA (chosen once, thread-safe; throws std::runtime_error if
@@ -109,6 +126,8 @@ const KernelTable& kernel_table(TensorType type);
 // where a kernel has no specialised version. Throws if the ISA is not usable on this CPU.
 const KernelTable& kernel_table(TensorType type, Isa isa);
 Isa active_isa();
+const IsaKernels& isa_kernels();         // of the active ISA
+const IsaKernels& isa_kernels(Isa isa);  // throws like kernel_table(type, isa)
 std::vector<Isa> available_isas();  // those this CPU can run, scalar first
 
 }  // namespace st

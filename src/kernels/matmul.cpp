@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/chunk_pairs.h"
 #include "kernels/kernel_table.h"
 #include "kernels/row_groups.h"
 #include "kernels/scratch.h"
@@ -217,30 +218,12 @@ void matmul_parts(std::span<const MatmulPart> parts, const QuantizedActs& act, T
     r0 = (c - first[i]) * kChunk;
     r1 = std::min(p->w.n_rows, r0 + kChunk);
   };
-  if (act.n_tok == 1) {  // one token: chunk c goes with chunk c + half, two streams per thread
-    const int64_t half = (n_chunks + 1) / 2;
-    pool.parallel_for(half, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t c = b; c < e; ++c) {
-        const MatmulPart *pa, *pb;
-        int64_t a0, a1, b0, b1;
-        chunk(c, pa, a0, a1);
-        if (c + half >= n_chunks) {
-          matmul_rows(pa->w, a0, a1, act, pa->y, pa->ldy);
-          continue;
-        }
-        chunk(c + half, pb, b0, b1);
-        matmul_rows_pair(pa->w, a0, a1, pa->y, pb->w, b0, b1, pb->y, act);
-      }
-    });
-    return;
-  }
-  pool.parallel_for(n_chunks, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t c = b; c < e; ++c) {
-      const MatmulPart* p;
-      int64_t r0, r1;
-      chunk(c, p, r0, r1);
-      matmul_rows(p->w, r0, r1, act, p->y, p->ldy);
-    }
+  // One token: chunk c goes with chunk c + half, two streams per thread (chunk_pairs.h).
+  matmul_chunks(pool, 1, n_chunks, /*paired=*/act.n_tok == 1, [&](int64_t, int64_t c) {
+    const MatmulPart* p;
+    int64_t r0, r1;
+    chunk(c, p, r0, r1);
+    return RowChunk{p->w, r0, r1, &act, p->y, p->ldy};
   });
 }
 
@@ -256,19 +239,10 @@ void matmul(const WeightRows& w, const QuantizedActs& act, float* y, int64_t ldy
   const int64_t per_thread = w.n_rows / (2 * static_cast<int64_t>(pool.size())) / kGroupRows * kGroupRows;
   const int64_t grain = std::clamp<int64_t>(per_thread, kGroupRows, 4 * kGroupRows);
   if (act.n_tok == 1 && w.row_groups && w.n_rows >= 4 * grain) {
-    // One token: chunk c goes with chunk c + half (matmul_rows_pair), so each thread streams
+    // One token: chunk c goes with chunk c + half (chunk_pairs.h), so each thread streams
     // two regions of the matrix at once.
-    const int64_t n_chunks = (w.n_rows + grain - 1) / grain, half = (n_chunks + 1) / 2;
-    pool.parallel_for(half, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t c = b; c < e; ++c) {
-        const int64_t a0 = c * grain, a1 = std::min(w.n_rows, a0 + grain);
-        if (c + half >= n_chunks) {
-          matmul_rows(w, a0, a1, act, y, ldy);
-          continue;
-        }
-        const int64_t b0 = (c + half) * grain, b1 = std::min(w.n_rows, b0 + grain);
-        matmul_rows_pair(w, a0, a1, y, w, b0, b1, y, act);
-      }
+    matmul_chunks(pool, 1, (w.n_rows + grain - 1) / grain, /*paired=*/true, [&](int64_t, int64_t c) {
+      return RowChunk{w, c * grain, std::min(w.n_rows, (c + 1) * grain), &act, y, ldy};
     });
     return;
   }

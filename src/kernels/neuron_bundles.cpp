@@ -1,7 +1,8 @@
 // Neuron-bundle layout of an expert's up and down matrices and the sparse FFN over it (see
-// the header). The per-block down products are the ISA's "column group" kernels
-// (<isa>/neuron_columns.cpp): the active neurons of a 32-neuron block, their columns
-// col_stride bytes apart, each output's exact integer sum scaled once per block.
+// the header). The per-block down products are the kernel table's column-group kernels
+// (NeuronColumnsFn: ref/ and <isa>/neuron_columns.cpp): the active neurons of a 32-neuron
+// block, their columns col_stride bytes apart, each output's exact integer sum scaled once
+// per block.
 #include "kernels/neuron_bundles.h"
 
 #include <algorithm>
@@ -15,38 +16,6 @@
 
 namespace st {
 
-// The column-group kernels: out[h - h0] += (sum over k < n_js of qa[js[k]] * code(h, js[k]))
-// * (scale[h] * da) for h in [h0, h1), where code(h, j) is neuron j's down code for output h
-// (column j at codes + j * col_stride) and scale[h] the fp16 at scales + 2h. h0 and h1 are
-// multiples of 32; acc is scratch of h1 - h0 floats.
-using GroupFn = void (*)(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
-                         const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
-                         float* out);
-
-#if ST_HAVE_X86_KERNELS
-namespace avx2 {
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
-                          const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
-                          float* out);
-}
-namespace avx512 {
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
-                          const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
-                          float* out);
-}
-#endif
-#if ST_HAVE_NEON_KERNELS
-namespace neon {
-void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
-                          const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
-                          float* out);
-// SDOT (neon/neuron_columns_dotprod.cpp): only for Isa::neon_dotprod, i.e. after HWCAP_ASIMDDP.
-void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
-                                  const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
-                                  float* acc, float* out);
-}  // namespace neon
-#endif
-
 namespace {
 
 bool is_block_type(TensorType t) { return t == TensorType::Q4_0 || t == TensorType::Q8_0; }
@@ -58,41 +27,6 @@ inline uint8_t get_q4(const uint8_t* col, int64_t h) {
   return (h % 32) < 16 ? (b & 0x0F) : (b >> 4);
 }
 
-// Scalar column group: the exact integer sums, scaled the same way.
-void group_ref(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride, const int8_t* qa,
-               float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* /*acc*/, float* out) {
-  for (int64_t h = h0; h < h1; ++h) {
-    int isum = 0;
-    for (int k = 0; k < n_js; ++k) {
-      const uint8_t* col = codes + static_cast<size_t>(js[k]) * col_stride;
-      const int q = type == TensorType::Q4_0 ? get_q4(col, h) - 8 : static_cast<int8_t>(col[h]);
-      isum += q * qa[js[k]];
-    }
-    uint16_t d;
-    std::memcpy(&d, scales + 2 * h, 2);
-    out[h - h0] += static_cast<float>(isum) * (fp16_to_fp32(d) * da);
-  }
-}
-
-GroupFn group_fn(Isa isa) {
-#if ST_HAVE_X86_KERNELS
-  switch (isa) {
-    case Isa::avx512: return avx512::neuron_columns_group;
-    case Isa::avx2: return avx2::neuron_columns_group;
-    default: break;
-  }
-#elif ST_HAVE_NEON_KERNELS
-  switch (isa) {
-    case Isa::neon_dotprod: return neon::neuron_columns_group_dotprod;
-    case Isa::neon: return neon::neuron_columns_group;
-    default: break;
-  }
-#else
-  (void)isa;
-#endif
-  return group_ref;
-}
-
 // Per-thread buffers of one call; they only grow.
 struct Scratch {
   std::vector<int32_t> rows;  // active neurons of the part (any token), local indices
@@ -100,7 +34,7 @@ struct Scratch {
   std::vector<float> acc;     // the column kernels' scratch
 };
 
-BundleCounts ffn_impl(const KernelTable& kt, const KernelTable& q8, GroupFn group, const BundleShape& s,
+BundleCounts ffn_impl(const KernelTable& kt, const KernelTable& q8, NeuronColumnsFn group, const BundleShape& s,
                  const uint8_t* part, int p, const float* gate, int64_t n_tok, const uint8_t* act, size_t act_row_bytes,
                  const int32_t* act_sums, float* out) {
   thread_local Scratch sc;
@@ -265,15 +199,16 @@ void bundles_to_rows(TensorType type, const uint8_t* part0, const uint8_t* part1
 
 BundleCounts bundle_ffn(const BundleShape& shape, const uint8_t* part, int p, const float* gate, int64_t n_tok,
                         const uint8_t* act, size_t act_row_bytes, const int32_t* act_sums, float* out) {
-  static const GroupFn group = group_fn(active_isa());
-  return ffn_impl(kernel_table(shape.type), kernel_table(TensorType::Q8_0), group, shape, part, p, gate, n_tok, act,
+  const KernelTable& kt = kernel_table(shape.type);
+  return ffn_impl(kt, kernel_table(TensorType::Q8_0), kt.neuron_columns, shape, part, p, gate, n_tok, act,
                   act_row_bytes, act_sums, out);
 }
 
 BundleCounts bundle_ffn_isa(Isa isa, const BundleShape& shape, const uint8_t* part, int p, const float* gate,
                             int64_t n_tok, const uint8_t* act, size_t act_row_bytes, const int32_t* act_sums,
                             float* out) {
-  return ffn_impl(kernel_table(shape.type, isa), kernel_table(TensorType::Q8_0, isa), group_fn(isa), shape, part, p,
+  const KernelTable& kt = kernel_table(shape.type, isa);
+  return ffn_impl(kt, kernel_table(TensorType::Q8_0, isa), kt.neuron_columns, shape, part, p,
                   gate, n_tok, act, act_row_bytes, act_sums, out);
 }
 

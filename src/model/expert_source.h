@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "model/expert_layout.h"
 #include "model/tensor_view.h"
 
 namespace st {
@@ -13,18 +14,43 @@ struct ExpertView {
   TensorView gate;  // [n_ff_exp rows x n_embd]
   TensorView up;    // [n_ff_exp rows x n_embd]
   TensorView down;  // [n_embd rows x n_ff_exp], or [n_ff_exp rows x n_embd] when down_transposed
-  // PowerInfer GGUFs may store ffn_down transposed: one row per neuron, so an active neuron
-  // adds one contiguous row to the output (an axpy instead of dot products).
-  bool down_transposed = false;
-  // Up and down in neuron-bundle layout (kernels/neuron_bundles.h: its two parts), when the
-  // source keeps them so (sparse ReGLU: only active neurons are read); `up` and `down` are
-  // then only shapes.
+  ExpertLayout layout = ExpertLayout::dense;  // model/expert_layout.h
+  // With layout == bundles: up and down's two neuron-bundle parts (kernels/neuron_bundles.h);
+  // `up` and `down` are then only shapes.
   const uint8_t* bundles[2] = {nullptr, nullptr};
   // Neuron-sparse reads: `up` holds only the rows asked for through request_up_rows() (other
   // rows are zero bytes, never stale data); the caller must ask before reading up.
   bool up_on_request = false;
 };
 
+// What a source may do beyond prefetch / acquire / release, for the forward pass to use when
+// the source offers it (ExpertSource::hints()). The defaults are a plain source's answers.
+class ExpertSourceHints {
+ public:
+  virtual ~ExpertSourceHints() = default;
+  // How many experts may be acquired at once; callers needing more work in chunks.
+  int max_acquired = 1 << 30;
+  // Look-ahead: the source takes guesses of a layer's experts, made one layer early
+  // (speculate). A source that reads from storage may start reading them (without holding
+  // them); the real prefetch() follows.
+  bool wants_lookahead = false;
+  virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
+  // Sparse ReGLU: from now on serve `layer`'s up and down matrices as neuron bundles (where
+  // the type allows; ExpertView::bundles tells), or at least up in the file's row layout (not
+  // in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
+  // The forward pass asks for it once a layer has shown enough zero neurons for sparse reads
+  // to beat the dense products (model/sparsity_policy.h). Returns whether the layer's experts
+  // will come as bundles (a source may ignore the request).
+  virtual bool use_sparse_layout(int /*layer*/) { return false; }
+  // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
+  // forward pass names the up rows (neurons, ascending) some token of the step needs; the
+  // source starts reading them. wait_up_rows() blocks until every requested row is readable;
+  // they stay valid until release(). Rows not requested may read as zero.
+  virtual void request_up_rows(int /*layer*/, int /*expert*/, std::span<const int32_t> /*rows*/) {}
+  virtual void wait_up_rows() {}
+};
+
+// The three calls of the design (prefetch, acquire, release), and the optional hints.
 class ExpertSource {
  public:
   virtual ~ExpertSource() = default;
@@ -34,25 +60,8 @@ class ExpertSource {
   // Blocks until the expert's weights are readable; they stay valid until release().
   virtual ExpertView acquire(int layer, int expert) = 0;
   virtual void release(int layer, int expert) = 0;
-  // Look-ahead: a guess of `layer`'s experts, made one layer early. A source that reads from
-  // storage may start reading them (without holding them); the real prefetch() follows.
-  virtual bool wants_lookahead() const { return false; }
-  virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
-  // How many experts may be acquired at once; callers needing more work in chunks.
-  virtual int max_acquired() const { return 1 << 30; }
-  // Sparse ReGLU: from now on serve `layer`'s up and down matrices as neuron bundles (where
-  // the type allows; ExpertView::bundles tells), or at least up in the file's row layout (not
-  // in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
-  // The forward pass asks for it once a layer has shown enough zero neurons for sparse reads
-  // to beat the dense products. Returns whether the layer's experts will come as bundles (a
-  // source may ignore the request).
-  virtual bool use_sparse_layout(int /*layer*/) { return false; }
-  // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
-  // forward pass names the up rows (neurons, ascending) some token of the step needs; the
-  // source starts reading them. wait_up_rows() blocks until every requested row is readable;
-  // they stay valid until release(). Rows not requested may read as zero.
-  virtual void request_up_rows(int /*layer*/, int /*expert*/, std::span<const int32_t> /*rows*/) {}
-  virtual void wait_up_rows() {}
+  // What else the source offers (null: nothing; the forward pass then uses the defaults).
+  virtual ExpertSourceHints* hints() { return nullptr; }
 };
 
 // Reads one row of a matrix that is not resident (token embeddings under a memory budget:

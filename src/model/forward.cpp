@@ -28,9 +28,9 @@ void top_k(const float* logits, int E, int K, int32_t* order) {
 WeightRows weight_rows(const TensorView& v) { return {v.type, v.n_cols, v.n_rows, v.row_bytes, v.data, v.row_groups}; }
 
 Forward::Forward(const ModelConfig& config, const ModelWeights& weights, ExpertSource& experts, ThreadPool& pool)
-    : config_(config), weights_(weights), experts_(experts), pool_(pool),
-      layer_rows_(static_cast<size_t>(config.n_layer)), layer_zero_(static_cast<size_t>(config.n_layer)),
-      sparse_asked_(static_cast<size_t>(config.n_layer)), s_(std::make_unique<ForwardScratch>()) {}
+    : config_(config), weights_(weights), experts_(experts),
+      hints_(experts.hints() ? experts.hints() : &plain_hints_), pool_(pool),
+      sparsity_(config.n_layer), s_(std::make_unique<ForwardScratch>()) {}
 
 Forward::~Forward() = default;
 
@@ -95,7 +95,7 @@ void Forward::lookahead(int il) {
   int32_t order[1024];
   top_k(logits, E, K, order);
   std::sort(order, order + K);
-  experts_.speculate(il, std::span<const int32_t>(order, static_cast<size_t>(K)));
+  hints_->speculate(il, std::span<const int32_t>(order, static_cast<size_t>(K)));
 }
 
 std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
@@ -137,7 +137,7 @@ std::span<const float> Forward::run(std::span<const SeqChunk> chunks) {
     }
     clock_.lap(Phase::route);
     attention_block(il, chunks, n_tok);
-    if (n_tok == 1 && il + 1 < c.n_layer && experts_.wants_lookahead()) {
+    if (n_tok == 1 && il + 1 < c.n_layer && hints_->wants_lookahead) {
       lookahead(il + 1);
       clock_.lap(Phase::route);
     }

@@ -17,6 +17,7 @@
 #include "model/expert_source.h"
 #include "model/kv_store.h"
 #include "model/phase_clock.h"
+#include "model/sparsity_policy.h"
 #include "model/weights.h"
 
 namespace st {
@@ -49,6 +50,8 @@ struct ReluCounters {
 
 // Reusable buffers so that steady-state decode allocates nothing.
 struct ForwardScratch;
+// Experts of one layer acquired together (forward_scratch.h).
+struct ExpertChunk;
 
 class Forward {
  public:
@@ -66,6 +69,8 @@ class Forward {
   // Sparse ReGLU (default on): skip up rows whose gate is <= 0 for every token of the expert.
   // Off computes every row (for measuring what sparsity buys); results are identical.
   void set_sparse(bool on) { sparse_ = on; }
+  // When layers switch to the sparse layouts (tests force one way or the other).
+  void set_sparsity_thresholds(SparsityPolicy::Thresholds t) { sparsity_.set_thresholds(t); }
   const ReluCounters& relu_counters() const { return relu_; }
   // Wall time per phase over every run so far (bench prints where decode time goes).
   const PhaseClock& phase_clock() const { return clock_; }
@@ -75,40 +80,34 @@ class Forward {
   void embed(std::span<const int32_t> tokens, float* x);
   void route(int il, int64_t n_tok);
   void attention_block(int il, std::span<const SeqChunk> chunks, int64_t n_tok);
+  // The MoE block (moe_block.cpp) and, where the expert layouts differ, one file each:
+  // moe_dense.cpp, moe_down_transposed.cpp, moe_bundles.cpp.
   void moe_block(int il, int64_t n_tok);
+  void group_by_expert(int64_t n_tok);
+  ExpertChunk gather_expert_acts(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases,
+                                 int64_t n_tok, bool first);
+  ExpertChunk describe_chunk(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases) const;
+  int64_t dense_gate_up(int il, const ExpertChunk& chunk);  // returns the zero ReGLU activations
+  void request_up_rows(int il, const ExpertChunk& chunk);
+  void dense_down(const ExpertChunk& chunk, int64_t n_tok);
+  void down_transposed(const ExpertChunk& chunk);
+  int64_t bundled_experts(int il, const ExpertChunk& chunk);  // returns the zero ReGLU activations
+  void count_reglu(int il, const ExpertChunk& chunk, int64_t up_rows_done, int64_t zeros);
+  void combine_experts(int64_t n_tok);
   void lookahead(int il);
-  void down_transposed(std::span<const int32_t> active, const std::vector<ExpertLease>& leases, const float* act,
-                       float* down);
-  // Experts of a sparse layer served as neuron bundles: gate products, then per (expert,
-  // bundle part) the active neurons' up products and down columns into S.expert_out. Returns
-  // the zero ReGLU activations and updates the ReGLU counters.
-  int64_t bundled_experts(int il, std::span<const int32_t> active, const std::vector<ExpertLease>& leases,
-                          bool separate_up);
 
   const ModelConfig& config_;
   const ModelWeights& weights_;
   ExpertSource& experts_;
+  ExpertSourceHints* hints_;  // experts_.hints(), or plain_hints_
+  ExpertSourceHints plain_hints_;
   ThreadPool& pool_;
   ForwardObserver* observer_ = nullptr;
   RowReader* embedding_reader_ = nullptr;
   bool sparse_ = true;
   ReluCounters relu_;
   PhaseClock clock_;
-  // Sparse ReGLU thresholds, from bench/sparse_reglu_bench and `bench` on this machine: on
-  // matrices in the dense layouts, a row list beats the product of a whole work item's rows
-  // (item_rows) only below ~30% needed rows; a layer moves to neuron bundles
-  // (ExpertSource::use_sparse_layout) only above kSparseLayoutMinZeroShare zero neurons,
-  // because the bundles of scattered active neurons stream worse than whole matrices and
-  // cost more arithmetic per byte (one thread, one expert from DRAM: even with dense at
-  // ~60% zero, 0.8x its time at 70%, 0.55-0.75x at 90%; two threads sharing the memory
-  // bus widen the gap, so the switch waits for 75%).
-  static constexpr double kSparseUpMaxShare = 0.3;
-  static constexpr double kSparseLayoutMinZeroShare = 0.75;
-  static constexpr int64_t kSparseLayoutMinRows = 64;  // (token, expert) rows seen before deciding
-  static constexpr int64_t kRowListMaxTokens = 8;      // above: stage whole runs (prefill)
-  int64_t item_rows(int64_t n_rows) const;
-  std::vector<int64_t> layer_rows_, layer_zero_;  // per layer: ReGLU rows and zero neurons seen
-  std::vector<uint8_t> sparse_asked_;  // per layer: the switch to sparse layouts was decided
+  SparsityPolicy sparsity_;
   std::unique_ptr<ForwardScratch> s_;
 };
 

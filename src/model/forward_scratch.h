@@ -1,9 +1,15 @@
 // Buffers of one Forward, reused across calls (they only grow). Private to model/.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include <span>
+#include <utility>
+
 #include "kernels/matmul.h"
+#include "kernels/row_groups.h"
+#include "model/expert_source.h"
 
 namespace st {
 
@@ -28,6 +34,7 @@ struct ForwardScratch {
   std::vector<int32_t> expert_count;   // [n_expert] assignments per expert
   std::vector<int32_t> expert_begin;   // [n_expert + 1] offsets into `assign`
   std::vector<int32_t> assign;         // [n_tok * K] (token * K + slot), grouped by expert
+  std::vector<int32_t> active_experts; // ids of the experts with tokens, ascending
   std::vector<float> gate;             // [n_tok * K, n_ff]   gate then ReGLU activation
   std::vector<float> up;               // [n_tok * K, n_ff]
   std::vector<float> expert_out;       // [n_tok * K, n_embd] down output per (token, slot)
@@ -42,7 +49,30 @@ struct ForwardScratch {
   std::vector<uint8_t> embd_row;       // one token embedding row read from storage
   std::vector<float> logits;           // [n_out, n_vocab]
   std::vector<float> final_h;          // [n_out, n_embd]
+
+  // Expert e's (token, slot) rows in the grouped buffers: first row and count.
+  std::pair<int64_t, int64_t> expert_rows(int e) const {
+    const int32_t b = expert_begin[static_cast<size_t>(e)];
+    return {b, expert_begin[static_cast<size_t>(e) + 1] - b};
+  }
 };
+
+// Experts of one layer acquired together, and how their bytes are laid out (every expert of
+// a layer shares one layout).
+struct ExpertChunk {
+  std::span<const int32_t> ids;              // expert ids, ascending
+  const std::vector<ExpertLease>* leases;    // [ids.size()]
+  bool separate_up;  // up's activations differ in type from gate's (ForwardScratch::expert_act_up)
+  ExpertLayout layout;
+  const ExpertView& view(size_t a) const { return (*leases)[a].view(); }
+};
+
+// Rows per work item when experts multiply matrices of `n_rows` rows. The pool gives each
+// thread a contiguous run of items (its own experts' rows, streamed in order) and lets a
+// thread that finishes early steal items from the back of another's run, so items can be
+// small enough for the threads to finish together (64 rows beat whole experts, which with
+// 4 experts on 2 threads left one thread idle for up to an expert's time): whole groups.
+inline int64_t item_rows(int64_t n_rows) { return std::min<int64_t>(n_rows, 4 * kGroupRows); }
 
 template <class T>
 inline T* grow(std::vector<T>& v, size_t n) {

@@ -11,7 +11,7 @@
 
 namespace st {
 
-class ResidentExpertSource final : public ExpertSource {
+class ResidentExpertSource final : public ExpertSource, public ExpertSourceHints {
  public:
   // When the forward pass asks (use_sparse_layout), a layer's up and down matrices whose type
   // allows it are copied once into neuron bundles (else up matrices held in row groups go back
@@ -22,6 +22,7 @@ class ResidentExpertSource final : public ExpertSource {
   void prefetch(int, std::span<const int32_t>) override {}
   ExpertView acquire(int layer, int expert) override;
   void release(int, int) override {}
+  ExpertSourceHints* hints() override { return this; }
   bool use_sparse_layout(int layer) override;
 
  private:

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "kernels/neuron_bundles.h"
 #include "kernels/row_groups.h"
 #include "kernels/thread_pool.h"
+#include "model/expert_layout.h"
 #include "model/weight_packing.h"
 #include "runtime/memory_plan.h"
 
@@ -32,7 +32,7 @@ const ExpertTensor& tensor_of(const LayerWeights& L, int which) {
 ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, const ModelWeights& weights,
                          const ExpertStoreOptions& o)
     : path_(path), config_(config), weights_(weights),
-      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes), lookahead_(o.lookahead),
+      cache_(config.n_layer, config.n_expert, o.n_slots, o.policy), slot_bytes_(o.slot_bytes),
       sparse_reads_(o.sparse_reads) {
   if (o.n_slots <= 0 || o.slot_bytes == 0 || o.slot_bytes % kAlign) throw std::invalid_argument("expert store: bad slot geometry");
   reader_ = open_async_reader(path, o.io);
@@ -65,28 +65,21 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
     bool all = true;
     size_t largest = 0;
     for (const auto& L : weights.layers) {
-      const TensorView& u = L.up_exps.all;
-      const TensorView& d = L.down_exps.all;
-      all = all && !L.down_transposed && u.type == d.type &&
-            bundles_supported(u.type, L.down_exps.rows_per_expert, L.up_exps.rows_per_expert);
-      largest = std::max(largest, static_cast<size_t>(L.up_exps.rows_per_expert) * u.row_bytes +
-                                      static_cast<size_t>(L.down_exps.rows_per_expert) * d.row_bytes);
+      all = all && can_bundle(L.up_exps.expert(0), L.down_exps.expert(0), L.down_transposed);
+      largest = std::max(largest, L.up_exps.expert_bytes() + L.down_exps.expert_bytes());
     }
     bundles_ = all;
     if (all && convert_buf_.size() < largest) convert_buf_.resize(largest);
   }
+  // Half the slots at once: one chunk being computed while the next chunk's reads fly.
+  max_acquired = std::max(config_.n_expert_used, cache_.n_slots() / 2);
+  wants_lookahead = o.lookahead;
   selected_.reserve(static_cast<size_t>(config.n_expert));
   completions_.reserve(256);
-  up_sparse_.assign(static_cast<size_t>(o.n_slots), 0);
-  up_uses_.assign(static_cast<size_t>(o.n_slots), 0);
   if (sparse_reads_) {
-    up_pages_ = static_cast<size_t>(sizes[1] / kAlign);
-    up_present_.assign(static_cast<size_t>(o.n_slots) * up_pages_, 0);
-    page_want_.assign(up_pages_, 0);
-    up_reqs_.reserve(up_pages_ / 2 + 1);  // runs of absent pages are separated by present ones
+    sparse_up_ = std::make_unique<SparseUpReads>(o.n_slots, config.n_layer, static_cast<size_t>(sizes[1] / kAlign));
+    up_reqs_.reserve(static_cast<size_t>(sizes[1] / kAlign) / 2 + 1);
     up_waiting_.reserve(static_cast<size_t>(o.n_slots));
-    layer_up_need_.assign(static_cast<size_t>(config.n_layer), 0.0f);
-    layer_fills_.assign(static_cast<size_t>(config.n_layer), 0);
   }
 }
 
@@ -132,7 +125,7 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   slot_expert_[s] = expert;
   error_[s] = 0;
   pending_[s] = 0;
-  up_sparse_[s] = 0;
+  if (sparse_up_) sparse_up_->refill(a.slot);
   ReadRequest reqs[3];
   int n = 0;
   for (int w = 0; w < 3; ++w) {
@@ -165,47 +158,25 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
 }
 
 bool ExpertStore::defer_up(int slot, int layer, const Part& p) {
-  if (p.aligned_offset + p.aligned_length > file_size_) return false;
-  // Sparse reads only pay where whole pages can be skipped: a 4 KiB page holds several up
-  // rows (~5 of a Q4_0 row of 1536), so at moderate sparsity nearly every page holds an active
-  // neuron, and the second, dependent read would only add latency. A layer whose steps need
-  // more than kWholeUpNeed of the pages reads up whole; one fill in kRemeasure still goes
-  // sparse, so the layer is re-measured as the text (and its sparsity) changes.
-  constexpr float kWholeUpNeed = 0.9f;
-  constexpr uint32_t kRemeasure = 16;
-  const size_t l = static_cast<size_t>(layer);
-  if (layer_up_need_[l] > kWholeUpNeed && ++layer_fills_[l] % kRemeasure != 0) return false;
-  const size_t s = static_cast<size_t>(slot);
+  if (p.aligned_offset + p.aligned_length > file_size_) return false;  // the tail read is whole
+  if (!sparse_up_->defer(slot, layer)) return false;
   // Zero, not stale: a dense kernel may still read rows nobody requested (relu(gate) = 0
   // times a stale NaN would be NaN); zero bytes decode to 0 in every type (zero scales).
-  std::memset(slots_.data() + s * slot_bytes_ + part_offset_[1], 0, p.aligned_length);
-  std::fill_n(up_present_.begin() + static_cast<std::ptrdiff_t>(s * up_pages_), up_pages_, uint8_t{0});
-  up_sparse_[s] = 1;
-  up_uses_[s] = 0;
+  std::memset(slots_.data() + static_cast<size_t>(slot) * slot_bytes_ + part_offset_[1], 0, p.aligned_length);
   stats_.sparse_read_bytes_saved += static_cast<int64_t>(p.aligned_length);
   return true;
 }
 
-uint64_t ExpertStore::read_up_pages(int slot, const Part& p, const uint8_t* want, size_t n_pages) {
-  // Runs of wanted pages not yet read, each one direct read into the place a whole-expert
-  // read would have put them.
+uint64_t ExpertStore::read_up_pages(int slot, const Part& p, std::span<const SparseUpReads::PageRun> runs) {
+  // Each run one direct read into the place a whole-expert read would have put it.
   const size_t s = static_cast<size_t>(slot);
-  uint8_t* present = up_present_.data() + s * up_pages_;
   uint8_t* region = slots_.data() + s * slot_bytes_ + part_offset_[1];
   up_reqs_.clear();
   uint64_t bytes = 0;
-  for (size_t pg = 0; pg < n_pages;) {
-    if (!want[pg] || present[pg]) {
-      ++pg;
-      continue;
-    }
-    size_t end = pg + 1;
-    while (end < n_pages && want[end] && !present[end]) ++end;
-    std::fill(present + pg, present + end, uint8_t{1});
-    const size_t len = (end - pg) * kAlign;
-    up_reqs_.push_back({p.aligned_offset + pg * kAlign, len, region + pg * kAlign, static_cast<uint64_t>(slot) * 4 + 1});
+  for (const auto& run : runs) {
+    const size_t off = run.first * kAlign, len = run.count * kAlign;
+    up_reqs_.push_back({p.aligned_offset + off, len, region + off, static_cast<uint64_t>(slot) * 4 + 1});
     bytes += len;
-    pg = end;
   }
   if (up_reqs_.empty()) return 0;
   pending_[s] += static_cast<int32_t>(up_reqs_.size());
@@ -220,31 +191,12 @@ void ExpertStore::request_up_rows(int layer, int expert, std::span<const int32_t
   if (slot < 0 || std::find(selected_.begin(), selected_.end(), slot) == selected_.end())
     throw std::logic_error("expert store: up rows requested for expert " + std::to_string(expert) + " of layer " +
                            std::to_string(layer) + ", which is not acquired");
-  const size_t s = static_cast<size_t>(slot);
-  if (!up_sparse_[s]) return;  // read whole
+  if (!sparse_up_ || !sparse_up_->is_sparse(slot)) return;  // read whole
   const ExpertTensor& t = weights_.layers[static_cast<size_t>(layer)].up_exps;
   const Part p = part(layer, 1, expert);
-  const size_t n_pages = p.aligned_length / kAlign;
-  const size_t rb = t.all.row_bytes;
-  std::fill_n(page_want_.begin(), n_pages, uint8_t{0});
-  size_t n_want = 0;
-  for (const int32_t r : rows) {
-    if (r < 0 || r >= t.rows_per_expert)
-      throw std::out_of_range("expert store: up row " + std::to_string(r) + " out of range (expert has " +
-                              std::to_string(t.rows_per_expert) + " rows)");
-    const size_t first = p.skip + static_cast<size_t>(r) * rb;
-    for (size_t pg = first / kAlign; pg <= (first + rb - 1) / kAlign; ++pg) {
-      n_want += page_want_[pg] == 0;
-      page_want_[pg] = 1;
-    }
-  }
-  float& need = layer_up_need_[static_cast<size_t>(layer)];  // averaged over the last ~8 requests
-  need += (static_cast<float>(n_want) / static_cast<float>(n_pages) - need) / 8.0f;
-  // An expert used again while resident is likely to stay in use, and each use turns on some
-  // other neurons: every later use would wait for a few more pages. So its second use reads
-  // the rest of up at once (on the 4B shape at 1 GiB: 2.6x fewer waits for 1% more bytes).
-  if (up_uses_[s] < 2 && ++up_uses_[s] == 2) std::fill_n(page_want_.begin(), n_pages, uint8_t{1});
-  if (read_up_pages(slot, p, page_want_.data(), n_pages) == 0) return;
+  const auto runs = sparse_up_->pages_for_rows(slot, layer, rows, t.rows_per_expert, t.all.row_bytes, p.skip,
+                                               p.aligned_length / kAlign);
+  if (read_up_pages(slot, p, runs) == 0) return;
   stats_.up_late_reads++;
   up_waiting_.push_back(slot);
 }
@@ -294,11 +246,6 @@ void ExpertStore::wait_ready(int slot) {
   }
 }
 
-int ExpertStore::max_acquired() const {
-  // Half the slots: one chunk being computed while the next chunk's reads fly.
-  return std::max(config_.n_expert_used, cache_.n_slots() / 2);
-}
-
 void ExpertStore::speculate(int layer, std::span<const int32_t> experts) {
   guess_layer_ = layer;
   guess_.assign(experts.begin(), experts.end());
@@ -327,7 +274,7 @@ void ExpertStore::prefetch(int layer, std::span<const int32_t> experts) {
   }
   // Two passes: first pin the experts already resident (or arriving from a look-ahead read),
   // so that the misses of the second pass cannot evict them to make room.
-  const size_t cap = static_cast<size_t>(max_acquired());
+  const size_t cap = static_cast<size_t>(max_acquired);
   const size_t n = std::min(experts.size(), cap);  // the rest are read when acquired
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < n; ++i) {
@@ -362,61 +309,50 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     v.data = base + part_offset_[w] + part(layer, w, expert).skip;
     return v;
   };
-  ExpertView v{view(0), view(1), view(2), L.down_transposed};
-  v.up_on_request = up_sparse_[static_cast<size_t>(slot)] != 0;
+  ExpertView v{view(0), view(1), view(2), L.down_transposed ? ExpertLayout::down_transposed : ExpertLayout::dense};
+  v.up_on_request = sparse_up_ && sparse_up_->is_sparse(slot);
   return convert_slot(slot, layer, v);
 }
 
-// Converts a slot's parts in place, once per read: row groups for the matmuls (only speed:
-// results are the same on the file layout), and once sparse ReGLU switched the layer, up and
-// down into neuron bundles (the two parts in up's and down's places), as the resident source
-// serves them. With neuron-sparse reads, up rows are read on request after this, so no slot
-// is bundled (the layer's experts must share one layout): up stays in rows, down dense.
+// Converts a slot's parts in place, once per read (model/expert_layout.h): row groups for the
+// matmuls (only speed: results are the same on the file layout), and once sparse ReGLU
+// switched the layer, up and down into neuron bundles (the two parts in up's and down's
+// places), as the resident source serves them. With neuron-sparse reads, up rows are read on
+// request after this, so no slot is bundled (the layer's experts must share one layout): up
+// stays in rows, down dense.
 ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
   uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
   const bool sparse = layer_sparse_[static_cast<size_t>(layer)] != 0;
+  v.gate.row_groups = done & kGatePacked;
+  v.up.row_groups = done & kUpPacked;
+  v.down.row_groups = done & kDownPacked;
   auto pack = [&](TensorView& t, uint8_t bit) {
-    if (done & bit) t.row_groups = true;
-    else if (row_groups_ && can_pack_rows(t, t.n_rows)) {
-      pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
-      done |= bit;
-    }
+    if (t.row_groups || !row_groups_ || !can_pack_rows(t, t.n_rows)) return;
+    pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
+    done |= bit;
   };
   pack(v.gate, kGatePacked);
   auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
   auto* down = const_cast<uint8_t*>(v.down.data);
-  // A part's rows in the file's layout at dst (from row groups if it was packed).
-  auto file_rows = [&](const TensorView& t, uint8_t packed_bit, uint8_t* dst) {
-    if (done & packed_bit) unpack_row_groups(t.type, t.data, t.n_rows, t.n_cols, dst);
-    else std::memcpy(dst, t.data, t.n_bytes());
-  };
   if (sparse && bundles_ && !sparse_reads_) {
     if (!(done & kBundles)) {
-      uint8_t* rows = convert_buf_.data();  // [up rows | down rows]
-      file_rows(v.up, kUpPacked, rows);
-      file_rows(v.down, kDownPacked, rows + v.up.n_bytes());
-      uint8_t* parts[2] = {up, down};
-      auto convert = [&](int64_t b, int64_t e, int) {
-        for (int64_t p = b; p < e; ++p)
-          rows_to_bundle_part(v.up.type, rows, rows + v.up.n_bytes(), v.down.n_rows, v.up.n_rows, static_cast<int>(p),
-                              parts[p]);
-      };
-      if (pool_) pool_->parallel_for(2, 1, convert);
-      else convert(0, 2, 0);
+      convert_to_bundles(v.up, v.down, up, down, convert_buf_, pool_);
       done = static_cast<uint8_t>((done & ~(kUpPacked | kDownPacked)) | kBundles);
     }
+    v.layout = ExpertLayout::bundles;
     v.bundles[0] = up;
     v.bundles[1] = down;
     return v;
   }
-  if (sparse && (done & kUpPacked)) {  // packed before the layer switched: back to rows
-    if (convert_buf_.size() < v.up.n_bytes()) convert_buf_.resize(v.up.n_bytes());
-    file_rows(v.up, kUpPacked, convert_buf_.data());
-    std::memcpy(up, convert_buf_.data(), v.up.n_bytes());
+  if (sparse && v.up.row_groups) {  // packed before the layer switched: back to rows
+    copy_as_rows(v.up, up, convert_buf_);
+    v.up.row_groups = false;
     done = static_cast<uint8_t>(done & ~kUpPacked);
   }
   if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
-  pack(v.down, kDownPacked);
+  // A transposed down is read row by row (one row per neuron), never by a matmul: it stays
+  // in the file's rows (as PackedWeights leaves it).
+  if (v.layout != ExpertLayout::down_transposed) pack(v.down, kDownPacked);
   return v;
 }
 

@@ -16,6 +16,7 @@
 #include "model/weights.h"
 #include "runtime/expert_cache.h"
 #include "runtime/io/async_reader.h"
+#include "runtime/sparse_up_reads.h"
 
 namespace st {
 
@@ -55,7 +56,7 @@ struct ExpertStoreOptions {
   AsyncReaderOptions io;
 };
 
-class ExpertStore final : public ExpertSource {
+class ExpertStore final : public ExpertSource, public ExpertSourceHints {
  public:
   ExpertStore(const std::string& path, const ModelConfig& config, const ModelWeights& weights,
               const ExpertStoreOptions& options);
@@ -64,9 +65,8 @@ class ExpertStore final : public ExpertSource {
   void prefetch(int layer, std::span<const int32_t> experts) override;
   ExpertView acquire(int layer, int expert) override;
   void release(int layer, int expert) override;
+  ExpertSourceHints* hints() override { return this; }
   bool use_sparse_layout(int layer) override;
-  int max_acquired() const override;
-  bool wants_lookahead() const override { return lookahead_; }
   void speculate(int layer, std::span<const int32_t> experts) override;
   void request_up_rows(int layer, int expert, std::span<const int32_t> rows) override;
   void wait_up_rows() override;
@@ -89,14 +89,11 @@ class ExpertStore final : public ExpertSource {
   void drain(int slot);       // waits until the slot has no reads in flight
   void wait_ready(int slot);  // drain, then throw if a read failed
   void handle(const ReadCompletion& c);
-  // Neuron-sparse reads: instead of reading the up part `p` of `layer` into `slot`, zero it
-  // and mark every page absent (request_up_rows reads pages later). False when the part is
-  // read whole: it runs past the file's end, or the layer's steps have been needing nearly
-  // every up page (a second, later read would then save nothing; see the .cpp).
+  // Neuron-sparse reads: whether the up part `p` of `layer` being read into `slot` is left for
+  // request_up_rows (zeroed now; SparseUpReads decides).
   bool defer_up(int slot, int layer, const Part& p);
-  // Reads the pages marked in `want` (of n_pages) that `slot` lacks, as runs of whole pages
-  // into the slot's up region; returns the bytes submitted.
-  uint64_t read_up_pages(int slot, const Part& p, const uint8_t* want, size_t n_pages);
+  // Submits reads of the given runs of up pages into the slot's up region; returns the bytes.
+  uint64_t read_up_pages(int slot, const Part& p, std::span<const SparseUpReads::PageRun> runs);
 
   std::string path_;
   const ModelConfig& config_;
@@ -121,17 +118,10 @@ class ExpertStore final : public ExpertSource {
   std::vector<uint8_t> convert_buf_;    // one expert's up + down bytes, for in-place layout conversions
   ExpertView convert_slot(int slot, int layer, ExpertView v);
   std::vector<int32_t> selected_;  // slots pinned by the current layer's prefetch
-  bool lookahead_ = true;
   bool sparse_reads_ = false;
-  size_t up_pages_ = 0;              // pages of the largest up part (one slot's up region)
-  std::vector<uint8_t> up_sparse_;   // per slot: up holds only requested pages (the rest zero)
-  std::vector<uint8_t> up_uses_;     // per slot: request_up_rows() calls since the fill (saturating)
-  std::vector<uint8_t> up_present_;  // [n_slots][up_pages_]: page read (or being read)
-  std::vector<uint8_t> page_want_;   // [up_pages_] scratch of request_up_rows
+  std::unique_ptr<SparseUpReads> sparse_up_;  // with sparse_reads
   std::vector<ReadRequest> up_reqs_; // scratch of request_up_rows
   std::vector<int32_t> up_waiting_;  // slots with up reads since the last wait_up_rows()
-  std::vector<float> layer_up_need_; // per layer: moving average of the up pages a step needs
-  std::vector<uint32_t> layer_fills_;  // per layer: slots filled (paces the re-measuring)
   int guess_layer_ = -1;
   std::vector<int32_t> guess_;     // the last look-ahead guess (expert ids)
   std::vector<ReadCompletion> completions_;

@@ -1,8 +1,8 @@
-// AVX2 sparse down product over neuron columns (kernels/neuron_columns.h). The active neurons
-// of a 32-neuron group are multiplied in integers, several neurons per instruction, with their
-// code columns interleaved byte-wise in registers (the maddubs twin of avx512's vpdpbusd
-// quads); each output's exact integer sum is then scaled once per group by (weight scale x
-// activation scale), the dense kernels' arithmetic.
+// AVX2 sparse down product over neuron bundles' columns (kernels/neuron_bundles.h; NeuronColumnsFn
+// in kernel_table.h). The active neurons of a 32-neuron group are multiplied in integers, several
+// neurons per instruction, with their code columns interleaved byte-wise in registers (the maddubs
+// twin of avx512's vpdpbusd quads); each output's exact integer sum is then scaled once per group by
+// (weight scale x activation scale), the dense kernels' arithmetic.
 //
 //  - Q4_0: pairs of neurons. Bytes of two columns interleaved -> maddubs (u8 nibbles x the two
 //    s8 activations) gives c0*a0 + c1*a1 per output in int16, |.| <= 2*15*128 = 3840, so up to

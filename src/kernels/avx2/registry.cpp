@@ -66,6 +66,7 @@ void override_kernels(KernelTable& t) {
       break;
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
   }
+  if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
 }
 
 }  // namespace st::avx2

@@ -1,11 +1,11 @@
-// AVX-512 (VNNI) sparse down product over neuron columns (kernels/neuron_columns.h). The
-// active neurons of a 32-neuron group go four at a time: their code columns are interleaved
-// byte-wise in registers so that one vpdpbusd adds 4 neurons x 16 outputs into int32 lanes
-// (the integer sums are exact); each output then gets isum * (weight scale * activation
-// scale), the dense kernels' arithmetic. A tail of fewer than 128 outputs goes neuron by
-// neuron through float accumulators (integer-valued, so also exact: |sum| < 2^24).
-// GCC 12's AVX-512 conversion intrinsics start from _mm512_undefined_*(), which its
-// -Wmaybe-uninitialized reports as a false positive (the value is fully overwritten).
+// AVX-512 (VNNI) sparse down product over neuron bundles' columns (kernels/neuron_bundles.h;
+// NeuronColumnsFn in kernel_table.h). The active neurons of a 32-neuron group go four at a time:
+// their code columns are interleaved byte-wise in registers so that one vpdpbusd adds 4 neurons x 16
+// outputs into int32 lanes (the integer sums are exact); each output then gets isum * (weight scale
+// * activation scale), the dense kernels' arithmetic. A tail of fewer than 128 outputs goes neuron
+// by neuron through float accumulators (integer-valued, so also exact: |sum| < 2^24). GCC 12's
+// AVX-512 conversion intrinsics start from _mm512_undefined_*(), which its -Wmaybe-uninitialized
+// reports as a false positive (the value is fully overwritten).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 

@@ -46,6 +46,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       break;
     default: break;
   }
+  if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
 }
 
 }  // namespace st::avx512

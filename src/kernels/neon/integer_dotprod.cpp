@@ -19,6 +19,7 @@ struct DotSdot {
 void override_kernels_dotprod(KernelTable& t) {
   set_integer_kernels<DotSdot>(t);
   set_row_group_kernels_dotprod(t);
+  if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group_dotprod;
 }
 
 }  // namespace st::neon

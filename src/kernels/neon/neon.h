@@ -9,6 +9,17 @@ namespace st::neon {
 void override_kernels(KernelTable& t);          // plain NEON, on top of ref/
 void override_kernels_dotprod(KernelTable& t);  // SDOT, on top of override_kernels
 
+// Neuron bundles' column groups (NeuronColumnsFn: neuron_columns.cpp) and the bandwidth
+// probe's reads (IsaKernels::read_all: memory_read.cpp).
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
+                          const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
+                          float* out);
+uint64_t read_all(const void* p, size_t n);
+// SDOT (neuron_columns_dotprod.cpp): only for Isa::neon_dotprod, i.e. after HWCAP_ASIMDDP.
+void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
+                                  const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
+                                  float* acc, float* out);
+
 // Row-group products (kernels/row_groups.h) of Q4_0 / Q8_0 / Q4_K tables, other types
 // untouched: row_groups.cpp (plain NEON, with the packers) and row_groups_dotprod.cpp (SDOT).
 void set_row_group_kernels(KernelTable& t);

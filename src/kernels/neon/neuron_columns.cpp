@@ -1,8 +1,9 @@
-// NEON (ARMv8.0) sparse down product over neuron columns (kernels/neuron_columns.h). Unlike
-// the x86 kernels, which add integer-valued floats, the products are summed in integer lanes:
-// the per-output block sums are the scalar kernel's exact integers, and the final scaling is
-// the same float multiply then add, so the result equals the scalar kernel bit for bit.
-// neuron_columns_dotprod.cpp holds the SDOT version; both share neuron_columns_scale_out.
+// NEON (ARMv8.0) sparse down product over neuron bundles' columns (kernels/neuron_bundles.h;
+// NeuronColumnsFn in kernel_table.h). Unlike the x86 kernels, which add integer-valued floats, the
+// products are summed in integer lanes: the per-output block sums are the scalar kernel's exact
+// integers, and the final scaling is the same float multiply then add, so the result equals the
+// scalar kernel bit for bit. neuron_columns_dotprod.cpp holds the SDOT version; both share
+// neuron_columns_scale_out.
 #include <arm_neon.h>
 
 #include <cstddef>

@@ -63,6 +63,7 @@ void override_kernels(KernelTable& t) {
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
     default: set_integer_kernels<DotWiden>(t); break;
   }
+  if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
 }
 
 }  // namespace st::neon

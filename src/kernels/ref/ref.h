@@ -53,4 +53,11 @@ float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);  // act: 
 // BF16 tables (ref/float_rows.cpp).
 void set_float_rows(KernelTable& t);
 
+// Neuron bundles' column groups (NeuronColumnsFn; ref/neuron_columns.cpp) and the memory
+// read of the bandwidth probe (IsaKernels::read_all; ref/memory_read.cpp).
+void neuron_columns_group(TensorType type, const uint8_t* scales, const uint8_t* codes, size_t col_stride,
+                          const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1, float* acc,
+                          float* out);
+uint64_t read_all(const void* p, size_t n);
+
 }  // namespace st::ref

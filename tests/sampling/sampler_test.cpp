@@ -1,6 +1,6 @@
 // Sampler tests: each knob against its llama.cpp meaning, distributions checked statistically
 // with fixed seeds (so every run is deterministic), and the NaN / inf / empty-mask edge cases.
-#include "runtime/sampler.h"
+#include "sampling/sampler.h"
 
 #include <gtest/gtest.h>
 

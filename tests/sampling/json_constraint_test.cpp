@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "runtime/json_constraint.h"
+#include "sampling/json_constraint.h"
 #include "text/tokenizer.h"
 
 namespace st {

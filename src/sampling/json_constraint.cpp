@@ -1,4 +1,4 @@
-#include "runtime/json_constraint.h"
+#include "sampling/json_constraint.h"
 
 #include <algorithm>
 #include <cmath>

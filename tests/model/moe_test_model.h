@@ -1,0 +1,223 @@
+// A small SmallThinker GGUF for running MoE layers through every expert layout and source
+// (three layers; tests/model/moe_block_test.cpp: the resident source; tests/runtime/moe_store_test.cpp: the
+// budgeted store). Its ReGLU is sparse the way real models are: every token embedding carries
+// one shared direction u, and three quarters of each expert's gate rows point against it, so
+// those neurons are off for nearly every token (exactly zero after ReGLU) while the others
+// turn on about half the time. Sparse up rows, row lists and neuron bundles then all have
+// work to skip. The model's float twin (the same quantized values, dequantized into F32) is
+// the oracle for layouts that are not bit-identical to the file's (bundles, transposed down).
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/gguf.h"
+#include "kernels/kernel_table.h"
+#include "kernels/thread_pool.h"
+#include "model/config.h"
+#include "model/forward.h"
+#include "model/kv_store.h"
+#include "model/weights.h"
+
+namespace st::moe_test {
+
+constexpr int64_t kH = 128, kHeads = 4, kHeadsKv = 2, kHeadDim = 32, kExperts = 8, kUsed = 2, kFf = 256, kVocab = 64;
+constexpr int kLayers = 3;
+constexpr double kDeadShare = 0.75;  // gate rows against the shared direction
+
+struct ModelSpec {
+  TensorType type = TensorType::Q8_0;
+  bool down_transposed = false;  // ffn_down_exps as PowerInfer files store it: [n_ff rows x n_embd] per expert
+  bool as_f32 = false;           // the float twin
+  std::string path() const {
+    return ::testing::TempDir() + "/moe_" + std::to_string(::getpid()) + "_" + std::string(tensor_type_name(type)) + (down_transposed ? "_t" : "") +
+           (as_f32 ? "_f32" : "") + ".gguf";
+  }
+};
+
+// `rows` x `cols` values: a normal draw of `scale` plus `along` times the unit vector u
+// (length cols) on the rows where dir_of(row) says so; quantized to `type` (or its float twin).
+inline std::vector<uint8_t> rows_of(const ModelSpec& m, TensorType type, int64_t rows, int64_t cols, float scale,
+                                    std::mt19937& rng, const std::vector<float>& u = {},
+                                    const std::function<float(int64_t)>& along = {}) {
+  std::normal_distribution<float> g(0.0f, scale);
+  std::vector<float> row(static_cast<size_t>(cols));
+  const bool f32_out = m.as_f32 || type == TensorType::F32;
+  const size_t rb = row_bytes(type, cols), out_rb = f32_out ? static_cast<size_t>(cols) * 4 : rb;
+  std::vector<uint8_t> q(rb), out(out_rb * static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float a = along ? along(r) : 0.0f;
+    for (size_t i = 0; i < row.size(); ++i) row[i] = g(rng) + (a != 0.0f ? a * u[i] : 0.0f);
+    uint8_t* dst = out.data() + out_rb * static_cast<size_t>(r);
+    if (type == TensorType::F32) {
+      std::memcpy(dst, row.data(), rb);
+      continue;
+    }
+    const KernelTable& kt = kernel_table(type, Isa::scalar);
+    kt.quantize_row(row.data(), q.data(), cols);
+    if (m.as_f32) kt.dequantize_row(q.data(), reinterpret_cast<float*>(dst), cols);
+    else std::memcpy(dst, q.data(), rb);
+  }
+  return out;
+}
+
+inline std::string write_model(const ModelSpec& m) {
+  const TensorType t = m.type, ft = m.as_f32 ? TensorType::F32 : m.type;
+  GgufWriter w;
+  const std::string a = "smallthinker";
+  w.set("general.architecture", GgufValue::string(a));
+  w.set(a + ".block_count", GgufValue::u32(kLayers));
+  w.set(a + ".embedding_length", GgufValue::u32(kH));
+  w.set(a + ".attention.head_count", GgufValue::u32(kHeads));
+  w.set(a + ".attention.head_count_kv", GgufValue::u32(kHeadsKv));
+  w.set(a + ".attention.key_length", GgufValue::u32(kHeadDim));
+  w.set(a + ".attention.value_length", GgufValue::u32(kHeadDim));
+  w.set(a + ".expert_count", GgufValue::u32(kExperts));
+  w.set(a + ".expert_used_count", GgufValue::u32(kUsed));
+  w.set(a + ".expert_feed_forward_length", GgufValue::u32(kFf));
+  w.set(a + ".expert_gating_func", GgufValue::u32(1));  // softmax
+  w.set(a + ".attention.sliding_window", GgufValue::u32(8));  // NoPE + windowed RoPE layers
+  w.set(a + ".rope.freq_base", GgufValue::f32(10000.0f));
+  w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(1e-6f));
+  std::mt19937 rng(7);
+  std::vector<float> u(kH);
+  {
+    std::normal_distribution<float> g;
+    double n2 = 0;
+    for (auto& v : u) {
+      v = g(rng);
+      n2 += v * v;
+    }
+    for (auto& v : u) v = static_cast<float>(v / std::sqrt(n2));
+  }
+  const float s = 1.0f / std::sqrt(static_cast<float>(kH));
+  const float beta = 2.0f * std::sqrt(static_cast<float>(kH));  // the shared direction dominates each embedding
+  auto ones = [] {
+    std::vector<float> v(kH, 1.0f);
+    std::vector<uint8_t> b(v.size() * 4);
+    std::memcpy(b.data(), v.data(), b.size());
+    return b;
+  };
+  w.add_tensor("token_embd.weight", ft, {kH, kVocab}, rows_of(m, t, kVocab, kH, 1.0f, rng, u, [&](int64_t) { return beta; }));
+  w.add_tensor("output_norm.weight", TensorType::F32, {kH}, ones());
+  w.add_tensor("output.weight", ft, {kH, kVocab}, rows_of(m, t, kVocab, kH, s, rng));
+  std::bernoulli_distribution dead(kDeadShare);
+  for (int il = 0; il < kLayers; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    w.add_tensor(p + "attn_norm.weight", TensorType::F32, {kH}, ones());
+    w.add_tensor(p + "ffn_norm.weight", TensorType::F32, {kH}, ones());
+    w.add_tensor(p + "attn_q.weight", ft, {kH, kHeads * kHeadDim}, rows_of(m, t, kHeads * kHeadDim, kH, s, rng));
+    w.add_tensor(p + "attn_k.weight", ft, {kH, kHeadsKv * kHeadDim}, rows_of(m, t, kHeadsKv * kHeadDim, kH, s, rng));
+    w.add_tensor(p + "attn_v.weight", ft, {kH, kHeadsKv * kHeadDim}, rows_of(m, t, kHeadsKv * kHeadDim, kH, s, rng));
+    w.add_tensor(p + "attn_output.weight", ft, {kHeads * kHeadDim, kH}, rows_of(m, t, kH, kHeads * kHeadDim, s, rng));
+    w.add_tensor(p + "ffn_gate_inp.weight", TensorType::F32, {kH, kExperts}, rows_of(m, TensorType::F32, kExperts, kH, s, rng));
+    std::vector<uint8_t> is_dead(static_cast<size_t>(kFf * kExperts));
+    for (auto& d : is_dead) d = dead(rng);
+    w.add_tensor(p + "ffn_gate_exps.weight", ft, {kH, kFf, kExperts},
+                 rows_of(m, t, kFf * kExperts, kH, s, rng, u, [&](int64_t r) { return is_dead[static_cast<size_t>(r)] ? -1.0f : 0.0f; }));
+    w.add_tensor(p + "ffn_up_exps.weight", ft, {kH, kFf, kExperts}, rows_of(m, t, kFf * kExperts, kH, s, rng));
+    if (m.down_transposed)
+      w.add_tensor(p + "ffn_down_exps.weight", ft, {kH, kFf, kExperts}, rows_of(m, t, kFf * kExperts, kH, s, rng));
+    else
+      w.add_tensor(p + "ffn_down_exps.weight", ft, {kFf, kH, kExperts}, rows_of(m, t, kH * kExperts, kFf, s, rng));
+  }
+  const std::string path = m.path();
+  w.write(path);
+  return path;
+}
+
+// A plain f32 KV cache for global layers (the window of 8 is far below its size).
+class SimpleKv : public KvStore {
+ public:
+  SimpleKv(int layers, int64_t width, int64_t ctx) : k_(layers), v_(layers), width_(width), ctx_(ctx) {
+    for (auto& x : k_) x.assign(static_cast<size_t>(ctx * width), 0.0f);
+    for (auto& x : v_) x.assign(static_cast<size_t>(ctx * width), 0.0f);
+  }
+  KvLayerStore layer(int il) override {
+    KvLayerStore s;
+    s.type = TensorType::F32;
+    s.k = reinterpret_cast<uint8_t*>(k_[static_cast<size_t>(il)].data());
+    s.v = reinterpret_cast<uint8_t*>(v_[static_cast<size_t>(il)].data());
+    s.row_bytes = static_cast<size_t>(width_) * sizeof(float);
+    s.n_slots = ctx_;
+    return s;
+  }
+  int64_t n_past() const override { return n_past_; }
+  void set_n_past(int64_t n) override { n_past_ = n; }
+  int64_t n_ctx() const override { return ctx_; }
+
+ private:
+  std::vector<std::vector<float>> k_, v_;
+  int64_t width_, ctx_, n_past_ = 0;
+};
+
+// What one run produced: every logit, and what sparse ReGLU did.
+struct RunResult {
+  std::vector<float> logits;
+  ReluCounters relu;
+};
+
+// Two sequences through `fwd`: prompts of 13 and 8 tokens in one batch (every token's
+// logits), 3 steps of one token for both together, then 4 steps of the first alone (decode).
+inline RunResult run_sequences(Forward& fwd, const ModelConfig& cfg) {
+  SimpleKv kv_a(cfg.n_layer, cfg.kv_width(), 64), kv_b(cfg.n_layer, cfg.kv_width(), 64);
+  std::vector<int32_t> pa, pb;
+  for (int i = 0; i < 13; ++i) pa.push_back((i * 37 + 5) % kVocab);
+  for (int i = 0; i < 8; ++i) pb.push_back((i * 11 + 3) % kVocab);
+  RunResult r;
+  auto step = [&](std::vector<SeqChunk> chunks) {
+    const std::span<const float> l = fwd.run(chunks);
+    r.logits.insert(r.logits.end(), l.begin(), l.end());
+  };
+  step({{&kv_a, pa, true}, {&kv_b, pb, true}});
+  for (int s = 0; s < 7; ++s) {
+    const int32_t ta = (s * 101 + 7) % kVocab, tb = (s * 29 + 1) % kVocab;
+    if (s < 3) step({{&kv_a, std::span<const int32_t>(&ta, 1), false}, {&kv_b, std::span<const int32_t>(&tb, 1), false}});
+    else step({{&kv_a, std::span<const int32_t>(&ta, 1), false}});
+  }
+  r.relu = fwd.relu_counters();
+  return r;
+}
+inline constexpr size_t kLogitRows = 13 + 8 + 3 * 2 + 4;
+
+// Bit-for-bit equality of two runs' logits.
+inline void expect_same_bits(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << what << ": logit " << i << ": " << a[i] << " vs " << b[i];
+}
+
+// Against the float twin: integer kernels differ by the int8 rounding of activations, which
+// may flip a near-tied expert choice at a position, so the check is per position (median
+// relative error, and most positions close), as in forward_layout_test.
+inline void expect_near_twin(const std::vector<float>& got, const std::vector<float>& twin, const std::string& what) {
+  ASSERT_EQ(got.size(), twin.size()) << what;
+  std::vector<double> rel;
+  float lo = got[0], hi = got[0];
+  for (size_t p = 0; p < twin.size() / kVocab; ++p) {
+    double err = 0, mag = 0;
+    for (size_t i = p * kVocab; i < (p + 1) * kVocab; ++i) {
+      ASSERT_TRUE(std::isfinite(got[i])) << what << ": logit " << i;
+      err = std::max(err, std::fabs(static_cast<double>(got[i]) - twin[i]));
+      mag = std::max(mag, std::fabs(static_cast<double>(twin[i])));
+      lo = std::min(lo, got[i]);
+      hi = std::max(hi, got[i]);
+    }
+    rel.push_back(err / std::max(mag, 1e-6));
+  }
+  EXPECT_GT(hi - lo, 1e-3f) << what << ": constant logits";
+  std::sort(rel.begin(), rel.end());
+  const auto within = std::count_if(rel.begin(), rel.end(), [](double r) { return r < 0.1; });
+  EXPECT_LT(rel[rel.size() / 2], 0.05) << what << ": median relative error per position against the float twin";
+  EXPECT_GE(static_cast<double>(within), 0.8 * static_cast<double>(rel.size())) << what << ": positions within 10%";
+}
+
+}  // namespace st::moe_test
