@@ -48,11 +48,15 @@ int run_stats(StatsArgs& a) {
 
   auto model = a.model.load();
   std::fprintf(stderr, "running %zu prompts\n", prompts.size());
+  ProgressLine progress("stats");
   const smallthinker::ActivityLog log = smallthinker::record_activity(
       model, prompts, a.model.session_options(), a.n_predict,
-      [](size_t done, size_t total) { std::fprintf(stderr, "\rprompt %zu/%zu", done, total); },
-      [](const std::string& w) { std::fprintf(stderr, "\nwarning: %s\n", w.c_str()); });
-  std::fprintf(stderr, "\n");
+      [&progress](size_t done, size_t total) { progress.update(done, total, "prompts"); },
+      [&progress](const std::string& w) {
+        progress.finish();
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
+      });
+  progress.finish();
   const smallthinker::ActivityStats s = smallthinker::analyse_activity(log, shares);
   for (const auto& path : smallthinker::write_activity_report(log, s, a.out_dir)) std::printf("wrote %s\n", path.c_str());
 
