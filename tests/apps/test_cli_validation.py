@@ -155,6 +155,11 @@ def test_values(tmp, model):
         check(refused(r, path, kind), "-m %s fails fast: %s" % (kind, r.stderr.strip()), r.stderr)
     r = st("perplexity", model, tmp, timeout=30)
     check(refused(r, "is a directory"), "perplexity MODEL DIR names the directory (it said '0 tokens')", r.stderr)
+    for args, needle in ((["stats", model, tmp, "-o", os.path.join(tmp, "stats")], "is a directory"),
+                         (["eval", model, tmp], "not a regular file"), (["tokenize", "-m", model, "-f", tmp], "is a directory"),
+                         (["run", "-m", model, "-f", fifo, "-n", "1"], "FIFO")):
+        r = st(*args, timeout=30)
+        check(refused(r, needle), "%s names a directory or FIFO given as its input" % args[0], r.stderr)
 
 
 def test_llama_flags(tmp, model):

@@ -2,7 +2,6 @@
 // activity, and writes stats.json, CSVs and SVG pictures (expert-frequency heatmap, zero-neuron
 // fraction per layer, expert reuse distance, cache hit rate vs cache size per policy).
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -38,11 +37,7 @@ std::vector<double> parse_shares(const std::string& text) {
 
 int run_stats(StatsArgs& a) {
   const std::string prompts_path = model_and_file(a.model, a.positional, "stats MODEL PROMPTS.txt -o DIR");
-  std::ifstream f(prompts_path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open the prompts file " + prompts_path);
-  std::stringstream text;
-  text << f.rdbuf();
-  const std::vector<std::string> prompts = smallthinker::split_prompts(text.str());
+  const std::vector<std::string> prompts = smallthinker::split_prompts(read_input_file(prompts_path, "prompts file"));
   if (prompts.empty()) throw std::invalid_argument(prompts_path + " holds no prompts (one per line, or paragraphs)");
   const std::vector<double> shares = parse_shares(a.shares);
 
