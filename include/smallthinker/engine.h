@@ -217,8 +217,10 @@ class Session {
   std::vector<std::pair<std::string, double>> phase_seconds() const;
   void reset_phase_seconds();
 
-  // Evaluates `prompt`, then samples up to n_predict tokens; on_token returns false to stop.
-  // Stops early at an end-of-generation token when `stop_tokens` contains it.
+  // Evaluates `prompt`, then samples up to n_predict tokens (-1: no limit but the context);
+  // on_token returns false to stop. Stops early at an end-of-generation token when
+  // `stop_tokens` contains it. Options are checked by check_sampling_options
+  // (smallthinker/options_check.h); std::invalid_argument names the one out of range.
   std::vector<int32_t> generate(std::span<const int32_t> prompt, int n_predict, const SamplingOptions& sampling,
                                 const std::vector<int32_t>& stop_tokens,
                                 const std::function<bool(int32_t)>& on_token, Timings* timings = nullptr);

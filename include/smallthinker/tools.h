@@ -245,6 +245,10 @@ struct ModelInspection {
   int n_expert = 0, n_expert_used = 0;
   std::string memory_plan;             // empty without InspectOptions::memory
   std::vector<std::string> warnings;
+  // Whether the engine can load the file: metadata, tensor shapes and the tokenizer check out.
+  // When not, `problem` says why (the error Model::load would throw).
+  bool runnable = true;
+  std::string problem;
 };
 // Reads metadata and tensor infos only (no weights are loaded).
 ModelInspection inspect_model(const std::string& path, const InspectOptions& options = {});

@@ -94,8 +94,9 @@ BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOpt
     : model_(std::move(model)), impl_(std::make_unique<Impl>()) {
   auto& m = ModelAccess::impl(*model_);
   if (n_slots <= 0) throw std::invalid_argument("the number of slots (--parallel) must be positive");
+  if (const auto p = check_session_options(options))
+    throw std::invalid_argument("session option " + p->field + " " + p->message);
   if (options.n_ctx <= 0) options.n_ctx = m.config.n_ctx_train;
-  if (options.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
   // The memory plan reserved KV memory for plan_ctx tokens in all; the slots share it.
   if (m.plan && options.n_ctx * n_slots > m.plan_ctx)
     throw std::invalid_argument(std::to_string(n_slots) + " slots of " + std::to_string(options.n_ctx) +
@@ -154,8 +155,10 @@ std::vector<std::span<const float>> BatchDecoder::step(std::span<const Chunk> ch
     tokens.insert(tokens.end(), c.tokens.begin(), c.tokens.end());
   }
   impl_->out.clear();
-  for (size_t i = 0; i < chunks.size(); ++i)
+  for (size_t i = 0; i < chunks.size(); ++i) {
     impl_->out.push_back(logits.subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)));
+    check_finite_logits(impl_->out.back(), model_->impl().file->path());
+  }
   return impl_->out;
 }
 

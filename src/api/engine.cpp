@@ -24,6 +24,7 @@
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
 #include "sampling/sampler.h"
+#include "smallthinker/options_check.h"
 
 namespace smallthinker {
 
@@ -103,6 +104,7 @@ st::ChatTemplate make_chat_template(const st::Tokenizer& tok, const std::string&
 }  // namespace
 
 std::shared_ptr<Model> Model::load(const ModelOptions& options) {
+  if (const auto p = check_model_options(options)) throw std::invalid_argument("model option " + p->field + " " + p->message);
   auto impl = std::make_unique<Impl>();
   impl->file = st::GgufFile::open(options.path);
   // Under a budget, a fault in the mapping must not read megabytes around it (readahead
@@ -218,8 +220,9 @@ int Model::n_threads() const { return impl_->pool->size(); }
 Session::Session(std::shared_ptr<Model> model, SessionOptions options)
     : model_(std::move(model)), options_(options), impl_(std::make_unique<Impl>()) {
   auto& m = ModelAccess::impl(*model_);
+  if (const auto p = check_session_options(options_))
+    throw std::invalid_argument("session option " + p->field + " " + p->message);
   if (options_.n_ctx <= 0) options_.n_ctx = m.config.n_ctx_train;
-  if (options_.n_batch <= 0) throw std::invalid_argument("batch size must be positive");
   impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx,
                                             options_.kv_f32 ? st::TensorType::F32 : st::TensorType::F16);
   if (m.plan && options_.n_ctx > m.plan_ctx)
@@ -264,14 +267,20 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
     last = impl_->forward->run(std::span<const st::SeqChunk>(&chunk, 1));
     if (all_logits) std::copy(last.begin(), last.end(), impl_->all_logits.begin() + static_cast<std::ptrdiff_t>(b * V));
   }
-  if (all_logits) return impl_->all_logits;
-  return last.subspan(last.size() - static_cast<size_t>(V));
+  if (all_logits) {
+    check_finite_logits(impl_->all_logits, model_->impl().file->path());
+    return impl_->all_logits;
+  }
+  last = last.subspan(last.size() - static_cast<size_t>(V));
+  check_finite_logits(last, model_->impl().file->path());
+  return last;
 }
 
 std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_predict, const SamplingOptions& so,
                                        const std::vector<int32_t>& stop_tokens,
                                        const std::function<bool(int32_t)>& on_token, Timings* timings) {
   using clock = std::chrono::steady_clock;
+  if (const auto p = check_n_predict(n_predict)) throw std::invalid_argument(p->field + " " + p->message);
   st::Sampler sampler(sampler_params(so), static_cast<int>(model_->info().n_vocab));
   for (int32_t t : prompt) sampler.accept(t);
 
@@ -279,13 +288,14 @@ std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_pr
   std::span<const float> logits = eval(prompt);
   const auto t1 = clock::now();
   std::vector<int32_t> out;
-  for (int i = 0; i < n_predict; ++i) {
+  // -1: no limit of our own; the loop ends at a stop token or a full context.
+  for (int i = 0; n_predict < 0 || i < n_predict; ++i) {
     const int32_t tok = sampler.sample(logits);
     sampler.accept(tok);
     out.push_back(tok);
     const bool stop = std::find(stop_tokens.begin(), stop_tokens.end(), tok) != stop_tokens.end();
     if (on_token && !on_token(tok)) break;
-    if (stop || i + 1 == n_predict || n_past() >= n_ctx()) break;
+    if (stop || (n_predict >= 0 && i + 1 == n_predict) || n_past() >= n_ctx()) break;
     logits = eval(std::span<const int32_t>(&out.back(), 1));
   }
   const auto t2 = clock::now();

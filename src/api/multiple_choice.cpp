@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -67,6 +68,9 @@ double accuracy_stderr(double p, size_t n) {
 }  // namespace
 
 std::vector<ChoiceItem> load_choice_task(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error("the task file " + path + " is not a regular file (a directory, FIFO or device)");
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open the task file " + path);
   std::vector<ChoiceItem> items;

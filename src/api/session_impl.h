@@ -1,8 +1,10 @@
 // Session::Impl, private to the library: the session's KV cache, its forward pass and the
 // observers of its activity. Shared by engine.cpp and the batched decoder of the server.
 #pragma once
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,11 +13,15 @@
 #include "runtime/kv_cache.h"
 #include "sampling/sampler.h"
 #include "smallthinker/engine.h"
+#include "smallthinker/options_check.h"
 
 namespace smallthinker {
 
-// The runtime sampler's parameters from the public options (Session::generate, Sampler).
+// The runtime sampler's parameters from the public options (Session::generate, Sampler);
+// throws std::invalid_argument naming an option out of range (check_sampling_options).
 inline st::SamplerParams sampler_params(const SamplingOptions& so) {
+  if (const auto p = check_sampling_options(so))
+    throw std::invalid_argument("sampling option " + p->field + " " + p->message);
   st::SamplerParams sp;
   sp.temperature = so.temperature;
   sp.top_k = so.top_k;
@@ -27,6 +33,18 @@ inline st::SamplerParams sampler_params(const SamplingOptions& so) {
   sp.frequency_penalty = so.frequency_penalty;
   sp.seed = so.seed;
   return sp;
+}
+
+// Throws when a forward pass produced a NaN or infinite logit: sampling from them silently
+// yields nothing or garbage. Cheap next to the pass itself (one read of n_vocab floats).
+inline void check_finite_logits(std::span<const float> logits, const std::string& model_path) {
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (std::isfinite(logits[i])) continue;
+    throw std::runtime_error(model_path + ": the forward pass produced a non-finite logit (" +
+                             std::to_string(logits[i]) + " for token " + std::to_string(i) +
+                             "): the file's weights or hyper-parameters (rope.freq_base, "
+                             "attention.layer_norm_rms_epsilon) likely hold NaN, infinite or out-of-range values");
+  }
 }
 
 // Records the router's choices for a routing trace. The forward pass reports one layer of a

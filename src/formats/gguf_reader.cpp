@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "formats/gguf.h"
+#include "formats/mapped_pages.h"
 
 namespace st {
 
@@ -299,10 +300,21 @@ void read_tensor_info(Cursor& c, GgufTensorInfo& t, uint64_t alignment) {
            std::to_string(alignment));
 }
 
+// Why a path that is not a regular file cannot be a model.
+std::string not_a_file(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory, not a GGUF file (name the .gguf file inside it)";
+  if (S_ISFIFO(mode)) return "is a FIFO (named pipe), not a GGUF file: models are mapped, so they must be regular files";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device, not a GGUF file";
+  if (S_ISSOCK(mode)) return "is a socket, not a GGUF file";
+  return "is not a regular file";
+}
+
 }  // namespace
 
 GgufFile::~GgufFile() {
-  if (mapping_) munmap(mapping_, size_);
+  if (!mapping_) return;
+  unwatch_mapping(mapping_);
+  munmap(mapping_, size_);
 }
 
 std::unique_ptr<GgufFile> GgufFile::parse(const uint8_t* bytes, size_t size, std::string name) {
@@ -317,17 +329,21 @@ std::unique_ptr<GgufFile> GgufFile::parse(const uint8_t* bytes, size_t size, std
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
+  // The type is checked before opening (opening a FIFO for reading blocks until a writer
+  // comes; a device may act on open), and again on the descriptor, which O_NONBLOCK keeps
+  // from blocking should the path change in between.
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
+  if (stat(path.c_str(), &st) != 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw GgufError(path + ": " + not_a_file(st.st_mode));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw GgufError(path + ": cannot stat: " + std::strerror(err));
+    throw GgufError(path + ": " + not_a_file(st.st_mode));
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (st.st_size == 0) {
     ::close(fd);
-    throw GgufError(path + ": not a regular file");
+    throw GgufError(path + ": the file is empty (0 bytes), not a GGUF model");
   }
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ > 0) {
@@ -341,6 +357,7 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
     }
     f->mapping_ = m;
     f->bytes_ = static_cast<const uint8_t*>(m);
+    watch_mapping(m, f->size_, path);  // a truncated file: a fatal error naming it, not SIGBUS
   }
   ::close(fd);  // the mapping keeps its own reference to the file
   f->parse_all();

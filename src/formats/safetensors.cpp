@@ -58,7 +58,8 @@ int64_t SafetensorsTensor::n_elements() const {
 }
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO fails the regular-file check below instead of blocking the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw SafetensorsError(path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -81,6 +82,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   f->bytes_ = static_cast<const uint8_t*>(map);
   f->size_ = size;
   f->mapping_ = map;
+  watch_mapping(map, size, path);  // truncated while mapped: a fatal error naming it, not SIGBUS
   f->parse_all();  // on a throw, the destructor unmaps
   return f;
 }
@@ -95,7 +97,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t* bytes, si
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (mapping_) munmap(mapping_, size_);
+  if (!mapping_) return;
+  unwatch_mapping(mapping_);
+  munmap(mapping_, size_);
 }
 
 const SafetensorsTensor* SafetensorsFile::find(std::string_view name) const {

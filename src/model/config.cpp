@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "formats/gguf.h"
@@ -38,6 +39,15 @@ namespace {
   throw std::runtime_error(f.path() + ": " + what);
 }
 
+// A RoPE frequency base: every angle is position * base^(-2i/d), so a base that is not finite
+// and > 1 turns every rotated query and key (and then every logit) into NaN or a constant.
+double rope_base(const GgufFile& f, const std::string& key, double fallback) {
+  const double v = f.get_float_or(key, fallback);
+  if (!std::isfinite(v) || v <= 1.0 || v > 1e12)
+    fail(f, key + " = " + std::to_string(v) + " is out of range (expected a finite base > 1, e.g. 10000 or 1.5e6)");
+  return v;
+}
+
 }  // namespace
 
 ModelConfig config_from_gguf(const GgufFile& f, const ConfigOverrides& overrides,
@@ -62,7 +72,9 @@ ModelConfig config_from_gguf(const GgufFile& f, const ConfigOverrides& overrides
   c.n_expert_used = static_cast<int>(positive(names::kExpertUsedCount));
   c.n_ctx_train = f.get_int_or(key(names::kContextLength), 4096);
   c.rms_eps = f.get_float_or(key(names::kRmsEps), 1e-6);
-  if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail(f, key(names::kRmsEps) + " must be in (0, 1)");
+  if (!(c.rms_eps > 0 && c.rms_eps < 1)) fail(f, key(names::kRmsEps) + " = " + std::to_string(c.rms_eps) + " must be in (0, 1)");
+  if (c.n_ctx_train <= 0 || c.n_ctx_train > (int64_t{1} << 31))
+    fail(f, "metadata " + key(names::kContextLength) + " = " + std::to_string(c.n_ctx_train) + " is out of range");
 
   // head_dim must come from key_length: n_embd / n_head is wrong for the 21B model.
   if (f.has(key(names::kKeyLength))) {
@@ -94,12 +106,18 @@ ModelConfig config_from_gguf(const GgufFile& f, const ConfigOverrides& overrides
     if (warnings) warnings->push_back(key(names::kExpertGatingFunc) + " missing: assuming softmax gating; pass --gating sigmoid for 4B-style models");
   }
 
-  const double theta = f.get_float_or(key(names::kRopeFreqBase), 1.5e6);
-  const double theta_swa = f.get_float_or(key(names::kRopeFreqBaseSwa), theta);
+  const double theta = rope_base(f, key(names::kRopeFreqBase), 1.5e6);
+  const double theta_swa = rope_base(f, key(names::kRopeFreqBaseSwa), theta);
   int64_t window = f.get_int_or(key(names::kSlidingWindow), 0);
   if (window < 0) fail(f, key(names::kSlidingWindow) + " is negative");
-  const int64_t period = f.get_int_or(key(names::kSlidingWindowPattern), 4);
-  if (period <= 0 || period > c.n_layer + 1) fail(f, key(names::kSlidingWindowPattern) + " = " + std::to_string(period) + " is out of range");
+  // Only a pattern the file gives is checked: the default must not fail on a 1- or 2-layer model.
+  int64_t period = 4;
+  if (f.has(key(names::kSlidingWindowPattern))) {
+    period = f.get_int(key(names::kSlidingWindowPattern));
+    if (period <= 0 || period > c.n_layer + 1)
+      fail(f, key(names::kSlidingWindowPattern) + " = " + std::to_string(period) + " is out of range (1.." +
+                  std::to_string(c.n_layer + 1) + ")");
+  }
   if (overrides.window && window > 0) window = *overrides.window;
   c.layers = layout_from_rule(c.n_layer, window, static_cast<int>(period), theta, theta_swa);
 

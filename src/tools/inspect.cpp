@@ -112,11 +112,15 @@ ModelInspection inspect_model(const std::string& path, const InspectOptions& o) 
     }
   }
 
+  // What Model::load checks before reading any weight: metadata, tensor shapes, tokenizer.
   st::ModelConfig config;
   try {
     config = st::config_from_gguf(*f, {}, &r.warnings);
+    (void)st::weights_from_gguf(*f, config);
+    if (f->has(st::gguf_names::kTokTokens)) (void)st::Tokenizer::from_gguf(*f);
   } catch (const std::exception& e) {
-    r.warnings.push_back(std::string("not a runnable SmallThinker model: ") + e.what());
+    r.runnable = false;
+    r.problem = std::string("not a runnable SmallThinker model: ") + e.what();
     return r;
   }
   r.n_expert = config.n_expert;

@@ -2,6 +2,7 @@
 // types and alignments, typed getters and their error messages, and the writer's guarantees
 // (validation, atomic replace, progress). Malformed input lives in gguf_malformed_test.cpp.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -379,10 +380,18 @@ TEST_F(GgufTest, FailedWriteLeavesNothingBehind) {
 TEST_F(GgufTest, OpenErrorsNameThePath) {
   const std::string missing = path("missing.gguf");
   expect_error([&] { GgufFile::open(missing); }, {missing + ": cannot open"});
-  expect_error([&] { GgufFile::open(dir_.string()); }, {dir_.string() + ": not a regular file"});
+  expect_error([&] { GgufFile::open(dir_.string()); }, {dir_.string() + ": is a directory"});
   const std::string empty = path("empty.gguf");
   { std::ofstream out(empty); }
-  expect_error([&] { GgufFile::open(empty); }, {empty + ": ", "too small"});
+  expect_error([&] { GgufFile::open(empty); }, {empty + ": ", "empty"});
+  expect_error([&] { GgufFile::open("/dev/null"); }, {"/dev/null: is a device"});
+}
+
+// Opening a FIFO for reading blocks until a writer appears: `-m FIFO` hung for ever.
+TEST_F(GgufTest, OpeningAFifoFailsAtOnce) {
+  const std::string fifo = path("model.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { GgufFile::open(fifo); }, {fifo + ": is a FIFO"});
 }
 
 // The Qwen2 tokenizer's metadata: 151k tokens, 151k merges, 151k token types. Parsing must

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "formats/gguf.h"
@@ -118,6 +120,49 @@ TEST(Config, InconsistentMetadataIsAClearError) {
   expect_error([](GgufWriter& w) { w.set("general.architecture", GgufValue::string("llama")); }, "smallthinker");
   expect_error([](GgufWriter& w) { w.set("smallthinker.rope_layout", GgufValue::int_array(GgufValueType::INT32, {1, 1})); },
                "rope_layout");
+}
+
+// rope.freq_base of -1, 0 or NaN was accepted and made every logit NaN.
+TEST(Config, FloatHyperParametersMustBeFiniteAndInRange) {
+  for (double bad : {-1.0, 0.0, 1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    for (const char* key : {"smallthinker.rope.freq_base", "smallthinker.rope.freq_base_swa"}) {
+      try {
+        load([&](GgufWriter& w) { w.set(key, GgufValue::f64(bad)); });
+        FAIL() << key << " = " << bad << " was accepted";
+      } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string(key) + " = "), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+      }
+    }
+  }
+  for (double bad : {0.0, -1e-6, 1.0, std::nan("")})
+    EXPECT_THROW(load([&](GgufWriter& w) { w.set("smallthinker.attention.layer_norm_rms_epsilon", GgufValue::f64(bad)); }),
+                 std::runtime_error) << bad;
+  EXPECT_THROW(load([](GgufWriter& w) { w.set("smallthinker.context_length", GgufValue::i64(-4)); }), std::runtime_error);
+  const ModelConfig c = load([](GgufWriter& w) { w.set("smallthinker.rope.freq_base_swa", GgufValue::f64(10000.0)); });
+  EXPECT_EQ(c.layers[0].rope_theta, 10000.0);
+}
+
+// The pattern's default (4) failed "out of range" on models of fewer than 3 layers although
+// their files have no such key; a pattern a file gives is still checked.
+TEST(Config, SlidingWindowPatternIsCheckedOnlyWhenGiven) {
+  const ModelConfig c = load([](GgufWriter& w) {
+    w.set("smallthinker.block_count", GgufValue::u32(2));
+    w.set("smallthinker.attention.sliding_window", GgufValue::u32(8));
+  });
+  ASSERT_EQ(c.layers.size(), 2u);
+  EXPECT_FALSE(c.layers[0].use_rope);  // il % 4 == 0: global NoPE
+  EXPECT_EQ(c.layers[1].window, 8);
+  try {
+    load([](GgufWriter& w) {
+      w.set("smallthinker.block_count", GgufValue::u32(2));
+      w.set("smallthinker.attention.sliding_window", GgufValue::u32(8));
+      w.set("smallthinker.attention.sliding_window_pattern", GgufValue::u32(4));
+    });
+    FAIL() << "a pattern of 4 for 2 layers was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("sliding_window_pattern = 4 is out of range"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

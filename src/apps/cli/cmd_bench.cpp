@@ -248,12 +248,13 @@ int run_bench(const BenchArgs& a) {
 const bool registered = register_command({"bench", "measure prompt processing and generation speed", [](CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   a->model.add_to(app);
-  app.add_option("-p,--n-prompt", a->n_prompt, "prompt tokens")->capture_default_str();
-  app.add_option("-n,--n-gen", a->n_gen, "generated tokens")->capture_default_str();
-  app.add_option("-r,--repetitions", a->reps, "repetitions")->capture_default_str();
+  app.add_option("-p,--n-prompt", a->n_prompt, "prompt tokens")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+  app.add_option("-n,--n-gen", a->n_gen, "generated tokens")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+  app.add_option("-r,--repetitions", a->reps, "repetitions")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_flag("--json", a->json, "print one JSON object");
   app.add_flag("--no-roofline", a->no_roofline, "skip measuring the machine's read bandwidth (512 MiB, before and after the timed rounds, ~1 s each; always skipped under --memory)");
-  app.add_option("--parallel", a->parallel, "also decode N sequences together (aggregate tok/s, like the server's slots)");
+  app.add_option("--parallel", a->parallel, "also decode N sequences together (aggregate tok/s, like the server's slots)")
+      ->check(CLI::Range(0, 1024));
   return [a] { return run_bench(*a); };
 }});
 

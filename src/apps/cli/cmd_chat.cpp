@@ -216,6 +216,7 @@ class ChatLoop {
 };
 
 int run_chat(const ChatArgs& a) {
+  throw_if_problem(smallthinker::check_n_predict(a.n_predict));
   // Before the model's worker threads start, so they inherit SIGINT blocked (see line_editor.h).
   block_sigint();
   auto model = a.model.load();

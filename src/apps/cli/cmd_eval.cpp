@@ -22,10 +22,11 @@ int run_eval(EvalArgs& a) {
   const std::vector<smallthinker::ChoiceItem> items = smallthinker::load_choice_task(task_path);
   auto model = a.model.load();
   std::fprintf(stderr, "%s: %zu questions\n", task_path.c_str(), items.size());
+  ProgressLine progress("eval");
   const smallthinker::ChoiceEvalResult r = smallthinker::evaluate_choices(
       model, items, a.model.session_options(), [&](size_t i, const smallthinker::ChoiceItemResult& ir) {
         if (!a.verbose) {
-          std::fprintf(stderr, "\rquestion %zu/%zu", i + 1, items.size());
+          progress.update(i + 1, items.size(), "questions");
           return;
         }
         const int answer = items[i].answer;
@@ -37,7 +38,7 @@ int run_eval(EvalArgs& a) {
                       ir.scores[c].n_tokens, ir.scores[c].mean_logprob());
         std::fflush(stdout);
       });
-  if (!a.verbose) std::fprintf(stderr, "\n");
+  progress.finish();
   std::printf("acc      = %.4f +/- %.4f (%zu questions)\n", r.acc, r.acc_stderr, items.size());
   std::printf("acc_norm = %.4f +/- %.4f (choices scored by mean log-probability per token)\n", r.acc_norm,
               r.acc_norm_stderr);

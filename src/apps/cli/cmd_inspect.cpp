@@ -1,10 +1,12 @@
-// `smallthinker inspect MODEL [--memory SIZE] [-c CTX]`: metadata, tensor table, parameter
-// counts and the memory plan for a budget, without loading the weights.
+// `smallthinker inspect MODEL [--memory SIZE] [-c CTX] [--check]`: metadata, tensor table,
+// parameter counts and the memory plan for a budget, without loading the weights. The exit
+// status says whether the engine can load the file (a validator for scripts).
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include "apps/cli/command.h"
+#include "apps/cli/common.h"
 #include "smallthinker/tools.h"
 
 namespace st::cli {
@@ -55,7 +57,19 @@ void print(const smallthinker::ModelInspection& m) {
                 count(m.params_active).c_str(), static_cast<unsigned long long>(m.params_active), m.n_expert_used,
                 m.n_expert);
   if (!m.memory_plan.empty()) std::printf("\n%s", m.memory_plan.c_str());
+}
+
+// The verdict, last, and the exit status a script tests: 0 runnable, 1 not.
+int verdict(const smallthinker::ModelInspection& m, bool check) {
   for (const auto& w : m.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!m.runnable) {
+    std::fprintf(stderr, "error: %s\n", m.problem.c_str());
+    return 1;
+  }
+  if (check)
+    std::printf("%s: ok: a runnable SmallThinker model (%zu layers, %d experts, %s parameters)\n", m.path.c_str(),
+                m.layer_kinds.size(), m.n_expert, count(m.params_total).c_str());
+  return 0;
 }
 
 const bool registered = register_command({"inspect", "show a model's metadata, tensors, parameter counts and memory plan", [](CLI::App& app) {
@@ -68,10 +82,20 @@ const bool registered = register_command({"inspect", "show a model's metadata, t
   app.add_option("-b,--batch-size", o->n_batch, "prompt batch the plan reserves scratch for")->capture_default_str();
   app.add_flag("--kv-f32", o->kv_f32, "plan an f32 KV cache instead of f16");
   app.add_option("--max-array", o->max_array_items, "metadata array items shown before abbreviating")->capture_default_str();
-  return [model, o] {
+  auto check = std::make_shared<bool>(false);
+  app.add_flag("--check", *check,
+               "validate only: print one line, exit 0 if the engine can load the file and 1 if not "
+               "(without --check the exit status is the same, after the full report)");
+  return [model, o, check] {
     if (model->empty()) throw std::invalid_argument("inspect: name a model file (smallthinker inspect MODEL.gguf)");
-    print(smallthinker::inspect_model(*model, *o));
-    return 0;
+    smallthinker::SessionOptions plan;
+    plan.n_ctx = o->n_ctx;
+    plan.n_batch = o->n_batch;
+    throw_if_problem(smallthinker::check_session_options(plan));
+    if (o->n_ctx <= 0) throw std::invalid_argument("-c/--ctx-size must be at least 1 token for the plan");
+    const smallthinker::ModelInspection m = smallthinker::inspect_model(*model, *o);
+    if (!*check) print(m);
+    return verdict(m, *check);
   };
 }});
 

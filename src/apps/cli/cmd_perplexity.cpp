@@ -3,8 +3,6 @@
 // `[1]12.3456,[2]...` per chunk, then `Final estimate: PPL = X +/- Y`.
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "apps/cli/command.h"
@@ -22,10 +20,7 @@ struct PerplexityArgs {
 
 int run_perplexity(PerplexityArgs& a) {
   const std::string text_path = model_and_file(a.model, a.positional, "perplexity MODEL TEXT_FILE");
-  std::ifstream f(text_path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open the text file " + text_path);
-  std::stringstream text;
-  text << f.rdbuf();
+  const std::string text = read_input_file(text_path, "text file");
   if (a.model.session.n_ctx <= 0) throw std::invalid_argument("-c must be a positive number of tokens");
   // Like llama.cpp, a batch never spans two chunks.
   a.model.session.n_batch = std::min(a.model.session.n_batch, a.model.session.n_ctx);
@@ -33,7 +28,7 @@ int run_perplexity(PerplexityArgs& a) {
   auto model = a.model.load();
   // Special-token text such as "<|im_end|>" in the file is read as plain text; no BOS is added
   // (SmallThinker's Qwen2 tokenizer does not use one).
-  const std::vector<int32_t> tokens = model->tokenize(text.str(), /*parse_special=*/false);
+  const std::vector<int32_t> tokens = model->tokenize(text, /*parse_special=*/false);
   const int64_t n_ctx = a.model.session.n_ctx;
   const int64_t available = static_cast<int64_t>(tokens.size()) / n_ctx;
   const int64_t n_chunks = a.chunks > 0 ? std::min<int64_t>(a.chunks, available) : available;

@@ -1,8 +1,6 @@
 // `smallthinker run`: generate from a prompt given as text (-p / -f), wrapped in the chat
 // template with --chat, or as token ids (--tokens). Streams text as it is generated.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "apps/cli/command.h"
@@ -24,18 +22,14 @@ struct RunArgs {
   bool verbose_prompt = false;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read prompt file " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 int run_run(RunArgs a) {
+  throw_if_problem(smallthinker::check_n_predict(a.n_predict));
+  const smallthinker::SamplingOptions sampling = a.sampling.options();
+  // A system prompt only means something in the chat template (llama.cpp's -sys implies it).
+  if (!a.system.empty()) a.chat = true;
+  if (!a.prompt_file.empty()) a.prompt = read_input_file(a.prompt_file, "prompt file");
   auto model = a.model.load();
   smallthinker::Session session(model, a.model.session_options());
-  if (!a.prompt_file.empty()) a.prompt = read_file(a.prompt_file);
   std::vector<int32_t> prompt;
   if (!a.tokens.empty()) {
     prompt = parse_token_list(a.tokens);
@@ -62,7 +56,7 @@ int run_run(RunArgs a) {
   }
   const std::vector<int32_t> stops = text ? model->stop_tokens() : std::vector<int32_t>{};
   smallthinker::Timings t;
-  session.generate(prompt, a.n_predict, a.sampling.options(), stops, [&](int32_t tok) {
+  session.generate(prompt, a.n_predict, sampling, stops, [&](int32_t tok) {
     if (streamer) std::fputs(streamer->push(tok).c_str(), stdout);
     else std::printf("%d ", tok);
     std::fflush(stdout);
@@ -83,11 +77,12 @@ const bool registered = register_command({"run", "generate text from a prompt", 
                  "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   a->sampling.add_to(app);
   app.add_option("-p,--prompt", a->prompt, "prompt text");
-  app.add_option("-f,--file", a->prompt_file, "read the prompt from a file");
+  app.add_option("-f,--file", a->prompt_file, "read the prompt from a file ('-': standard input)");
   app.add_option("--tokens", a->tokens, "prompt as comma-separated token ids");
-  app.add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
+  app.add_option("-n,--n-predict", a->n_predict, "tokens to generate (-1 = until the end of the text or the context)")
+      ->capture_default_str();
   app.add_flag("--chat", a->chat, "wrap the prompt in the model's chat template");
-  app.add_option("--system", a->system, "system prompt for --chat");
+  app.add_option("--system", a->system, "system prompt (implies --chat)");
   app.add_flag("--no-special", a->no_special, "treat special-token text in the prompt as plain text");
   app.add_flag("--verbose-prompt", a->verbose_prompt, "print the prompt's token ids");
   return [a] { return run_run(*a); };

@@ -2,7 +2,6 @@
 // activity, and writes stats.json, CSVs and SVG pictures (expert-frequency heatmap, zero-neuron
 // fraction per layer, expert reuse distance, cache hit rate vs cache size per policy).
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -38,21 +37,21 @@ std::vector<double> parse_shares(const std::string& text) {
 
 int run_stats(StatsArgs& a) {
   const std::string prompts_path = model_and_file(a.model, a.positional, "stats MODEL PROMPTS.txt -o DIR");
-  std::ifstream f(prompts_path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open the prompts file " + prompts_path);
-  std::stringstream text;
-  text << f.rdbuf();
-  const std::vector<std::string> prompts = smallthinker::split_prompts(text.str());
+  const std::vector<std::string> prompts = smallthinker::split_prompts(read_input_file(prompts_path, "prompts file"));
   if (prompts.empty()) throw std::invalid_argument(prompts_path + " holds no prompts (one per line, or paragraphs)");
   const std::vector<double> shares = parse_shares(a.shares);
 
   auto model = a.model.load();
   std::fprintf(stderr, "running %zu prompts\n", prompts.size());
+  ProgressLine progress("stats");
   const smallthinker::ActivityLog log = smallthinker::record_activity(
       model, prompts, a.model.session_options(), a.n_predict,
-      [](size_t done, size_t total) { std::fprintf(stderr, "\rprompt %zu/%zu", done, total); },
-      [](const std::string& w) { std::fprintf(stderr, "\nwarning: %s\n", w.c_str()); });
-  std::fprintf(stderr, "\n");
+      [&progress](size_t done, size_t total) { progress.update(done, total, "prompts"); },
+      [&progress](const std::string& w) {
+        progress.finish();
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
+      });
+  progress.finish();
   const smallthinker::ActivityStats s = smallthinker::analyse_activity(log, shares);
   for (const auto& path : smallthinker::write_activity_report(log, s, a.out_dir, {a.model.model.path, prompts_path}))
     std::printf("wrote %s\n", path.c_str());

@@ -6,7 +6,6 @@
 //   ... -f corpus.jsonl --jsonl        each input line is a JSON string (so text may hold "\n")
 //   ... --roundtrip                    print decode(encode(text)) as a JSON string instead of ids
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "apps/cli/command.h"
+#include "apps/cli/common.h"
 #include "formats/gguf.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
@@ -30,14 +30,7 @@ struct Options {
   bool ids = false, no_special = false, lines = false, jsonl = false, roundtrip = false;
 };
 
-std::string read_all(const std::string& path) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_all(const std::string& path) { return read_input_file(path, "input file"); }
 
 // A token's bytes for a terminal: valid UTF-8 as is, quotes, backslashes and control bytes
 // escaped, and bytes of a partial character (common in byte-level BPE) as \xNN.

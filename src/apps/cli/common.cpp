@@ -1,10 +1,17 @@
 #include "apps/cli/common.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace st::cli {
 
@@ -14,7 +21,7 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("-c,--ctx-size", session.n_ctx, "context size in tokens (0 = the model's)")->capture_default_str();
   app.add_option("-b,--batch-size,--batch", session.n_batch, "prompt tokens per forward pass")->capture_default_str();
   app.add_option("--gating", gating, "override the router gating: softmax | sigmoid (for files that omit it)");
-  app.add_option("--window", window, "override the sliding-window size");
+  app.add_option("--window", window, "override the sliding-window size (>= 1)");
   app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 instead of f16");
   app.add_option("--routing-trace", session.routing_trace, "record the router's choices to this file (replay with `replay`)");
   app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
@@ -33,10 +40,20 @@ void ModelArgs::add_to(CLI::App& app) {
 std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   smallthinker::ModelOptions o = model;
   if (!gating.empty()) o.gating = gating;
-  if (window > 0) o.window = window;
+  if (window != kNoWindow) o.window = window;
+  throw_if_problem(smallthinker::check_session_options(session));
   o.plan_ctx = session.n_ctx > 0 ? session.n_ctx : 4096;
   o.plan_batch = session.n_batch;
   o.plan_kv_f32 = kv_f32;
+  throw_if_problem(smallthinker::check_model_options(o));
+  // More threads than the machine runs at once only wait on each other (-t 1000 ran 300x
+  // slower than -t 2): use them all, and say so.
+  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
+  if (hardware > 0 && o.n_threads > hardware) {
+    std::fprintf(stderr, "note: -t %d is more than the %d hardware threads of this machine; using %d\n", o.n_threads,
+                 hardware, hardware);
+    o.n_threads = hardware;
+  }
   if (o.sparse_reads && o.memory.empty())
     std::fprintf(stderr, "warning: --sparse-reads only applies under --memory (without it every expert is in RAM)\n");
   // On a terminal, loading shows how far the weights are (a 4 GB model takes seconds to
@@ -71,6 +88,7 @@ std::string model_and_file(ModelArgs& args, const std::vector<std::string>& posi
 smallthinker::SessionOptions ModelArgs::session_options() const {
   smallthinker::SessionOptions s = session;
   s.kv_f32 = kv_f32;
+  throw_if_problem(smallthinker::check_session_options(s));
   return s;
 }
 
@@ -89,7 +107,65 @@ void SamplingArgs::add_to(CLI::App& app) {
 smallthinker::SamplingOptions SamplingArgs::options() const {
   smallthinker::SamplingOptions o = s;
   o.seed = seed < 0 ? UINT64_MAX : static_cast<uint64_t>(seed);
+  throw_if_problem(smallthinker::check_sampling_options(o));
   return o;
+}
+
+void throw_if_problem(const std::optional<smallthinker::OptionProblem>& problem) {
+  if (!problem) return;
+  // The shared check names fields as the API does; users typed these flags.
+  static const std::map<std::string, std::string> flags = {
+      {"temperature", "--temp"},          {"top_k", "--top-k"},
+      {"top_p", "--top-p"},               {"min_p", "--min-p"},
+      {"repeat_penalty", "--repeat-penalty"}, {"repeat_last_n", "--repeat-last-n"},
+      {"presence_penalty", "--presence-penalty"}, {"frequency_penalty", "--frequency-penalty"},
+      {"n_ctx", "-c/--ctx-size"},         {"plan_ctx", "-c/--ctx-size"},
+      {"n_batch", "-b/--batch-size"},     {"plan_batch", "-b/--batch-size"},
+      {"n_threads", "-t/--threads"},      {"window", "--window"},
+      {"n_predict", "-n/--n-predict"},    {"model", "-m/--model"}};
+  const auto it = flags.find(problem->field);
+  throw std::invalid_argument((it != flags.end() ? it->second : problem->field) + " " + problem->message);
+}
+
+std::string read_input_file(const std::string& path, const std::string& what) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    throw std::runtime_error("cannot read the " + what + " " + path + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw std::runtime_error("the " + what + " " + path + " is a directory; name a file in it");
+  if (!S_ISREG(st.st_mode))
+    throw std::runtime_error("the " + what + " " + path + " is not a regular file (a FIFO, socket or device); use '-' for standard input");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read the " + what + " " + path);
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+ProgressLine::ProgressLine(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
+
+ProgressLine::~ProgressLine() { finish(); }
+
+void ProgressLine::update(size_t done, size_t total, const char* unit) {
+  if (tty_) {
+    std::fprintf(stderr, "\r%s: %zu/%zu %s", label_.c_str(), done, total, unit);
+    open_ = true;
+    if (done >= total) finish();
+    return;
+  }
+  const size_t tenth = total ? done * 10 / total : 10;
+  if (tenth == last_tenth_) return;
+  last_tenth_ = tenth;
+  std::fprintf(stderr, "%s: %zu/%zu %s\n", label_.c_str(), done, total, unit);
+}
+
+void ProgressLine::finish() {
+  if (!open_) return;
+  std::fprintf(stderr, "\n");
+  open_ = false;
 }
 
 std::vector<int32_t> parse_token_list(const std::string& text) {

@@ -4,30 +4,62 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "smallthinker/engine.h"
+#include "smallthinker/options_check.h"
 
 namespace st::cli {
 
 struct ModelArgs {
+  static constexpr int64_t kNoWindow = INT64_MIN;  // --window not given
   smallthinker::ModelOptions model;
   smallthinker::SessionOptions session;
   std::string gating;
-  int64_t window = 0;
+  int64_t window = kNoWindow;
   bool kv_f32 = false;
 
   void add_to(CLI::App& app);
-  std::shared_ptr<smallthinker::Model> load() const;  // prints warnings to stderr
-  smallthinker::SessionOptions session_options() const;
+  // Validates the options (throws naming the flag), caps -t at the hardware threads with a
+  // note, loads; prints warnings to stderr.
+  std::shared_ptr<smallthinker::Model> load() const;
+  smallthinker::SessionOptions session_options() const;  // validated
 };
 
 struct SamplingArgs {
   smallthinker::SamplingOptions s;
   int64_t seed = -1;
   void add_to(CLI::App& app);
-  smallthinker::SamplingOptions options() const;
+  smallthinker::SamplingOptions options() const;  // validated: throws naming the flag
+};
+
+// Throws std::invalid_argument for a problem of the shared option check, naming the CLI flag
+// that sets the field ("--top-p must be between 0 and 1 (got 2)").
+void throw_if_problem(const std::optional<smallthinker::OptionProblem>& problem);
+
+// The contents of a text input file; "-" reads standard input. Refuses directories, devices
+// and FIFOs by name (`what` says which input: "prompt file", "text file") instead of reading
+// nothing or blocking.
+std::string read_input_file(const std::string& path, const std::string& what);
+
+// A progress display on stderr. On a terminal one line redrawn in place (\r); in logs and
+// pipes plain lines, at most one per tenth of the work, so no \r ends up in a log file.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label);
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  void update(size_t done, size_t total, const char* unit);  // "label: done/total unit"
+  void finish();  // ends a terminal line (also done by the destructor and when done == total)
+
+ private:
+  std::string label_;
+  bool tty_ = false;
+  bool open_ = false;    // a terminal line is drawn and not ended
+  size_t last_tenth_ = SIZE_MAX;
 };
 
 // Commands written `cmd MODEL FILE` (stats, perplexity, eval) also accept `cmd -m MODEL FILE`:

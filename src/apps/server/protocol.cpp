@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "smallthinker/options_check.h"
+
 namespace st::server {
 namespace {
 
@@ -124,15 +126,18 @@ void parse_stop(const json& body, const Limits& limits, CompletionRequest& r) {
   }
 }
 
+// Types here; ranges in the check the CLI and the library share (smallthinker/options_check.h).
 void parse_sampling(const json& body, CompletionRequest& r) {
   auto& s = r.sampling;
-  if (auto v = number_field(body, "temperature", 0, 10)) s.temperature = static_cast<float>(*v);
-  if (auto v = number_field(body, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
-  if (auto v = integer_field(body, "top_k", 0, 1 << 20)) s.top_k = static_cast<int>(*v);
-  if (auto v = number_field(body, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
-  if (auto v = number_field(body, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
-  if (auto v = number_field(body, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
-  if (auto v = number_field(body, "repeat_penalty", 0, 10)) s.repeat_penalty = static_cast<float>(*v);
+  constexpr double kAny = 1e30;  // float-representable; the shared check bounds each field
+  if (auto v = number_field(body, "temperature", -kAny, kAny)) s.temperature = static_cast<float>(*v);
+  if (auto v = number_field(body, "top_p", -kAny, kAny)) s.top_p = static_cast<float>(*v);
+  if (auto v = integer_field(body, "top_k", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) s.top_k = static_cast<int>(*v);
+  if (auto v = number_field(body, "min_p", -kAny, kAny)) s.min_p = static_cast<float>(*v);
+  if (auto v = number_field(body, "presence_penalty", -kAny, kAny)) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = number_field(body, "frequency_penalty", -kAny, kAny)) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = number_field(body, "repeat_penalty", -kAny, kAny)) s.repeat_penalty = static_cast<float>(*v);
+  if (const auto p = smallthinker::check_sampling_options(s)) bad(p->field, "'" + p->field + "' " + p->message);
   // Negative seeds mean "random", as llama.cpp's -1.
   if (auto v = integer_field(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
     s.seed = *v < 0 ? UINT64_MAX : static_cast<uint64_t>(*v);
