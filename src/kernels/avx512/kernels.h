@@ -9,6 +9,12 @@
 
 namespace st::avx512 {
 
+void gemm_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+void gemm_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+void gemm_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                 size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy);
 void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
 void gemm_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
