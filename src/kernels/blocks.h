@@ -147,20 +147,34 @@ inline void unpack_scales_mins_k4(const uint8_t* scales, uint8_t sc[8], uint8_t 
   std::memcpy(m + 4, &m_hi, 4);
 }
 
-// The 16 scales of a Q3_K super-block with their offset removed (sc - 32, in -32..31).
+// Scale j (0..15) of a Q3_K super-block with its offset removed (sc - 32, in -32..31).
+inline int q3_k_scale(const uint8_t* scales, int j) {
+  return (((scales[j % 8] >> (4 * (j / 8))) & 0xF) | (((scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+// All 16 at once (same result as q3_k_scale), with whole-word masks: the low nibbles of bytes
+// 0-7 are scales 0-7 and their high nibbles 8-15; byte 8 + i holds the top 2 bits of scales i,
+// i + 4, i + 8, i + 12 at bits 0, 2, 4, 6.
 inline void unpack_scales_q3_k(const uint8_t* scales, int8_t out[16]) {
-  for (int j = 0; j < 16; ++j) {
-    const int lo = (scales[j % 8] >> (4 * (j / 8))) & 0xF;
-    const int hi = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-    out[j] = static_cast<int8_t>((lo | (hi << 4)) - 32);
-  }
+  uint32_t w[3];
+  std::memcpy(w, scales, sizeof w);
+  const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+  const uint32_t o[4] = {(w[0] & m4) | ((w[2] & m2) << 4), (w[1] & m4) | (((w[2] >> 2) & m2) << 4),
+                         ((w[0] >> 4) & m4) | (((w[2] >> 4) & m2) << 4), ((w[1] >> 4) & m4) | (((w[2] >> 6) & m2) << 4)};
+  uint8_t u[16];
+  std::memcpy(u, o, sizeof u);
+  for (int j = 0; j < 16; ++j) out[j] = static_cast<int8_t>(u[j] - 32);
+}
+
+// Scale j (0..7) of an IQ4_XS super-block (`block` at its first byte) with its offset removed.
+inline int iq4_xs_scale(const uint8_t* block, int j) {
+  const int hi = (block[2] | (block[3] << 8)) >> (2 * j);
+  return (((block[4 + j / 2] >> (4 * (j % 2))) & 0xF) | ((hi & 3) << 4)) - 32;
 }
 
 // The 8 sub-block scales of an IQ4_XS super-block with their offset removed (ls - 32).
 inline void unpack_scales_iq4_xs(const uint8_t* block, int8_t out[8]) {
-  const int hi = block[2] | (block[3] << 8);
-  for (int j = 0; j < 8; ++j)
-    out[j] = static_cast<int8_t>((((block[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (((hi >> (2 * j)) & 3) << 4)) - 32);
+  for (int j = 0; j < 8; ++j) out[j] = static_cast<int8_t>(iq4_xs_scale(block, j));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <functional>
+#include <random>
 
 #include "kernel_test_util.h"
 
@@ -121,6 +122,21 @@ TEST(LowBitKernels, IQ4XSExtremeCodes) {
     for (size_t i = 0; i < sizeof blk->qs; ++i) blk->qs[i] = code_byte(r, i);
   });
   expect_every_isa_matches_ref(TensorType::IQ4_XS, w);
+}
+
+// The SIMD kernels' whole-word scale unpackers agree with the per-scale definitions on every
+// bit pattern (random bytes: each scale bit is set and clear many times).
+TEST(LowBitKernels, ScaleUnpackersAgree) {
+  std::mt19937 rng(8);
+  for (int trial = 0; trial < 2000; ++trial) {
+    uint8_t b[16];
+    for (auto& v : b) v = static_cast<uint8_t>(rng());
+    int8_t q3[16], iq[8];
+    unpack_scales_q3_k(b, q3);
+    for (int j = 0; j < 16; ++j) ASSERT_EQ(q3[j], q3_k_scale(b, j)) << "q3_k scale " << j;
+    unpack_scales_iq4_xs(b, iq);
+    for (int j = 0; j < 8; ++j) ASSERT_EQ(iq[j], iq4_xs_scale(b, j)) << "iq4_xs scale " << j;
+  }
 }
 
 // Hand-made blocks against the format's definition, independent of ref/'s code: Q3_K with

@@ -193,11 +193,9 @@ struct PackQ3_K {
   static constexpr bool kHasMin = false;
   static void scales(const uint8_t* row, int64_t c, float* scale, float*) {
     const uint8_t* b = row + (c / 8) * sizeof(BlockQ3_K);
-    int8_t sc[16];
-    unpack_scales_q3_k(b + 96, sc);
     const float d = load_half(b + 108);
-    scale[0] = d * sc[2 * (c % 8)];
-    scale[1] = d * sc[2 * (c % 8) + 1];
+    scale[0] = d * static_cast<float>(q3_k_scale(b + 96, static_cast<int>(2 * (c % 8))));
+    scale[1] = d * static_cast<float>(q3_k_scale(b + 96, static_cast<int>(2 * (c % 8) + 1)));
   }
   static __m256i codes(const uint8_t* row, int64_t c) {
     const uint8_t* b = row + (c / 8) * sizeof(BlockQ3_K);
@@ -229,6 +227,35 @@ struct PackQ2_K {
   }
 };
 
+// The 16 scales of a Q3_K super-block minus 32, as int8 (blocks.h's unpack_scales_q3_k with
+// the final subtraction in one vector instruction).
+inline __m128i q3_k_scales_i8(const uint8_t* scales) {
+  uint32_t w[3];
+  std::memcpy(w, scales, sizeof w);
+  const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+  const __m128i u = _mm_setr_epi32(static_cast<int32_t>((w[0] & m4) | ((w[2] & m2) << 4)),
+                                   static_cast<int32_t>((w[1] & m4) | (((w[2] >> 2) & m2) << 4)),
+                                   static_cast<int32_t>(((w[0] >> 4) & m4) | (((w[2] >> 4) & m2) << 4)),
+                                   static_cast<int32_t>(((w[1] >> 4) & m4) | (((w[2] >> 6) & m2) << 4)));
+  return _mm_sub_epi8(u, _mm_set1_epi8(32));
+}
+
+// For the super-block kernels with 16 scales of 16 elements (Q2_K, Q3_K): the scales as int16
+// (sc16, lanes in order) -> the vector holding scale 2k8 in the low 128-bit lane and 2k8 + 1 in
+// the high one, for quarter k8 = 0..7 of the super-block. Both halves of sc16 are first copied
+// to both lanes, so one in-lane pshufb per quarter picks the pair.
+struct QuarterScales {
+  __m256i lo, hi;  // scales 0-7 / 8-15 in both lanes
+  explicit QuarterScales(__m256i sc16)
+      : lo(_mm256_permute4x64_epi64(sc16, 0x44)), hi(_mm256_permute4x64_epi64(sc16, 0xEE)) {}
+  __m256i of(int k8) const {
+    const int k = k8 % 4;
+    const __m256i ctrl = _mm256_setr_m128i(_mm_set1_epi16(static_cast<int16_t>((4 * k) | ((4 * k + 1) << 8))),
+                                           _mm_set1_epi16(static_cast<int16_t>((4 * k + 2) | ((4 * k + 3) << 8))));
+    return _mm256_shuffle_epi8(k8 < 4 ? lo : hi, ctrl);
+  }
+};
+
 // The IQ4_NL grid in both 128-bit lanes, for pshufb lookups of 4-bit codes.
 inline __m256i iq4nl_grid() {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
@@ -252,9 +279,7 @@ struct PackIQ4_XS {
   static constexpr bool kHasMin = false;
   static void scales(const uint8_t* row, int64_t c, float* scale, float*) {
     const uint8_t* b = row + (c / 8) * sizeof(BlockIQ4_XS);
-    int8_t ls[8];
-    unpack_scales_iq4_xs(b, ls);
-    *scale = load_half(b) * ls[c % 8];
+    *scale = load_half(b) * static_cast<float>(iq4_xs_scale(b, static_cast<int>(c % 8)));
   }
   static __m256i codes(const uint8_t* row, int64_t c) {
     const uint8_t* b = row + (c / 8) * sizeof(BlockIQ4_XS);

@@ -21,6 +21,7 @@ float dot_row(int64_t n, const void* w, const void* a) {
     std::memcpy(&ad, ab, 4);
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb));
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+    const QuarterScales scales(_mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F))));
     const int32_t summ = hsum_i32(_mm256_madd_epi16(loadu256(ab + 4 + kQK_K), m16));
     __m256i isum = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
@@ -29,9 +30,7 @@ float dot_row(int64_t n, const void* w, const void* a) {
         const int k8 = 4 * h + k;  // sub-blocks 2k8 (lanes 0-15) and 2k8+1 (16-31)
         const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), m3);
         const __m256i p = _mm256_maddubs_epi16(q, loadu256(ab + 4 + 32 * k8));
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(wb[2 * k8 + 1] & 0xF)),
-                                           _mm_set1_epi16(static_cast<int16_t>(wb[2 * k8] & 0xF)));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scales.of(k8)));
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(wb + 80) * ad), _mm256_cvtepi32_ps(isum), acc);

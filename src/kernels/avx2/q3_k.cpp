@@ -19,9 +19,9 @@ float dot_row(int64_t n, const void* w, const void* a) {
   for (int64_t i = 0; i < n / kQK_K; ++i, wb += sizeof(BlockQ3_K), ab += sizeof(BlockQ8_K)) {
     float ad;
     std::memcpy(&ad, ab, 4);
-    alignas(16) int8_t sc[16];
-    unpack_scales_q3_k(wb + 96, sc);
     const __m256i hmask = loadu256(wb);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales_i8(wb + 96));
+    const QuarterScales scales(sc16);
     __m256i isum = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const __m256i qs = loadu256(wb + 32 + 32 * h);
@@ -31,12 +31,10 @@ float dot_row(int64_t n, const void* w, const void* a) {
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hmask, k8), m1);
         const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
         const __m256i p = _mm256_maddubs_epi16(q, loadu256(ab + 4 + 32 * k8));
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k8 + 1]), _mm_set1_epi16(sc[2 * k8]));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scales.of(k8)));
       }
     }
     const __m256i bsums = loadu256(ab + 4 + kQK_K);
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sc)));
     const int32_t zero_term = 4 * hsum_i32(_mm256_madd_epi16(bsums, sc16));
     sum += load_half(wb + 108) * ad * static_cast<float>(hsum_i32(isum) - zero_term);
   }

@@ -45,7 +45,10 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm_groups = gemm_groups_q6_k;
       break;
     case TensorType::Q2_K: t.gemm = gemm_q2_k; break;
-    case TensorType::Q3_K: t.gemm = gemm_q3_k; break;
+    case TensorType::Q3_K:
+      t.gemm = gemm_q3_k;
+      t.gemm_groups = gemm_groups_q3_k;
+      break;
     // IQ4_NL: grid values biased to u8 (zero point 128 through the activation sums).
     case TensorType::IQ4_NL:
       BlockKernels<PackBiased<PackIQ4_NL>, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, false);

@@ -19,7 +19,7 @@ int code_q3_k(const BlockQ3_K& b, int e) {
   return lo | (hi << 2);
 }
 
-// Inverse of unpack_scales_q3_k (blocks.h): sc[j] in -32..31.
+// Inverse of q3_k_scale (blocks.h): sc[j] in -32..31.
 void pack_scales_q3_k(const int8_t sc[16], uint8_t scales[12]) {
   std::memset(scales, 0, 12);
   for (int j = 0; j < 16; ++j) {
@@ -35,8 +35,8 @@ void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const BlockQ3_K*>(src);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = fp16_to_fp32(b[i].d);
-    int8_t sc[16];
-    unpack_scales_q3_k(b[i].scales, sc);
+    int sc[16];
+    for (int j = 0; j < 16; ++j) sc[j] = q3_k_scale(b[i].scales, j);
     for (int e = 0; e < kQK_K; ++e)
       dst[i * kQK_K + e] = d * static_cast<float>(sc[e / 16]) * static_cast<float>(code_q3_k(b[i], e) - 4);
   }
@@ -92,13 +92,11 @@ float vec_dot_q3_k(int64_t n, const void* w_row, const void* act_row) {
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    int8_t sc[16];
-    unpack_scales_q3_k(w[i].scales, sc);
     int sumi = 0;
     for (int j = 0; j < 16; ++j) {
       int dot = 0;
       for (int l = 0; l < 16; ++l) dot += (code_q3_k(w[i], 16 * j + l) - 4) * a[i].qs[16 * j + l];
-      sumi += sc[j] * dot;
+      sumi += q3_k_scale(w[i].scales, j) * dot;
     }
     sum += fp16_to_fp32(w[i].d) * a[i].d * static_cast<float>(sumi);
   }
