@@ -182,7 +182,8 @@ std::string name(const char* what, TensorType t, Isa isa, const std::string& sha
 
 int register_all() {
   using T = TensorType;
-  const T types[] = {T::Q4_0, T::Q8_0, T::Q4_K, T::Q6_K, T::Q5_K, T::Q4_1, T::Q5_0, T::Q5_1, T::F16, T::BF16, T::F32};
+  const T types[] = {T::Q4_0, T::Q8_0, T::Q4_K, T::Q6_K, T::Q5_K, T::Q4_1, T::Q5_0, T::Q5_1, T::Q3_K,
+                     T::Q2_K, T::IQ4_NL, T::IQ4_XS, T::F16, T::BF16, T::F32};
   for (Isa isa : available_isas()) {
     for (T t : types) {
       const int64_t big_rows = static_cast<int64_t>(110e6 / static_cast<double>(row_bytes(t, 1536))) + 1;

@@ -224,8 +224,9 @@ struct InspectTensor {
   std::string name;
   std::string type;
   std::vector<int64_t> ne;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;                  // 0 with size_known false: a type id without a known layout
   uint64_t offset = 0;                 // absolute file offset of the data
+  bool size_known = true;
 };
 struct ModelInspection {
   std::string path;

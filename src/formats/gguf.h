@@ -77,6 +77,8 @@ struct GgufTensorInfo {
   uint64_t file_offset = 0;      // absolute position in the file (for direct reads)
   uint64_t n_bytes = 0;          // validated: ne[0] a whole number of blocks, inside the file
   const uint8_t* data = nullptr; // into the mapping; valid while the GgufFile lives
+  // `type` may be any ggml id (has_layout(type) false for ids without a known block layout:
+  // then n_bytes is 0 and data null; the offset is still checked to lie inside the file).
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }

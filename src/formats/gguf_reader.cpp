@@ -267,6 +267,13 @@ uint64_t alignment_from(Cursor& c, const GgufValue& v) {
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __builtin_mul_overflow(a, b, &out); }
 
+void read_data_offset(Cursor& c, GgufTensorInfo& t, uint64_t alignment) {
+  t.offset = c.read<uint64_t>("the data offset");
+  if (t.offset % alignment != 0)
+    c.fail("data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+           std::to_string(alignment));
+}
+
 void read_tensor_info(Cursor& c, GgufTensorInfo& t, uint64_t alignment) {
   const uint32_t n_dims = c.read<uint32_t>("n_dims");
   if (n_dims < 1 || n_dims > kMaxDims)
@@ -283,9 +290,11 @@ void read_tensor_info(Cursor& c, GgufTensorInfo& t, uint64_t alignment) {
     t.ne[d] = static_cast<int64_t>(ne);
   }
   const uint32_t type_id = c.read<uint32_t>("the tensor type");
+  // Any id is accepted: a type without a known layout leaves n_bytes 0 and data null, so the
+  // file still opens (inspect lists it) and whoever needs the data reports the type by name.
+  t.type = static_cast<TensorType>(type_id);
   const auto info = tensor_type_info(type_id);
-  if (!info) c.fail("unknown or unsupported tensor type id " + std::to_string(type_id));
-  t.type = info->type;
+  if (!info) return read_data_offset(c, t, alignment);
   if (t.ne[0] % info->block_size != 0)
     c.fail("ne[0] = " + std::to_string(t.ne[0]) + " is not a whole number of " + std::string(info->name) +
            " blocks (" + std::to_string(info->block_size) + " elements each)");
@@ -294,10 +303,7 @@ void read_tensor_info(Cursor& c, GgufTensorInfo& t, uint64_t alignment) {
   if (mul_overflows(blocks_per_row, info->block_bytes, row_size) ||
       mul_overflows(row_size, static_cast<uint64_t>(t.n_rows()), t.n_bytes))
     c.fail("the byte size overflows 64 bits");
-  t.offset = c.read<uint64_t>("the data offset");
-  if (t.offset % alignment != 0)
-    c.fail("data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-           std::to_string(alignment));
+  read_data_offset(c, t, alignment);
 }
 
 // Why a path that is not a regular file cannot be a model.
@@ -412,7 +418,7 @@ void GgufFile::parse_all() {
              std::to_string(t.n_bytes) + " bytes) extends beyond the end of the file (" + std::to_string(size_) +
              " bytes; truncated file?)");
     t.file_offset = data_offset_ + t.offset;
-    t.data = bytes_ + t.file_offset;
+    t.data = has_layout(t.type) ? bytes_ + t.file_offset : nullptr;
   }
 }
 

@@ -23,10 +23,16 @@
 namespace st {
 namespace {
 
-constexpr std::array kTypes{TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
-                            TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q8_1, TensorType::Q4_K,
-                            TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_K};
+constexpr std::array kTypes{TensorType::F32,  TensorType::F16,    TensorType::BF16,  TensorType::Q4_0, TensorType::Q4_1,
+                            TensorType::Q5_0, TensorType::Q5_1,   TensorType::Q8_0,  TensorType::Q8_1, TensorType::Q2_K,
+                            TensorType::Q3_K, TensorType::Q4_K,   TensorType::Q5_K,  TensorType::Q6_K, TensorType::Q8_K,
+                            TensorType::IQ4_NL, TensorType::IQ4_XS};
 constexpr std::array kIsas{Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon, Isa::neon_dotprod};
+
+std::invalid_argument no_kernels(TensorType type) {
+  return std::invalid_argument("tensor type " + type_label(type) + " has no kernels in this engine (weight types: " +
+                               supported_weight_types() + ")");
+}
 
 template <VecDotFn Dot>
 KernelTable weight_table(TensorType type, TensorType dot_type, DequantizeRowFn dq, QuantizeRowFn q) {
@@ -57,17 +63,26 @@ KernelTable ref_table(TensorType type) {
       return weight_table<ref::vec_dot_q5_1>(type, T::Q8_1, ref::dequantize_row_q5_1, ref::quantize_row_q5_1);
     case T::Q8_0:
       return weight_table<ref::vec_dot_q8_0>(type, T::Q8_0, ref::dequantize_row_q8_0, ref::quantize_row_q8_0);
+    case T::Q2_K:
+      return weight_table<ref::vec_dot_q2_k>(type, T::Q8_K, ref::dequantize_row_q2_k, ref::quantize_row_q2_k);
+    case T::Q3_K:
+      return weight_table<ref::vec_dot_q3_k>(type, T::Q8_K, ref::dequantize_row_q3_k, ref::quantize_row_q3_k);
     case T::Q4_K:
       return weight_table<ref::vec_dot_q4_k>(type, T::Q8_K, ref::dequantize_row_q4_k, ref::quantize_row_q4_k);
     case T::Q5_K:
       return weight_table<ref::vec_dot_q5_k>(type, T::Q8_K, ref::dequantize_row_q5_k, ref::quantize_row_q5_k);
     case T::Q6_K:
       return weight_table<ref::vec_dot_q6_k>(type, T::Q8_K, ref::dequantize_row_q6_k, ref::quantize_row_q6_k);
+    case T::IQ4_NL:
+      return weight_table<ref::vec_dot_iq4_nl>(type, T::Q8_0, ref::dequantize_row_iq4_nl, ref::quantize_row_iq4_nl);
+    case T::IQ4_XS:
+      return weight_table<ref::vec_dot_iq4_xs>(type, T::Q8_K, ref::dequantize_row_iq4_xs, ref::quantize_row_iq4_xs);
     // Activation-only types: produced by quantize_row, never multiplied as weights.
     case T::Q8_1: return {type, type, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr, nullptr, nullptr};
     case T::Q8_K: return {type, type, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr, nullptr, nullptr};
+    default: break;
   }
-  throw std::invalid_argument("kernel_table: unsupported tensor type " + std::to_string(static_cast<uint32_t>(type)));
+  throw no_kernels(type);
 }
 
 struct CpuFeatures {
@@ -210,7 +225,24 @@ const KernelTable& kernel_table(TensorType type, Isa isa) {
   const TypeTables& tables = tables_for(isa);
   for (size_t i = 0; i < kTypes.size(); ++i)
     if (kTypes[i] == type) return tables[i];
-  throw std::invalid_argument("kernel_table: unsupported tensor type " + std::to_string(static_cast<uint32_t>(type)));
+  throw no_kernels(type);
+}
+
+bool kernels_supported(TensorType type) {
+  for (TensorType t : kTypes)
+    if (t == type) return true;
+  return false;
+}
+
+bool weight_type_supported(TensorType type) {
+  return kernels_supported(type) && type != TensorType::Q8_1 && type != TensorType::Q8_K;
+}
+
+std::string supported_weight_types() {
+  std::string s;
+  for (TensorType t : kTypes)
+    if (weight_type_supported(t)) s += (s.empty() ? "" : ", ") + std::string(tensor_type_name(t));
+  return s;
 }
 
 const KernelTable& kernel_table(TensorType type) { return kernel_table(type, active_isa()); }

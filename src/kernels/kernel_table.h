@@ -5,8 +5,8 @@
 // tests compare every ISA against ref/ and ref/ against the numpy oracle.
 //
 // Dot products follow ggml's scheme: weights stay in their storage type and the activation
-// row is quantized once into the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q5_0/Q8_0,
-// Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, F16/BF16/F32 for the float types), so a layer
+// row is quantized once into the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL,
+// Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS, F16/BF16/F32 for the float types), so a layer
 // quantizes its input once and reuses it for every row.
 //
 // Contracts shared by every kernel:
@@ -23,6 +23,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -129,5 +130,13 @@ Isa active_isa();
 const IsaKernels& isa_kernels();         // of the active ISA
 const IsaKernels& isa_kernels(Isa isa);  // throws like kernel_table(type, isa)
 std::vector<Isa> available_isas();  // those this CPU can run, scalar first
+
+// True when `type` has a kernel table (kernel_table would not throw for it).
+bool kernels_supported(TensorType type);
+// True when `type` can be a weight (it has dot-product kernels).
+bool weight_type_supported(TensorType type);
+// The weight types with kernels, "f32, f16, bf16, q4_0, ...": for error messages that tell
+// the user what a file must use instead.
+std::string supported_weight_types();
 
 }  // namespace st

@@ -38,9 +38,7 @@ class Loader {
     std::vector<int64_t> want = {n_cols, n_rows};
     if (n_stack) want.push_back(n_stack);
     const auto& t = info(name, want);
-    if (!kernel_table(t.type).vec_dot)
-      throw std::runtime_error(f_.path() + ": tensor '" + name + "' has type " + std::string(tensor_type_name(t.type)) +
-                               ", which is not a weight type (re-quantize the model)");
+    if (!weight_type_supported(t.type)) unsupported(name, t);
     TensorView v;
     v.type = t.type;
     v.n_cols = n_cols;
@@ -48,6 +46,14 @@ class Loader {
     v.row_bytes = row_bytes(t.type, n_cols);
     v.data = t.data;
     return v;
+  }
+
+  // A type the file may legally hold but this engine cannot compute with (an i-quant without
+  // kernels yet, TQ1_0, MXFP4, an unknown id): name it, the tensor, and what works instead.
+  [[noreturn]] void unsupported(const std::string& name, const GgufTensorInfo& t) const {
+    throw std::runtime_error(f_.path() + ": tensor '" + name + "' has type " + type_label(t.type) +
+                             ", which this engine cannot compute with (supported weight types: " +
+                             supported_weight_types() + "); re-quantize the model to one of them");
   }
 
   ExpertTensor experts(const std::string& name, int64_t n_cols, int64_t rows_per_expert) const {
@@ -60,6 +66,7 @@ class Loader {
 
   std::vector<float> vector_f32(const std::string& name, int64_t n) const {
     const auto& t = info(name, {n});
+    if (!kernels_supported(t.type)) unsupported(name, t);
     std::vector<float> out(static_cast<size_t>(n));
     kernel_table(t.type).dequantize_row(t.data, out.data(), n);
     return out;

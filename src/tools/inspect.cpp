@@ -95,9 +95,10 @@ ModelInspection inspect_model(const std::string& path, const InspectOptions& o) 
   for (const auto& t : f->tensors()) {
     InspectTensor it;
     it.name = t.name;
-    it.type = std::string(st::tensor_type_name(t.type));
+    it.type = st::type_label(t.type);
     it.ne.assign(t.ne, t.ne + std::max(1, t.n_dims));
     it.bytes = t.n_bytes;
+    it.size_known = st::has_layout(t.type);
     it.offset = t.file_offset;
     r.tensors.push_back(std::move(it));
     const auto n = static_cast<uint64_t>(t.n_elements());

@@ -1,5 +1,6 @@
 #include "tools/quant_rules.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace smallthinker {
@@ -10,19 +11,23 @@ using st::TensorType;
 struct SchemeRow {
   const char* name;
   TensorType base;
-  bool k_mixture;
+  Mixture mixture;
   uint32_t file_type;  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8,
-                       // Q5_1 9, Q4_K_S 14, Q4_K_M 15, Q5_K_S 16, Q5_K_M 17, Q6_K 18, BF16 32
+                       // Q5_1 9, Q2_K 10, Q3_K_S 11, Q3_K_M 12, Q3_K_L 13, Q4_K_S 14, Q4_K_M 15,
+                       // Q5_K_S 16, Q5_K_M 17, Q6_K 18, IQ4_NL 25, IQ4_XS 30, BF16 32
 };
 
 constexpr SchemeRow kSchemes[] = {
-    {"f32", TensorType::F32, false, 0},     {"f16", TensorType::F16, false, 1},
-    {"bf16", TensorType::BF16, false, 32},  {"q8_0", TensorType::Q8_0, false, 7},
-    {"q4_0", TensorType::Q4_0, false, 2},   {"q4_1", TensorType::Q4_1, false, 3},
-    {"q5_0", TensorType::Q5_0, false, 8},   {"q5_1", TensorType::Q5_1, false, 9},
-    {"q4_k", TensorType::Q4_K, false, 14},  {"q5_k", TensorType::Q5_K, false, 16},
-    {"q6_k", TensorType::Q6_K, false, 18},  {"q4_k_m", TensorType::Q4_K, true, 15},
-    {"q5_k_m", TensorType::Q5_K, true, 17},
+    {"f32", TensorType::F32, Mixture::plain, 0},         {"f16", TensorType::F16, Mixture::plain, 1},
+    {"bf16", TensorType::BF16, Mixture::plain, 32},      {"q8_0", TensorType::Q8_0, Mixture::plain, 7},
+    {"q4_0", TensorType::Q4_0, Mixture::plain, 2},       {"q4_1", TensorType::Q4_1, Mixture::plain, 3},
+    {"q5_0", TensorType::Q5_0, Mixture::plain, 8},       {"q5_1", TensorType::Q5_1, Mixture::plain, 9},
+    {"q4_k", TensorType::Q4_K, Mixture::plain, 14},      {"q5_k", TensorType::Q5_K, Mixture::plain, 16},
+    {"q6_k", TensorType::Q6_K, Mixture::plain, 18},      {"q4_k_m", TensorType::Q4_K, Mixture::k_m, 15},
+    {"q5_k_m", TensorType::Q5_K, Mixture::k_m, 17},      {"q2_k", TensorType::Q2_K, Mixture::q2_k, 10},
+    {"q3_k_s", TensorType::Q3_K, Mixture::q3_k_s, 11},   {"q3_k_m", TensorType::Q3_K, Mixture::q3_k_m, 12},
+    {"q3_k_l", TensorType::Q3_K, Mixture::q3_k_l, 13},   {"q4_k_s", TensorType::Q4_K, Mixture::q4_k_s, 14},
+    {"iq4_nl", TensorType::IQ4_NL, Mixture::plain, 25},  {"iq4_xs", TensorType::IQ4_XS, Mixture::plain, 30},
 };
 
 bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
@@ -39,6 +44,10 @@ TensorType fit_row(TensorType t, int64_t ne0) {
       case TensorType::Q4_K: t = TensorType::Q5_0; break;
       case TensorType::Q5_K: t = TensorType::Q5_1; break;
       case TensorType::Q6_K: t = TensorType::Q8_0; break;
+      // No 2- or 3-bit type has 32-element blocks: the non-linear 4-bit one is the closest.
+      case TensorType::Q2_K:
+      case TensorType::Q3_K:
+      case TensorType::IQ4_XS: t = TensorType::IQ4_NL; break;
       default: return TensorType::F16;  // 32-element blocks do not fit either
     }
   }
@@ -62,7 +71,7 @@ std::optional<QuantScheme> quant_scheme_from_name(std::string_view name) {
   std::string lower(name);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const auto& r : kSchemes)
-    if (lower == r.name) return QuantScheme{r.name, r.base, r.k_mixture, r.file_type};
+    if (lower == r.name) return QuantScheme{r.name, r.base, r.mixture == Mixture::k_m, r.file_type, r.mixture};
   return std::nullopt;
 }
 
@@ -98,6 +107,36 @@ bool uses_more_bits(int layer, int n_layer) {
   return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
 }
 
+namespace {
+
+// The low-bit schemes' departures from the base type (docs/QUANTIZE.md). Attention is a few
+// percent of the model and stays resident under --memory, so bits spent there are cheap;
+// ffn_down feeds the residual stream directly; the gate/up experts are most of the bytes.
+TensorType mixture_type(Mixture mix, TensorType want, const TensorKind& k, int n_layer) {
+  using R = TensorRole;
+  const bool more = k.layer >= 0 && uses_more_bits(k.layer, n_layer);
+  const bool first_eighth = k.layer >= 0 && k.layer < std::max(1, n_layer / 8);
+  const bool down = k.role == R::ffn_down_exps, v = k.role == R::attn_v, out = k.role == R::attn_out;
+  switch (mix) {
+    case Mixture::plain:
+    case Mixture::q3_k_s: return want;
+    case Mixture::k_m: return (v || down) && more ? TensorType::Q6_K : want;
+    case Mixture::q4_k_s: return (v || down) && first_eighth ? TensorType::Q5_K : want;
+    case Mixture::q3_k_m:
+      if (v) return TensorType::Q5_K;
+      if (out || (down && more)) return TensorType::Q4_K;
+      return want;
+    case Mixture::q3_k_l: return v || out || down ? TensorType::Q5_K : want;
+    case Mixture::q2_k:
+      if (v) return TensorType::Q4_K;
+      if (down || out || k.role == R::attn_q || k.role == R::attn_k) return TensorType::Q3_K;
+      return want;
+  }
+  return want;
+}
+
+}  // namespace
+
 TensorType choose_tensor_type(const QuantScheme& s, bool pure, const TensorFacts& t) {
   const TensorKind k = tensor_kind(t.name);
   // Norm vectors are tiny and feed every activation; routers are tiny, and their logits pick
@@ -109,11 +148,8 @@ TensorType choose_tensor_type(const QuantScheme& s, bool pure, const TensorFacts
   TensorType want = s.base;
   const bool is_output = k.role == TensorRole::output || (k.role == TensorRole::token_embd && t.tied_output);
   // lm_head: every token's logits go through it, and its error lands directly on them.
-  if (is_output && bits(want) < bits(TensorType::Q6_K)) want = TensorType::Q6_K;
-  if (s.k_mixture && k.layer >= 0 && (k.role == TensorRole::attn_v || k.role == TensorRole::ffn_down_exps) &&
-      uses_more_bits(k.layer, t.n_layer))
-    want = TensorType::Q6_K;
-  return fit_row(want, t.ne0);
+  if (is_output) return fit_row(bits(want) < bits(TensorType::Q6_K) ? TensorType::Q6_K : want, t.ne0);
+  return fit_row(mixture_type(s.mixture, want, k, t.n_layer), t.ne0);
 }
 
 }  // namespace smallthinker

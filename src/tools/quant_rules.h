@@ -12,11 +12,23 @@
 
 namespace smallthinker {
 
+// How a scheme departs from its base type for particular tensors (docs/QUANTIZE.md).
+enum class Mixture {
+  plain,   // base everywhere (lm_head at least Q6_K)
+  k_m,     // q4_k_m / q5_k_m: Q6_K attn_v and ffn_down_exps in the "more bits" layers
+  q4_k_s,  // Q5_K attn_v and ffn_down_exps in the first eighth of the layers
+  q3_k_s,  // Q3_K everywhere but lm_head
+  q3_k_m,  // Q5_K attn_v, Q4_K attn_output, Q4_K ffn_down_exps in the "more bits" layers
+  q3_k_l,  // Q5_K attn_v, attn_output and every ffn_down_exps
+  q2_k,    // Q2_K gate/up experts; Q3_K ffn_down_exps and attention, Q4_K attn_v
+};
+
 struct QuantScheme {
   std::string name;                      // as the user spelled it, lower case: "q4_k_m"
   st::TensorType base = st::TensorType::F32;  // the type of most matrices
   bool k_mixture = false;                // the _M schemes: more bits for attn_v / ffn_down of some layers
   uint32_t llama_file_type = 0;          // general.file_type (llama.cpp's llama_ftype)
+  Mixture mixture = Mixture::plain;
 };
 
 // nullopt for an unknown name; quant_scheme_names() lists the accepted ones.
@@ -43,7 +55,8 @@ struct TensorFacts {
 // The type a tensor gets. Norms (1-D) and routers stay F32 whatever the scheme; with `pure`
 // every other tensor gets scheme.base; otherwise the scheme's rules apply (docs/QUANTIZE.md).
 // Where the row length is not a whole number of blocks, a type with smaller blocks of about
-// the same precision is used (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16).
+// the same precision is used (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K / Q3_K /
+// IQ4_XS -> IQ4_NL, then F16).
 st::TensorType choose_tensor_type(const QuantScheme& scheme, bool pure, const TensorFacts& t);
 
 // llama.cpp's "use more bits" layer pattern for the _M schemes: the first and last eighth of

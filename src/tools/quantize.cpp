@@ -48,9 +48,9 @@ void quantize_model(const std::string& in_path, const std::string& out_path, con
   for (size_t i = 0; i < tensors.size(); ++i) {
     const st::GgufTensorInfo& t = tensors[i];
     const st::TensorType out_type = choose_tensor_type(*scheme, o.pure, {t.name, t.n_dims, t.ne[0], n_layer, tied});
-    if (!st::kernel_table(t.type).dequantize_row)
-      throw std::runtime_error(in_path + ": tensor '" + t.name + "' has type " + std::string(st::tensor_type_name(t.type)) +
-                               ", which cannot be read back");
+    if (!st::kernels_supported(t.type))
+      throw std::runtime_error(in_path + ": tensor '" + t.name + "' has type " + st::type_label(t.type) +
+                               ", which this engine cannot read (supported: " + st::supported_weight_types() + ")");
     std::vector<int64_t> ne(t.ne, t.ne + std::max(1, t.n_dims));
     TensorReport& r = reports[i];
     r.name = t.name;

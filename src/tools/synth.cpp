@@ -131,8 +131,9 @@ void synth_model(const SynthOptions& o, const std::string& path, const std::func
   if (s.n_head % s.n_head_kv != 0) throw std::invalid_argument("heads must be a multiple of kv heads");
   if (s.n_expert_used > s.n_expert) throw std::invalid_argument("experts-used exceeds experts");
   const auto type = st::tensor_type_from_name(o.type);
-  if (!type || !st::kernel_table(*type).vec_dot)
-    throw std::invalid_argument("unknown or unsupported weight type '" + o.type + "'");
+  if (!type || !st::weight_type_supported(*type))
+    throw std::invalid_argument("unknown or unsupported weight type '" + o.type + "' (supported: " +
+                                st::supported_weight_types() + ")");
 
   st::ThreadPool pool(o.n_threads);
   st::GgufWriter w;
@@ -215,6 +216,9 @@ std::vector<float> dequantize_tensor(const std::string& gguf_path, const std::st
   const auto file = st::GgufFile::open(gguf_path);
   const st::GgufTensorInfo* t = file->find_tensor(tensor_name);
   if (!t) throw std::invalid_argument(gguf_path + ": no tensor named '" + tensor_name + "'");
+  if (!st::kernels_supported(t->type))
+    throw std::runtime_error(gguf_path + ": tensor '" + tensor_name + "' has type " + st::type_label(t->type) +
+                             ", which this engine cannot dequantize (supported: " + st::supported_weight_types() + ")");
   std::vector<float> out(static_cast<size_t>(t->n_elements()));
   const st::KernelTable& kt = st::kernel_table(t->type);
   const size_t rb = st::row_bytes(t->type, t->ne[0]);

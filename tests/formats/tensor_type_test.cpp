@@ -20,6 +20,16 @@ TEST(TensorType, BlockSizesMatchGgml) {
       {TensorType::Q8_0, 8, 32, 34},    {TensorType::Q8_1, 9, 32, 36},    {TensorType::Q4_K, 12, 256, 144},
       {TensorType::Q5_K, 13, 256, 176}, {TensorType::Q6_K, 14, 256, 210}, {TensorType::Q8_K, 15, 256, 292},
       {TensorType::BF16, 30, 1, 2},
+      // ggml-common.h: block_q2_K, block_q3_K, the i-quants, and the types we only name.
+      {TensorType::Q2_K, 10, 256, 84},      {TensorType::Q3_K, 11, 256, 110},    {TensorType::IQ2_XXS, 16, 256, 66},
+      {TensorType::IQ2_XS, 17, 256, 74},    {TensorType::IQ3_XXS, 18, 256, 98},  {TensorType::IQ1_S, 19, 256, 50},
+      {TensorType::IQ4_NL, 20, 32, 18},     {TensorType::IQ3_S, 21, 256, 110},   {TensorType::IQ2_S, 22, 256, 82},
+      {TensorType::IQ4_XS, 23, 256, 136},   {TensorType::I8, 24, 1, 1},          {TensorType::I16, 25, 1, 2},
+      {TensorType::I32, 26, 1, 4},          {TensorType::I64, 27, 1, 8},         {TensorType::F64, 28, 1, 8},
+      {TensorType::IQ1_M, 29, 256, 56},     {TensorType::Q4_0_4_4, 31, 32, 18},  {TensorType::Q4_0_4_8, 32, 32, 18},
+      {TensorType::Q4_0_8_8, 33, 32, 18},   {TensorType::TQ1_0, 34, 256, 54},    {TensorType::TQ2_0, 35, 256, 66},
+      {TensorType::IQ4_NL_4_4, 36, 32, 18}, {TensorType::IQ4_NL_4_8, 37, 32, 18}, {TensorType::IQ4_NL_8_8, 38, 32, 18},
+      {TensorType::MXFP4, 39, 32, 17},
   };
   for (const auto& e : expected) {
     SCOPED_TRACE(std::string(tensor_type_name(e.type)));
@@ -47,10 +57,23 @@ TEST(TensorType, PartialBlocksAreRejected) {
 }
 
 TEST(TensorType, UnknownIdsAndNames) {
-  EXPECT_FALSE(tensor_type_info(4).has_value());  // Q4_2, removed from ggml
+  EXPECT_FALSE(tensor_type_info(4).has_value());  // Q4_2, removed from ggml before GGUF
   EXPECT_FALSE(tensor_type_info(99).has_value());
   EXPECT_EQ(tensor_type_from_name("Q4_K"), TensorType::Q4_K);
-  EXPECT_FALSE(tensor_type_from_name("q3_k").has_value());
+  EXPECT_EQ(tensor_type_from_name("IQ2_XXS"), TensorType::IQ2_XXS);
+  EXPECT_FALSE(tensor_type_from_name("q3_k_m").has_value());  // a scheme, not a type
+}
+
+// Every id gets a printable label, with or without a layout: errors and inspect use it.
+TEST(TensorType, LabelsNameEveryId) {
+  EXPECT_EQ(type_label(TensorType::IQ2_XS), "iq2_xs");
+  EXPECT_EQ(type_label(39u), "mxfp4");
+  EXPECT_EQ(type_label(4u), "q4_2 (removed from ggml)");
+  EXPECT_EQ(type_label(99u), "type 99 (unknown)");
+  EXPECT_EQ(tensor_type_name(static_cast<TensorType>(99)), "unknown");
+  EXPECT_FALSE(has_layout(static_cast<TensorType>(99)));
+  EXPECT_TRUE(has_layout(TensorType::TQ1_0));
+  EXPECT_THROW(row_bytes(static_cast<TensorType>(99), 32), std::invalid_argument);
 }
 
 }  // namespace

@@ -15,9 +15,10 @@
 namespace st::test {
 
 inline const std::vector<TensorType>& weight_types() {
-  static const std::vector<TensorType> t{TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,
-                                         TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-                                         TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+  static const std::vector<TensorType> t{TensorType::F32,  TensorType::F16,  TensorType::BF16,   TensorType::Q4_0,
+                                         TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,   TensorType::Q8_0,
+                                         TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,   TensorType::Q5_K,
+                                         TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
   return t;
 }
 
@@ -64,7 +65,11 @@ inline ByteSpan scale_field(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
     case TensorType::Q5_0:
-    case TensorType::Q8_0: return {0, 2};
+    case TensorType::Q8_0:
+    case TensorType::IQ4_NL:
+    case TensorType::IQ4_XS: return {0, 2};
+    case TensorType::Q2_K: return {80, 4};
+    case TensorType::Q3_K: return {108, 2};
     case TensorType::Q4_1:
     case TensorType::Q5_1:
     case TensorType::Q8_1: return {0, 4};
@@ -95,6 +100,11 @@ inline std::vector<uint8_t> zero_codes(TensorType type, const uint8_t* row, int6
       case TensorType::Q4_K: std::memset(p + 16, 0, 128); break;
       case TensorType::Q5_K: std::memset(p + 16, 0, 160); break;
       case TensorType::Q6_K: std::memset(p, 0, 192); break;
+      case TensorType::Q2_K: std::memset(p + 16, 0, 64); break;
+      case TensorType::Q3_K: std::memset(p, 0, 96); break;
+      // IQ4 codes index a grid without a zero point: no offset.
+      case TensorType::IQ4_NL:
+      case TensorType::IQ4_XS: return std::vector<uint8_t>(bytes, 0);
       default: return std::vector<uint8_t>(bytes, 0);  // float types have no offset
     }
   }

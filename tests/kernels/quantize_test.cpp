@@ -57,7 +57,9 @@ INSTANTIATE_TEST_SUITE_P(Kernels, QuantizeQuality,
                                            RmseBound{TensorType::Q8_K, 7.5e-3}, RmseBound{TensorType::Q4_0, 0.095},
                                            RmseBound{TensorType::Q4_1, 0.086}, RmseBound{TensorType::Q5_0, 0.047},
                                            RmseBound{TensorType::Q5_1, 0.042}, RmseBound{TensorType::Q4_K, 0.078},
-                                           RmseBound{TensorType::Q5_K, 0.04}, RmseBound{TensorType::Q6_K, 0.0195}),
+                                           RmseBound{TensorType::Q5_K, 0.04}, RmseBound{TensorType::Q6_K, 0.0195},
+                                           RmseBound{TensorType::Q2_K, 0.313}, RmseBound{TensorType::Q3_K, 0.168},
+                                           RmseBound{TensorType::IQ4_NL, 0.084}, RmseBound{TensorType::IQ4_XS, 0.085}),
                          [](const auto& p) { return std::string(tensor_type_name(p.param.type)); });
 
 class QuantizeSpecial : public ::testing::TestWithParam<TensorType> {};
@@ -102,7 +104,9 @@ TEST_P(QuantizeSpecial, HugeValues) {
     err += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
     ref += static_cast<double>(x[i]) * x[i];
   }
-  EXPECT_LT(std::sqrt(err / ref), 0.15);
+  // 2 and 3 bits per weight cannot reach 0.15 on Gaussian data (QuantizeQuality's bounds).
+  const double bound = type == TensorType::Q2_K ? 0.35 : type == TensorType::Q3_K ? 0.2 : 0.15;
+  EXPECT_LT(std::sqrt(err / ref), bound);
   if (type == TensorType::F32 || type == TensorType::BF16 || type == TensorType::Q8_K) return;  // float range
   std::vector<float> big(x.size(), 0.f);
   big[3] = 1e12f;

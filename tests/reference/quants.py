@@ -12,7 +12,11 @@ bit-identical to ggml's scalar dequantize_row_*:
     Q4_K  : d1 = d * sc; m1 = dmin * m; y = d1 * q - m1        (sub-blocks of 32)
     Q5_K  : same as Q4_K with 5-bit q
     Q6_K  : y = (d * sc) * (q - 32)                            (sub-blocks of 16, int8 scales)
-(d, m, dmin are fp16 converted to f32 first.)  Note that in every format the products are exact in
+    Q2_K  : y = (d * (s & 15)) * q - dmin * (s >> 4)           (sub-blocks of 16, 2-bit q)
+    Q3_K  : y = (d * (sc - 32)) * (q - 4)                      (sub-blocks of 16, 3-bit q, 6-bit sc)
+    IQ4_NL: y = d * GRID[nibble]                               (blocks of 32)
+    IQ4_XS: y = (d * (ls - 32)) * GRID[nibble]                 (sub-blocks of 32, 6-bit ls)
+(d, m, dmin are fp16 converted to f32 first; GRID is the IQ4_NL table of 16 int8 values.)  Note that in every format the products are exact in
 float32 (fp16 has an 11-bit significand, quants and scales at most 8 bits), so the only rounding is
 the final "+ m" / "- m1"; fused multiply-add therefore gives the same bits as the unfused form.
 
@@ -38,11 +42,17 @@ TYPE_INFO = {
     16: ("iq2_xxs", 256, 66), 17: ("iq2_xs", 256, 74), 18: ("iq3_xxs", 256, 98),
     19: ("iq1_s", 256, 50), 20: ("iq4_nl", 32, 18), 21: ("iq3_s", 256, 110), 22: ("iq2_s", 256, 82),
     23: ("iq4_xs", 256, 136), 29: ("iq1_m", 256, 56),
+    34: ("tq1_0", 256, 54), 35: ("tq2_0", 256, 66), 39: ("mxfp4", 32, 17),
 }
 NAME_TO_TYPE = {v[0]: k for k, v in TYPE_INFO.items()}
 
+IQ4_NL, IQ4_XS = 20, 23
+
 # the weight formats this oracle dequantizes (and the engine must support)
-SUPPORTED = [F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K]
+SUPPORTED = [F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS]
+
+# the non-linear 4-bit grid of IQ4_NL / IQ4_XS (ggml-common.h kvalues_iq4nl)
+IQ4_GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
 
 
 def type_from_name(name):
@@ -175,6 +185,42 @@ def dequantize(raw, t, n_elements):
         q = np.stack([q1, q2, q3, q4], axis=2).reshape(n, 16, 16).astype(np.int32) - 32
         dsc = d[:, None] * sc.astype(f32)           # (n, 16): d * sc first, as ggml
         return (dsc[:, :, None] * q.astype(f32)).reshape(-1)
+    if t in (Q2_K, Q3_K):
+        # 2-bit fields: byte l of a 128-element half carries elements 32k + l in bits 2k..2k+1
+        qs = b[:, 16:80] if t == Q2_K else b[:, 32:96]
+        shifts = np.array([0, 2, 4, 6], np.uint8).reshape(1, 1, 4, 1)
+        low = ((qs.reshape(n, 2, 1, 32) >> shifts) & 3).reshape(n, 256).astype(np.int32)
+        if t == Q2_K:
+            s16 = b[:, 0:16]
+            d, dmin = _f16(b[:, 80:82]), _f16(b[:, 82:84])
+            dl = d[:, None] * (s16 & 0xF).astype(f32)
+            ml = dmin[:, None] * (s16 >> 4).astype(f32)
+            return (dl[:, :, None] * low.reshape(n, 16, 16).astype(f32) - ml[:, :, None]).reshape(-1)
+        # Q3_K: the third bit of element e is bit e // 32 of hmask[e % 32]
+        hm = b[:, 0:32]
+        hbit = ((hm[:, None, :] >> np.arange(8, dtype=np.uint8)[None, :, None]) & 1).reshape(n, 256)
+        q = low + 4 * hbit.astype(np.int32) - 4
+        s12 = b[:, 96:108]
+        lo4 = np.concatenate([s12[:, 0:8] & 0xF, s12[:, 0:8] >> 4], axis=1)                  # j < 8, j >= 8
+        hi2 = ((s12[:, None, 8:12] >> (2 * np.arange(4, dtype=np.uint8))[None, :, None]) & 3).reshape(n, 16)
+        sc = (lo4 | (hi2 << 4)).astype(np.int32) - 32
+        dl = _f16(b[:, 108:110])[:, None] * sc.astype(f32)
+        return (dl[:, :, None] * q.reshape(n, 16, 16).astype(f32)).reshape(-1)
+    if t == IQ4_NL:
+        d = _f16(b[:, 0:2])
+        qs = b[:, 2:18]
+        idx = np.concatenate([qs & 0xF, qs >> 4], axis=1)
+        return (d[:, None] * IQ4_GRID[idx].astype(f32)).reshape(-1)
+    if t == IQ4_XS:
+        d = _f16(b[:, 0:2])
+        sh = np.ascontiguousarray(b[:, 2:4]).view("<u2").reshape(n, 1).astype(np.int32)
+        j = np.arange(8)
+        lo = (b[:, 4 + j // 2] >> (4 * (j % 2)).astype(np.uint8)) & 0xF
+        ls = (lo.astype(np.int32) | (((sh >> (2 * j)) & 3) << 4)) - 32
+        qs = b[:, 8:136].reshape(n, 8, 16)
+        idx = np.concatenate([qs & 0xF, qs >> 4], axis=2)
+        dl = d[:, None] * ls.astype(f32)
+        return (dl[:, :, None] * IQ4_GRID[idx].astype(f32)).reshape(-1)
     raise NotImplementedError("dequantize: type %s" % type_name(t))
 
 
@@ -281,7 +327,60 @@ def quantize(x, t):
         qh = ((q[:, :, 0] >> 4) | ((q[:, :, 1] >> 4) << 2) | ((q[:, :, 2] >> 4) << 4) | ((q[:, :, 3] >> 4) << 6))
         return np.concatenate([ql.reshape(n, 128), qh.reshape(n, 64).astype(np.uint8),
                                sc.view(np.uint8), _f16bytes(d)], axis=1).tobytes()
+    if t == Q2_K:
+        sb = v.reshape(n, 16, 16)
+        mins = np.minimum(sb.min(axis=2), 0)
+        scale = (sb.max(axis=2) - mins) / 3
+        d = _to_f16(scale.max(axis=1) / 15)
+        dmin = _to_f16((-mins).max(axis=1) / 15)
+        sc = np.clip(np.rint(scale * _safe_inv(d.astype(np.float32))[:, None]), 0, 15).astype(np.uint8)
+        m = np.clip(np.rint(-mins * _safe_inv(dmin.astype(np.float32))[:, None]), 0, 15).astype(np.uint8)
+        d1 = d.astype(np.float32)[:, None] * sc
+        m1 = dmin.astype(np.float32)[:, None] * m
+        q = np.clip(np.rint((sb + m1[:, :, None]) * _safe_inv(d1)[:, :, None]), 0, 3).astype(np.uint8)
+        return np.concatenate([sc | (m << 4), _pack2(q.reshape(n, 256)), _f16bytes(d), _f16bytes(dmin)], axis=1).tobytes()
+    if t == Q3_K:
+        sb = v.reshape(n, 16, 16)
+        scale = _signed_absmax(sb.reshape(n * 16, 16)).reshape(n, 16) / -4
+        d = _to_f16(_signed_absmax(scale) / -32)
+        sc = np.clip(np.rint(scale * _safe_inv(d.astype(np.float32))[:, None]), -32, 31).astype(np.int32)
+        dsc = d.astype(np.float32)[:, None] * sc
+        q = (np.clip(np.rint(sb * _safe_inv(dsc)[:, :, None]), -4, 3) + 4).astype(np.uint8).reshape(n, 256)
+        hm = ((q >> 2).reshape(n, 8, 32) << np.arange(8, dtype=np.uint8)[None, :, None]).sum(axis=1).astype(np.uint8)
+        u = (sc + 32).astype(np.uint8)
+        s12 = np.empty((n, 12), np.uint8)
+        s12[:, 0:8] = (u[:, 0:8] & 0xF) | ((u[:, 8:16] & 0xF) << 4)
+        hi = (u >> 4).reshape(n, 4, 4)                               # [j // 4][j % 4]
+        s12[:, 8:12] = hi[:, 0] | (hi[:, 1] << 2) | (hi[:, 2] << 4) | (hi[:, 3] << 6)
+        return np.concatenate([hm, _pack2(q & 3), s12, _f16bytes(d)], axis=1).tobytes()
+    if t in (IQ4_NL, IQ4_XS):
+        sb = v.reshape(-1, 32)
+        scale = _signed_absmax(sb) / -127.0                           # largest |x| on the grid's -127
+        if t == IQ4_NL:
+            d = _to_f16(scale)
+            dl = d.astype(np.float32)
+        else:
+            scale = scale.reshape(n, 8)
+            d = _to_f16(_signed_absmax(scale) / -32)
+            ls = np.clip(np.rint(scale * _safe_inv(d.astype(np.float32))[:, None]), -32, 31).astype(np.int32)
+            dl = (d.astype(np.float32)[:, None] * ls).reshape(-1)
+        grid = IQ4_GRID.astype(np.float32)
+        idx = np.argmin(np.abs(sb[:, :, None] * _safe_inv(dl)[:, None, None] - grid[None, None, :]), axis=2)
+        idx = idx.astype(np.uint8)
+        nib = (idx[:, :16] | (idx[:, 16:] << 4)).astype(np.uint8)
+        if t == IQ4_NL:
+            return np.concatenate([_f16bytes(d), nib], axis=1).tobytes()
+        u = (ls + 32).astype(np.uint32)
+        sh = ((u >> 4) << (2 * np.arange(8, dtype=np.uint32))).sum(axis=1).astype("<u2")
+        sl = ((u[:, 0::2] & 0xF) | ((u[:, 1::2] & 0xF) << 4)).astype(np.uint8)
+        return np.concatenate([_f16bytes(d), sh.view(np.uint8).reshape(n, 2), sl, nib.reshape(n, 128)], axis=1).tobytes()
     raise NotImplementedError("quantize: type %s" % type_name(t))
+
+
+def _pack2(q):
+    """(n, 256) 2-bit codes -> (n, 64) bytes: element 128h + 32k + l in bits 2k..2k+1 of byte 32h + l."""
+    q = q.reshape(-1, 2, 4, 32).astype(np.uint8) & 3
+    return (q[:, :, 0] | (q[:, :, 1] << 2) | (q[:, :, 2] << 4) | (q[:, :, 3] << 6)).reshape(-1, 64)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -322,6 +421,12 @@ def random_blocks(rng, t, n_elements):
         put(0); put(2)
     elif t == Q6_K:
         put(208)
+    elif t == Q2_K:
+        put(80); put(82)
+    elif t == Q3_K:
+        put(108)
+    elif t in (IQ4_NL, IQ4_XS):
+        put(0)
     else:
         raise NotImplementedError(type_name(t))
     return b.tobytes()

@@ -102,6 +102,49 @@ def deq_scalar(t, blk):
                 y[Y + l + 32] = d * F32(sc[S + is_ + 2]) * F32(q2)
                 y[Y + l + 64] = d * F32(sc[S + is_ + 4]) * F32(q3)
                 y[Y + l + 96] = d * F32(sc[S + is_ + 6]) * F32(q4)
+    elif t == quants.Q2_K:
+        sc = blk[0:16]; q = blk[16:80]; d, mn = _h(blk, 80), _h(blk, 82)
+        k = 0; is_ = 0
+        for n in range(2):
+            shift = 0
+            for j in range(4):
+                for part in range(2):
+                    s = sc[is_]; is_ += 1
+                    dl = d * F32(s & 0xF); ml = mn * F32(s >> 4)
+                    for l in range(16):
+                        y[k] = dl * F32((q[32 * n + 16 * part + l] >> shift) & 3) - ml; k += 1
+                shift += 2
+    elif t == quants.Q3_K:
+        hm = blk[0:32]; q = blk[32:96]; d = _h(blk, 108)
+        a0, a1, tmp = struct.unpack("<3I", bytes(blk[96:108]))
+        km1, km2 = 0x03030303, 0x0f0f0f0f
+        aux = [(a0 & km2) | (((tmp >> 0) & km1) << 4), (a1 & km2) | (((tmp >> 2) & km1) << 4),
+               ((a0 >> 4) & km2) | (((tmp >> 4) & km1) << 4), ((a1 >> 4) & km2) | (((tmp >> 6) & km1) << 4)]
+        scales = list(struct.pack("<4I", *aux))
+        k = 0; is_ = 0; m = 1
+        for n in range(2):
+            shift = 0
+            for j in range(4):
+                for part in range(2):
+                    dl = d * F32(scales[is_] - 32); is_ += 1
+                    for l in range(16):
+                        lo = (q[32 * n + 16 * part + l] >> shift) & 3
+                        y[k] = dl * F32(lo - (0 if hm[16 * part + l] & m else 4)); k += 1
+                shift += 2; m <<= 1
+    elif t in (quants.IQ4_NL, quants.IQ4_XS):
+        grid = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+        d = _h(blk, 0)
+        if t == quants.IQ4_NL:
+            for j in range(16):
+                y[j] = d * F32(grid[blk[2 + j] & 0xF]); y[j + 16] = d * F32(grid[blk[2 + j] >> 4])
+        else:
+            scales_h = blk[2] | (blk[3] << 8)
+            for ib in range(8):
+                ls = ((blk[4 + ib // 2] >> 4 * (ib % 2)) & 0xF) | (((scales_h >> 2 * ib) & 3) << 4)
+                dl = d * F32(ls - 32)
+                for j in range(16):
+                    qb = blk[8 + 16 * ib + j]
+                    y[32 * ib + j] = dl * F32(grid[qb & 0xF]); y[32 * ib + j + 16] = dl * F32(grid[qb >> 4])
     else:
         raise NotImplementedError
     return np.array(y, dtype=np.float32)
@@ -186,7 +229,8 @@ def check_dequant(res):
         xr = quants.dequantize(quants.quantize(x, t), t, x.size)
         rel = np.sqrt(np.mean((xr - x) ** 2)) / np.sqrt(np.mean(x ** 2))
         bound = {"q4_0": 0.15, "q4_1": 0.12, "q5_0": 0.07, "q5_1": 0.06, "q8_0": 0.01,
-                 "q4_k": 0.12, "q5_k": 0.06, "q6_k": 0.03}[name]
+                 "q4_k": 0.12, "q5_k": 0.06, "q6_k": 0.03, "q2_k": 0.40, "q3_k": 0.20,
+                 "iq4_nl": 0.10, "iq4_xs": 0.10}[name]
         res.check("quantize round trip %s" % name, rel < bound, "rms rel err %.4f < %.2f" % (rel, bound))
 
     # hand-made blocks with known values (element order)

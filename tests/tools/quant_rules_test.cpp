@@ -25,7 +25,11 @@ TEST(QuantRules, SchemeNames) {
   EXPECT_EQ(quant_scheme_from_name("q4_k_m")->llama_file_type, 15u);
   EXPECT_EQ(quant_scheme_from_name("bf16")->llama_file_type, 32u);
   EXPECT_FALSE(quant_scheme_from_name("q3_k").has_value());
-  EXPECT_EQ(quant_scheme_names().size(), 13u);
+  EXPECT_EQ(quant_scheme_from_name("Q3_K_M")->llama_file_type, 12u);
+  EXPECT_EQ(quant_scheme_from_name("q2_k")->llama_file_type, 10u);
+  EXPECT_EQ(quant_scheme_from_name("iq4_xs")->llama_file_type, 30u);
+  EXPECT_EQ(quant_scheme_from_name("iq4_nl")->base, TensorType::IQ4_NL);
+  EXPECT_EQ(quant_scheme_names().size(), 20u);
 }
 
 TEST(QuantRules, TensorKinds) {
@@ -71,6 +75,42 @@ TEST(QuantRules, KMixtureLayers) {
   EXPECT_EQ(type_of("q5_k_m", false, "blk.5.ffn_down_exps.weight", 3, 768), TensorType::Q5_K);
   EXPECT_EQ(type_of("q4_k_m", true, "blk.0.attn_v.weight", 2, 1536), TensorType::Q4_K);  // --pure
   EXPECT_EQ(type_of("q4_k", false, "blk.0.attn_v.weight", 2, 1536), TensorType::Q4_K);   // not _M
+}
+
+// The low-bit mixtures on the 4B model's shapes (32 layers): what each role gets.
+TEST(QuantRules, LowBitMixtures) {
+  const auto t = [](const char* s, const char* name, int n_dims = 2, int64_t ne0 = 1536) {
+    return type_of(s, false, name, n_dims, ne0);
+  };
+  // q2_k: gate/up experts Q2_K, down and attention Q3_K, attn_v Q4_K, lm_head Q6_K.
+  EXPECT_EQ(t("q2_k", "blk.5.ffn_up_exps.weight", 3), TensorType::Q2_K);
+  EXPECT_EQ(t("q2_k", "blk.5.ffn_gate_exps.weight", 3), TensorType::Q2_K);
+  EXPECT_EQ(t("q2_k", "blk.5.ffn_down_exps.weight", 3, 768), TensorType::Q3_K);
+  EXPECT_EQ(t("q2_k", "blk.5.attn_q.weight"), TensorType::Q3_K);
+  EXPECT_EQ(t("q2_k", "blk.5.attn_v.weight"), TensorType::Q4_K);
+  EXPECT_EQ(t("q2_k", "output.weight"), TensorType::Q6_K);
+  EXPECT_EQ(t("q2_k", "blk.5.ffn_gate_inp.weight"), TensorType::F32);
+  // q3_k_s: Q3_K everywhere but lm_head.
+  EXPECT_EQ(t("q3_k_s", "blk.0.attn_v.weight"), TensorType::Q3_K);
+  EXPECT_EQ(t("q3_k_s", "blk.0.ffn_down_exps.weight", 3, 768), TensorType::Q3_K);
+  // q3_k_m: attn_v Q5_K, attn_output Q4_K, down Q4_K in the "more bits" layers only.
+  EXPECT_EQ(t("q3_k_m", "blk.4.attn_v.weight"), TensorType::Q5_K);
+  EXPECT_EQ(t("q3_k_m", "blk.4.attn_output.weight"), TensorType::Q4_K);
+  EXPECT_EQ(t("q3_k_m", "blk.6.ffn_down_exps.weight", 3, 768), TensorType::Q4_K);
+  EXPECT_EQ(t("q3_k_m", "blk.5.ffn_down_exps.weight", 3, 768), TensorType::Q3_K);
+  EXPECT_EQ(t("q3_k_m", "blk.6.ffn_up_exps.weight", 3), TensorType::Q3_K);
+  // q3_k_l: every down projection Q5_K.
+  EXPECT_EQ(t("q3_k_l", "blk.5.ffn_down_exps.weight", 3, 768), TensorType::Q5_K);
+  EXPECT_EQ(t("q3_k_l", "blk.5.attn_k.weight"), TensorType::Q3_K);
+  // q4_k_s: Q5_K attn_v / down in the first eighth of the layers.
+  EXPECT_EQ(t("q4_k_s", "blk.3.attn_v.weight"), TensorType::Q5_K);
+  EXPECT_EQ(t("q4_k_s", "blk.4.ffn_down_exps.weight", 3, 768), TensorType::Q4_K);
+  // iq4_xs / iq4_nl: the base type, lm_head Q6_K; IQ4_XS rows not a multiple of 256 -> IQ4_NL.
+  EXPECT_EQ(t("iq4_xs", "blk.5.ffn_up_exps.weight", 3), TensorType::IQ4_XS);
+  EXPECT_EQ(t("iq4_xs", "blk.5.attn_q.weight", 2, 320), TensorType::IQ4_NL);
+  EXPECT_EQ(t("iq4_nl", "output.weight"), TensorType::Q6_K);
+  EXPECT_EQ(t("q3_k_s", "blk.5.attn_q.weight", 2, 320), TensorType::IQ4_NL);
+  EXPECT_EQ(t("iq4_nl", "blk.5.attn_q.weight", 2, 100), TensorType::F16);
 }
 
 TEST(QuantRules, RowFallbacks) {

@@ -6,11 +6,12 @@ documented bounds.
 Input: a small 21b-style model (softmax, window 8 with llama.cpp's NoPE/RoPE rule) whose weights are
 Gaussian float32 (tests/tools/make_hf_checkpoint.py --dtype f32, then `convert --type f32`), with
 8 heads of 40: attn_output rows are 320 long, not a multiple of 256, so the K types must fall back
-(Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0) there.
+(Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K / Q3_K / IQ4_XS -> IQ4_NL) there.
 
 CHECKS
 * each line of the report: type in -> out as documented; rel_rms <= the bound of the output type
-  (docs/QUANTIZE.md: f16 5e-4, bf16 4e-3, q8_0 0.01, q6_k 0.03, q5_* 0.06, q4_* 0.12; derived there
+  (docs/QUANTIZE.md: f16 5e-4, bf16 4e-3, q8_0 0.01, q6_k 0.03, q5_* 0.06, q4_* 0.12, iq4_* 0.10,
+  q3_k 0.20, q2_k 0.40; derived there
   from the block formats for Gaussian weights); and the reported value equals the oracle's own
   computation (tests/reference/gguf.py + quants.py dequantize input and output independently)
   within 1e-3 + 2%.
@@ -39,9 +40,29 @@ import reference  # noqa: E402
 from test_convert import REPORT_RE, check_class  # noqa: E402
 
 BOUND = {"f32": 0.0, "f16": 5e-4, "bf16": 4e-3, "q8_0": 0.01, "q6_k": 0.03, "q5_0": 0.06, "q5_1": 0.06,
-         "q5_k": 0.06, "q4_0": 0.12, "q4_1": 0.12, "q4_k": 0.12}
-SCHEMES = ["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m"]
-FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0"}
+         "q5_k": 0.06, "q4_0": 0.12, "q4_1": 0.12, "q4_k": 0.12, "iq4_nl": 0.10, "iq4_xs": 0.10, "q3_k": 0.20,
+         "q2_k": 0.40}
+SCHEMES = ["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m",
+           "q4_k_s", "q3_k_s", "q3_k_m", "q3_k_l", "q2_k", "iq4_nl", "iq4_xs"]
+FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "q2_k": "iq4_nl", "q3_k": "iq4_nl", "iq4_xs": "iq4_nl"}
+BASE = {"q4_k_m": "q4_k", "q5_k_m": "q5_k", "q4_k_s": "q4_k", "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k"}
+
+
+def mixture_type(scheme, role, il, n_layer, t):
+    """The low-bit and _M schemes' per-role departures (docs/QUANTIZE.md's table)."""
+    more = il < n_layer // 8 or il >= 7 * n_layer // 8 or (il - n_layer // 8) % 3 == 2
+    if scheme in ("q4_k_m", "q5_k_m") and role in ("attn_v", "ffn_down_exps") and more:
+        return "q6_k"
+    if scheme == "q4_k_s" and role in ("attn_v", "ffn_down_exps") and il < max(1, n_layer // 8):
+        return "q5_k"
+    if scheme == "q3_k_m":
+        return {"attn_v": "q5_k", "attn_output": "q4_k"}.get(role, "q4_k" if role == "ffn_down_exps" and more else t)
+    if scheme == "q3_k_l" and role in ("attn_v", "attn_output", "ffn_down_exps"):
+        return "q5_k"
+    if scheme == "q2_k":
+        return {"attn_v": "q4_k", "ffn_down_exps": "q3_k", "attn_output": "q3_k", "attn_q": "q3_k",
+                "attn_k": "q3_k"}.get(role, t)
+    return t
 SHAPE = dict(mk.SHAPES["tiny-21b"], heads=8, head_dim=40)
 TOKENS = [3, 77, 140, 9, 200, 31, 45, 260, 12, 99, 101, 7, 66, 180, 250, 5, 33, 120, 88, 17, 230, 61, 2, 150]
 
@@ -50,16 +71,14 @@ def expected_type(name, ne0, scheme, pure, n_layer):
     """docs/QUANTIZE.md, restated independently."""
     if name.endswith("norm.weight") or name.endswith("ffn_gate_inp.weight"):
         return "f32"
-    base = {"q4_k_m": "q4_k", "q5_k_m": "q5_k"}.get(scheme, scheme)
+    base = BASE.get(scheme, scheme)
     t = base
     if not pure and scheme not in ("f16", "bf16"):
+        m = re.match(r"blk\.(\d+)\.(\w+)\.weight$", name)
         if name == "output.weight" and base not in ("q8_0", "q6_k"):
             t = "q6_k"
-        m = re.match(r"blk\.(\d+)\.(attn_v|ffn_down_exps)\.weight$", name)
-        if scheme.endswith("_m") and m:
-            il = int(m.group(1))
-            if il < n_layer // 8 or il >= 7 * n_layer // 8 or (il - n_layer // 8) % 3 == 2:
-                t = "q6_k"
+        elif m:
+            t = mixture_type(scheme, m.group(2), int(m.group(1)), n_layer, t)
     if t in FALLBACK and ne0 % 256:
         t = FALLBACK[t]
     return t

@@ -17,7 +17,8 @@ const bool registered = register_command({"convert", "convert a Hugging Face Sma
   auto out = std::make_shared<std::string>();
   app.add_option("hf_dir", o->hf_dir, "checkpoint folder: config.json, *.safetensors, tokenizer.json")->required();
   app.add_option("-o,--output", *out, "output GGUF file")->required();
-  app.add_option("--type", o->type, "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m")->capture_default_str();
+  app.add_option("--type", o->type, "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m "
+                 "q4_k_s q3_k_s q3_k_m q3_k_l q2_k iq4_nl iq4_xs")->capture_default_str();
   app.add_option("-t,--threads", o->n_threads, "threads for quantization (default: physical cores)");
   app.add_option("--name", o->name, "general.name (default: config.json model_name or the folder name)");
   return [o, out] {

@@ -33,13 +33,15 @@ void print(const smallthinker::ModelInspection& m) {
   std::printf("file: %s (%s, GGUF v%u)\n", m.path.c_str(), bytes(m.file_bytes).c_str(), m.gguf_version);
   std::printf("\nmetadata (%zu keys):\n", m.metadata.size());
   for (const auto& [k, v] : m.metadata) std::printf("  %-44s = %s\n", k.c_str(), v.c_str());
-  std::printf("\ntensors (%zu):\n  %-34s %-5s %-22s %12s %14s\n", m.tensors.size(), "name", "type", "shape", "bytes", "offset");
+  std::printf("\ntensors (%zu):\n  %-34s %-7s %-22s %12s %14s\n", m.tensors.size(), "name", "type", "shape", "bytes", "offset");
   for (const auto& t : m.tensors) {
     std::string shape = "{";
     for (size_t i = 0; i < t.ne.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.ne[i]);
     shape += "}";
-    std::printf("  %-34s %-5s %-22s %12llu %14llu\n", t.name.c_str(), t.type.c_str(), shape.c_str(),
-                static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.offset));
+    // A type without a known layout ("type 99 (unknown)") has no computable size.
+    const std::string size = t.size_known ? std::to_string(t.bytes) : "?";
+    std::printf("  %-34s %-7s %-22s %12s %14llu\n", t.name.c_str(), t.type.c_str(), shape.c_str(), size.c_str(),
+                static_cast<unsigned long long>(t.offset));
   }
   if (!m.layer_kinds.empty()) {
     std::printf("\nlayers (%zu):", m.layer_kinds.size());

@@ -17,7 +17,8 @@ const bool registered = register_command({"quantize", "re-encode a GGUF model to
   auto out = std::make_shared<std::string>();
   app.add_option("input", *in, "input GGUF")->required();
   app.add_option("output", *out, "output GGUF")->required();
-  app.add_option("type", o->type, "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m (docs/QUANTIZE.md)")
+  app.add_option("type", o->type, "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m "
+                 "q4_k_s q3_k_s q3_k_m q3_k_l q2_k iq4_nl iq4_xs (docs/QUANTIZE.md)")
       ->required();
   app.add_flag("--pure", o->pure, "one type for every matrix (norms and routers stay f32)");
   app.add_option("-t,--threads", o->n_threads, "threads (default: physical cores)");

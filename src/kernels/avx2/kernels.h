@@ -20,6 +20,18 @@ float vec_dot_bf16(int64_t n, const void* w_row, const void* act_row);
 void gemv_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_bf16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q2_k(int64_t n, const void* w_row, const void* act_row);
+void gemv_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_q3_k(int64_t n, const void* w_row, const void* act_row);
+void gemv_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+               int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_iq4_xs(int64_t n, const void* w_row, const void* act_row);
+void gemv_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+                 int64_t n_tok, float* y, int64_t ldy);
 float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);
 void gemv_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
@@ -61,6 +73,9 @@ void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_ro
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 // Q4_K on the row-group layout (avx2/row_groups_q4_k.cpp): Q8_K activations, act_sums unused.
 void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+// Q3_K on the row-group layout (avx2/row_groups_q3_k.cpp): Q8_K activations, act_sums unused.
+void gemm_groups_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);

@@ -65,6 +65,15 @@ void override_kernels(KernelTable& t) {
       t.gemm_groups = gemm_groups_q6_k;
       break;
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
+    case TensorType::Q2_K: dots(vec_dot_q2_k, gemv_q2_k, gemm_q2_k); break;
+    case TensorType::Q3_K:
+      dots(vec_dot_q3_k, gemv_q3_k, gemm_q3_k);
+      t.gemm_groups = gemm_groups_q3_k;
+      break;
+    // IQ4_NL: grid values (signed) through the Q8_0 sign-trick policies.
+    case TensorType::IQ4_NL: BlockKernels<PackIQ4_NL, DotS8S8, Avx2DotS, ActQ8_0<0>>::fill(t, false); break;
+    case TensorType::IQ4_XS: dots(vec_dot_iq4_xs, gemv_iq4_xs, gemm_iq4_xs); break;
+    default: break;
   }
   if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
 }

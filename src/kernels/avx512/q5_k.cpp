@@ -13,7 +13,7 @@ void gemm_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, con
                int64_t n_tok, float* y, int64_t ldy) {
   if (gemm_by_gemv(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy, avx2::gemv_q5_k)) return;
   GemmScratch g = alloc_gemm_scratch(act, act_row_bytes, n_tok, n, 32, true, false);
-  prepare_act_q8_k(g, n_tok, 32);
+  prepare_act_q8_k(g, n_tok, 32, 0);
   tile_gemm<PackQ5_K, TileDotVnni>(n, w, w_row_bytes, n_rows, g, n_tok, y, ldy);
 }
 

@@ -25,4 +25,8 @@ float search_symmetric_scale(int n, int nmax, const float* x, uint8_t* L);
 float search_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out, uint8_t* aux,
                        float rmin, float rdelta, int nstep);
 
+// Codes idx[i] (indices into the IQ4_NL grid kIq4nlValues) and the scale d minimising
+// sum w_i (x_i - d * grid[idx_i])^2 over a few candidate scales (ref/iq4_nl.cpp).
+float search_grid_scale(int n, const float* x, uint8_t* idx);
+
 }  // namespace st::ref

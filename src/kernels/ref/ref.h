@@ -18,10 +18,14 @@ void dequantize_row_q5_0(const void* src, float* dst, int64_t n);
 void dequantize_row_q5_1(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q3_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_k(const void* src, float* dst, int64_t n);
+void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n);
+void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n);
 
 void quantize_row_f32(const float* src, void* dst, int64_t n);
 void quantize_row_f16(const float* src, void* dst, int64_t n);
@@ -32,10 +36,14 @@ void quantize_row_q5_0(const float* src, void* dst, int64_t n);
 void quantize_row_q5_1(const float* src, void* dst, int64_t n);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 void quantize_row_q8_1(const float* src, void* dst, int64_t n);
+void quantize_row_q2_k(const float* src, void* dst, int64_t n);
+void quantize_row_q3_k(const float* src, void* dst, int64_t n);
 void quantize_row_q4_k(const float* src, void* dst, int64_t n);
 void quantize_row_q5_k(const float* src, void* dst, int64_t n);
 void quantize_row_q6_k(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+void quantize_row_iq4_nl(const float* src, void* dst, int64_t n);
+void quantize_row_iq4_xs(const float* src, void* dst, int64_t n);
 
 float vec_dot_f32(int64_t n, const void* w_row, const void* act_row);   // act: F32
 float vec_dot_f16(int64_t n, const void* w_row, const void* act_row);   // act: F16
@@ -45,9 +53,13 @@ float vec_dot_q4_1(int64_t n, const void* w_row, const void* act_row);  // act: 
 float vec_dot_q5_0(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
 float vec_dot_q5_1(int64_t n, const void* w_row, const void* act_row);  // act: Q8_1
 float vec_dot_q8_0(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
+float vec_dot_q2_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+float vec_dot_q3_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 float vec_dot_q5_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+float vec_dot_iq4_nl(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
+float vec_dot_iq4_xs(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 
 // Attention's loops over float rows (DotRowsFn, AxpyRowsFn in kernel_table.h) for F32 / F16 /
 // BF16 tables (ref/float_rows.cpp).
