@@ -59,6 +59,7 @@ Sampler::Sampled log_softmax_top(std::span<const float> logits, int32_t chosen, 
   Sampler::Sampled out;
   out.chosen = {chosen, logprob(chosen)};
   const size_t n = std::min(logits.size(), static_cast<size_t>(std::max(n_top, 0)));
+  if (n == 0) return out;
   std::vector<int32_t> ids(logits.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
   std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(), [&](int32_t a, int32_t b) {

@@ -81,7 +81,9 @@ std::string message_content(const json& content, const std::string& param) {
 // A value that means "nothing": null, false, "", [] or {}. Clients often send fields they do
 // not use in these forms (an assistant message passed back with "tool_calls": []).
 bool is_empty_value(const json& v) {
-  return v.is_null() || (v.is_boolean() && !v.get<bool>()) || ((v.is_string() || v.is_array() || v.is_object()) && v.empty());
+  // (json::empty() is false for every string: a string's length is asked of the string.)
+  if (v.is_string()) return v.get_ref<const std::string&>().empty();
+  return v.is_null() || (v.is_boolean() && !v.get<bool>()) || ((v.is_array() || v.is_object()) && v.empty());
 }
 
 // Keys of a message besides role and content: "name" is accepted without effect (ChatML has no
