@@ -135,6 +135,11 @@ class Model {
                          bool add_generation_prompt = true, const std::string& kwargs_json = "") const;
   // The bytes each token id decodes to ([n_vocab]; empty for control tokens), built once.
   std::shared_ptr<const std::vector<std::string>> token_bytes() const;
+  // One token as text for display (logprobs): its bytes, or a control token's name
+  // ("<|im_end|>"); empty for an id outside the tokenizer's vocabulary.
+  std::string token_piece(int32_t id) const;
+  // The file's tokenizer.chat_template (Jinja source; empty when it has none).
+  std::string chat_template() const;
 
   // The memory plan printed at start-up (empty without a budget).
   std::string memory_plan() const;
@@ -286,6 +291,20 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
 
   int32_t sample(std::span<const float> logits);  // logits: n_vocab floats
+
+  struct TokenLogprob {
+    int32_t token = -1;
+    double logprob = 0;  // natural log; -inf for a token that cannot be drawn
+  };
+  struct Sampled {
+    TokenLogprob chosen;
+    std::vector<TokenLogprob> top;  // the n_top most likely tokens, most likely first (ties: lower id)
+  };
+  // sample(), also reporting log-probabilities from the distribution the token was drawn from,
+  // taken after the penalties and the JSON constraint (a token it forbids has -inf) and before
+  // temperature, top_k, top_p and min_p: log_softmax of the adjusted logits. Without penalties
+  // or a constraint that is the model's own distribution, whatever the sampling settings.
+  Sampled sample_with_logprobs(std::span<const float> logits, int n_top);
   void accept(int32_t token);                      // a generated token: penalties + constraint
   void accept_prompt(std::span<const int32_t> tokens);  // prompt tokens: penalties only
   bool json_complete() const;                      // the constrained output is a whole value

@@ -1,6 +1,8 @@
 // Serving several sequences at once: the public Sampler (with the optional JSON constraint)
 // and BatchDecoder, which advances N KV caches through one shared forward pass per step.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -25,7 +27,50 @@ struct Sampler::Impl {
   std::unique_ptr<st::JsonConstraint> json;
   std::vector<float> masked;  // logits with the constraint applied (reused every step)
 #endif
+  std::vector<float> adjusted;  // logprobs: the logits after penalties and bias (reused)
+  // The logits sample() draws from: the caller's, or masked by the JSON constraint.
+  std::span<const float> constrained(std::span<const float> logits) {
+#ifdef ST_HAVE_JSON_CONSTRAINT
+    if (json) {
+      masked.assign(logits.begin(), logits.end());
+      json->apply(masked);
+      return masked;
+    }
+#endif
+    return logits;
+  }
 };
+
+namespace {
+
+// log_softmax(logits) at `chosen` and at the n_top largest logits (NaN counts as -inf),
+// accumulated in double with the max subtracted first.
+Sampler::Sampled log_softmax_top(std::span<const float> logits, int32_t chosen, int n_top) {
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+  auto value = [&](size_t i) { return std::isnan(logits[i]) ? kNegInf : static_cast<double>(logits[i]); };
+  double max_logit = kNegInf;
+  for (size_t i = 0; i < logits.size(); ++i) max_logit = std::max(max_logit, value(i));
+  double sum = 0;
+  if (max_logit > kNegInf)
+    for (size_t i = 0; i < logits.size(); ++i) sum += std::exp(value(i) - max_logit);
+  const double log_norm = max_logit > kNegInf ? max_logit + std::log(sum) : 0.0;
+  auto logprob = [&](int32_t id) { return max_logit > kNegInf ? value(static_cast<size_t>(id)) - log_norm : kNegInf; };
+
+  Sampler::Sampled out;
+  out.chosen = {chosen, logprob(chosen)};
+  const size_t n = std::min(logits.size(), static_cast<size_t>(std::max(n_top, 0)));
+  if (n == 0) return out;
+  std::vector<int32_t> ids(logits.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(), [&](int32_t a, int32_t b) {
+    const double la = value(static_cast<size_t>(a)), lb = value(static_cast<size_t>(b));
+    return la > lb || (la == lb && a < b);
+  });
+  for (size_t i = 0; i < n; ++i) out.top.push_back({ids[i], logprob(ids[i])});
+  return out;
+}
+
+}  // namespace
 
 Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_object, const std::string& json_schema)
     : impl_(std::make_unique<Impl>(sampler_params(options), static_cast<int>(model.info().n_vocab))) {
@@ -43,15 +88,14 @@ Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_o
 
 Sampler::~Sampler() = default;
 
-int32_t Sampler::sample(std::span<const float> logits) {
-#ifdef ST_HAVE_JSON_CONSTRAINT
-  if (impl_->json) {
-    impl_->masked.assign(logits.begin(), logits.end());
-    impl_->json->apply(impl_->masked);
-    return impl_->sampler.sample(impl_->masked);
-  }
-#endif
-  return impl_->sampler.sample(logits);
+int32_t Sampler::sample(std::span<const float> logits) { return impl_->sampler.sample(impl_->constrained(logits)); }
+
+Sampler::Sampled Sampler::sample_with_logprobs(std::span<const float> logits, int n_top) {
+  const std::span<const float> from = impl_->constrained(logits);
+  const int32_t token = impl_->sampler.sample(from);
+  impl_->adjusted.assign(from.begin(), from.end());
+  impl_->sampler.apply_adjustments(impl_->adjusted);  // the penalties and bias sample() applied
+  return log_softmax_top(impl_->adjusted, token, n_top);
 }
 
 void Sampler::accept(int32_t token) {

@@ -81,6 +81,14 @@ std::shared_ptr<const std::vector<std::string>> Model::token_bytes() const {
   return impl_->token_bytes;
 }
 
+std::string Model::token_piece(int32_t id) const {
+  const st::Tokenizer& t = impl_->tok();
+  if (id < 0 || id >= t.n_vocab()) return {};
+  return t.token_type(id) == st::TokenType::Control ? t.token_text(id) : t.token_bytes(id);
+}
+
+std::string Model::chat_template() const { return impl_->tokenizer ? impl_->tokenizer->chat_template() : std::string(); }
+
 struct TextStreamer::Impl {
   st::StreamDecoder decoder;
 };

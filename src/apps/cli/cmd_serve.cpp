@@ -24,6 +24,7 @@ int run_serve(ServeArgs a) {
   if (a.server.n_parallel <= 0) throw std::invalid_argument("--parallel must be at least 1");
   if (a.server.limits.max_tokens_cap <= 0) throw std::invalid_argument("--max-tokens must be at least 1");
   a.server.limits.default_max_tokens = std::min(a.server.limits.default_max_tokens, a.server.limits.max_tokens_cap);
+  a.server.model_path = a.model.model.path;
   a.server.model_id = a.alias.empty() ? std::filesystem::path(a.model.model.path).stem().string() : a.alias;
 
   // The memory plan reserves KV memory for every slot's context.

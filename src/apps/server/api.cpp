@@ -1,7 +1,10 @@
 #include "apps/server/api.h"
 
+#include <algorithm>
 #include <ctime>
 #include <sstream>
+
+#include "apps/server/llama_endpoints.h"
 
 #ifdef ST_HAVE_WEB_ASSETS
 #include "apps/server/web_assets.h"
@@ -13,7 +16,11 @@ namespace http = boost::beast::http;
 
 namespace {
 
-bool needs_key(std::string_view path) { return path.rfind("/v1/", 0) == 0 || path == "/metrics"; }
+// Everything but the health check and the chat page's files, as llama-server.
+bool needs_key(std::string_view path) {
+  return path.rfind("/v1/", 0) == 0 || path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
+         path == "/props" || path == "/slots";
+}
 
 Response text_response(std::string body, std::string_view content_type, const ExtraHeaders& extra) {
   Response r{http::status::ok, 11};
@@ -88,13 +95,14 @@ Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
   const std::string_view target = req.target();
   const std::string path(target.substr(0, target.find('?')));
   const bool completion = path == "/v1/chat/completions" || path == "/v1/completions";
+  const bool post = completion || path == "/tokenize" || path == "/detokenize";
   const auto* asset = find_asset(path);
-  if (!completion && !asset && path != "/v1/models" && path != "/health" && path != "/metrics")
+  if (!post && !asset && path != "/v1/models" && path != "/health" && path != "/metrics" && path != "/props" && path != "/slots")
     return answer(error_response(error_for_status(404), cors));
-  const http::verb method = completion ? http::verb::post : http::verb::get;
+  const http::verb method = post ? http::verb::post : http::verb::get;
   if (req.method() != method) {
-    Response r = error_response(ApiError(405, std::string("method not allowed: use ") + (completion ? "POST" : "GET") + " for " + path), cors);
-    r.set(http::field::allow, completion ? "POST, OPTIONS" : "GET, OPTIONS");
+    Response r = error_response(ApiError(405, std::string("method not allowed: use ") + (post ? "POST" : "GET") + " for " + path), cors);
+    r.set(http::field::allow, post ? "POST, OPTIONS" : "GET, OPTIONS");
     return answer(std::move(r));
   }
   if (!options_.api_key.empty() && needs_key(path) && !bearer_matches(req[http::field::authorization], options_.api_key)) {
@@ -102,12 +110,13 @@ Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
     r.set(http::field::www_authenticate, "Bearer");
     return answer(std::move(r));
   }
-  if (completion) {
+  if (post) {
     const std::string type(req[http::field::content_type]);
     if (!is_json_content_type(type))
       return answer(error_response(ApiError(415, "the request body must be JSON sent with 'Content-Type: application/json' (got " +
                                                      (type.empty() ? std::string("none") : "'" + type + "'") + ")",
                                             "invalid_request_error", "", "unsupported_media_type"), cors));
+    if (!completion) return tokenizer_route(path, std::move(req.body()), cors);
     Outcome o;
     const Endpoint endpoint = path == "/v1/chat/completions" ? Endpoint::chat : Endpoint::completion;
     o.work = [this, body = std::move(req.body()), endpoint, cors] { return completions_.start(body, endpoint, cors); };
@@ -116,11 +125,40 @@ Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
   if (path == "/health") return answer(text_response(R"({"status":"ok"})", "application/json", cors));
   if (path == "/metrics") return answer(text_response(metrics(), "text/plain; version=0.0.4", cors));
   if (path == "/v1/models") return answer(models(cors));
+  if (path == "/props") return answer(json_response(200, props_json(*model_, props_info()), cors));
+  if (path == "/slots") return answer(json_response(200, slots_json(scheduler_.slot_status(), scheduler_.slot_ctx()), cors));
 #ifdef ST_HAVE_WEB_ASSETS
   return answer(text_response(std::string(asset->body), asset->content_type, cors));
 #else
   return answer(error_response(error_for_status(404), cors));
 #endif
+}
+
+// /tokenize and /detokenize run on a worker thread: a megabyte of text takes a while to tokenize.
+Outcome Api::tokenizer_route(const std::string& path, std::string body, const ExtraHeaders& cors) {
+  Outcome o;
+  o.work = [this, path, body = std::move(body), cors] {
+    try {
+      const json reply = path == "/tokenize" ? tokenize_reply(*model_, body, options_.limits)
+                                             : detokenize_reply(*model_, body, options_.limits);
+      return answer(json_response(200, reply, cors));
+    } catch (const ApiError& e) {
+      return answer(error_response(e, cors));
+    } catch (const std::exception& e) {
+      return answer(error_response(ApiError(400, e.what()), cors));
+    }
+  };
+  return o;
+}
+
+PropsInfo Api::props_info() const {
+  PropsInfo p;
+  p.model_path = options_.model_path;
+  p.model_alias = options_.model_id;
+  p.n_ctx = scheduler_.slot_ctx();
+  p.total_slots = options_.n_parallel;
+  p.default_max_tokens = std::min(options_.limits.default_max_tokens, options_.limits.max_tokens_cap);
+  return p;
 }
 
 Response Api::models(const ExtraHeaders& cors) const {

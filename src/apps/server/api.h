@@ -9,6 +9,7 @@
 #include "apps/server/completion.h"
 #include "apps/server/http_exchange.h"
 #include "apps/server/http_policy.h"
+#include "apps/server/llama_endpoints.h"
 #include "apps/server/scheduler.h"
 #include "apps/server/server.h"
 
@@ -24,6 +25,8 @@ class Api {
  private:
   Outcome route(Request&& request, const ExtraHeaders& cors);
   Response models(const ExtraHeaders& cors) const;
+  Outcome tokenizer_route(const std::string& path, std::string body, const ExtraHeaders& cors);
+  PropsInfo props_info() const;
   std::string metrics() const;
 
   std::shared_ptr<smallthinker::Model> model_;

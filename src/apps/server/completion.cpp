@@ -1,6 +1,7 @@
 #include "apps/server/completion.h"
 
 #include <ctime>
+#include <iterator>
 
 namespace st::server {
 
@@ -21,8 +22,10 @@ namespace {
 // A Job's output as a reply: next() takes what the engine has written since the last call.
 class CompletionReply : public ReplySource {
  public:
-  CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra)
-      : job_(std::move(job)), head_(std::move(head)), stream_(stream), include_usage_(include_usage), extra_(std::move(extra)) {}
+  CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra,
+                  std::vector<std::string> warnings)
+      : job_(std::move(job)), head_(std::move(head)), stream_(stream), include_usage_(include_usage), extra_(std::move(extra)),
+        warnings_(std::move(warnings)) {}
 
   void start(std::function<void()> wake) override {
     std::lock_guard<std::mutex> lock(job_->mutex);
@@ -33,23 +36,34 @@ class CompletionReply : public ReplySource {
 
   Piece next() override {
     std::string text;
-    const bool done = job_->take(text);
-    return stream_ ? next_events(text, done) : whole_reply(text, done);
+    std::vector<TokenLogprobs> probs;
+    const bool done = job_->take(text, &probs);
+    return stream_ ? next_events(text, probs, done) : whole_reply(text, probs, done);
   }
 
  private:
-  Piece whole_reply(const std::string& text, bool done) {
+  bool wants_logprobs() const { return job_->n_probs >= 0; }
+
+  // The choice's "logprobs" for these tokens (null when the request did not ask).
+  json logprobs_json(std::span<const TokenLogprobs> probs) {
+    if (!wants_logprobs()) return nullptr;
+    return head_.endpoint == Endpoint::chat ? chat_logprobs_json(probs) : completion_logprobs_json(probs, text_offset_);
+  }
+
+  Piece whole_reply(const std::string& text, std::vector<TokenLogprobs>& probs, bool done) {
     text_ += text;
+    std::move(probs.begin(), probs.end(), std::back_inserter(probs_));
     Piece p;
     if (!done) return p;
     p.done = true;
     std::lock_guard<std::mutex> lock(job_->mutex);
     p.head = job_->error ? error_response(*job_->error, extra_)
-                         : json_response(200, full_reply(head_, text_, job_->finish_reason, job_->usage, job_->timings), extra_);
+                         : json_response(200, full_reply(head_, text_, job_->finish_reason, job_->usage, job_->timings,
+                                                         logprobs_json(probs_), warnings_), extra_);
     return p;
   }
 
-  Piece next_events(const std::string& text, bool done) {
+  Piece next_events(const std::string& text, const std::vector<TokenLogprobs>& probs, bool done) {
     Piece p;
     if (first_) {
       Response head{http::status::ok, 11};
@@ -59,15 +73,18 @@ class CompletionReply : public ReplySource {
       p.head = std::move(head);
     }
     // A chat stream's first event carries the role, even before any text.
-    if (first_ && head_.endpoint == Endpoint::chat) p.data += sse_event(text_chunk(head_, text, true));
-    else if (!text.empty()) p.data += sse_event(text_chunk(head_, text, false));
+    // Log-probabilities go with the text that arrives with them (a token held back as part of a
+    // UTF-8 character or a possible stop string reports in the chunk where it is taken).
+    const bool first_chat = first_ && head_.endpoint == Endpoint::chat;
+    if (first_chat || !text.empty() || !probs.empty())
+      p.data += sse_event(text_chunk(head_, text, first_chat, probs.empty() ? json(nullptr) : logprobs_json(probs)));
     first_ = false;
     if (done) {
       std::lock_guard<std::mutex> lock(job_->mutex);
       if (job_->error) {
         p.data += sse_event(error_body(*job_->error));
       } else {
-        p.data += sse_event(final_chunk(head_, job_->finish_reason, job_->timings));
+        p.data += sse_event(final_chunk(head_, job_->finish_reason, job_->timings, warnings_));
         if (include_usage_) p.data += sse_event(usage_chunk(head_, job_->usage));
       }
       p.data += "data: [DONE]\n\n";
@@ -80,8 +97,11 @@ class CompletionReply : public ReplySource {
   ReplyHead head_;
   bool stream_, include_usage_;
   ExtraHeaders extra_;
+  std::vector<std::string> warnings_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
+  std::vector<TokenLogprobs> probs_;  // ... and its log-probabilities
+  int64_t text_offset_ = 0;           // completions logprobs: characters generated before the next token
 };
 
 }  // namespace
@@ -99,9 +119,7 @@ std::string Completions::next_id(Endpoint e) {
 
 // Tokenizes and checks a parsed request; throws ApiError for anything the client got wrong.
 std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
-  if (!r.model.empty() && r.model != model_id_)
-    throw ApiError(404, "the model '" + r.model + "' does not exist; this server serves '" + model_id_ + "'",
-                   "invalid_request_error", "model", "model_not_found");
+  // Any model name is accepted, as llama-server does: the reply's "model" names the one served.
   auto job = std::make_shared<Job>();
   const char* input = r.endpoint == Endpoint::chat ? "messages" : "prompt";
   try {
@@ -118,6 +136,7 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
   job->max_tokens = r.max_tokens;
   job->stop = r.stop;
   job->sampling = r.sampling;
+  job->n_probs = r.logprobs;
   try {
     job->sampler = std::make_unique<smallthinker::Sampler>(*model_, r.sampling, r.json_object, r.json_schema);
   } catch (const std::exception& e) {
@@ -134,7 +153,15 @@ Outcome Completions::start(const std::string& body, Endpoint endpoint, const Ext
     ReplyHead head{endpoint, next_id(endpoint), static_cast<int64_t>(std::time(nullptr)), model_id_};
     // What the engine writes before the connection subscribes (start()) waits in the job: the
     // connection reads it right after subscribing.
-    auto reply = std::make_shared<CompletionReply>(job, std::move(head), r.stream, r.include_usage, extra);
+    std::vector<std::string> warnings;
+    ExtraHeaders headers = extra;
+    if (r.max_tokens_requested > r.max_tokens) {
+      warnings.push_back("'max_tokens' " + std::to_string(r.max_tokens_requested) + " is above this server's limit; clamped to " +
+                         std::to_string(r.max_tokens) + " (the server's --max-tokens)");
+      headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.max_tokens));
+    }
+    auto reply = std::make_shared<CompletionReply>(job, std::move(head), r.stream, r.include_usage, std::move(headers),
+                                                   std::move(warnings));
     switch (scheduler_.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 #include "smallthinker/options_check.h"
 
@@ -74,6 +75,29 @@ std::string message_content(const json& content, const std::string& param) {
   return out;
 }
 
+[[noreturn]] void not_supported(const std::string& param, const std::string& what) {
+  throw ApiError(400, "'" + param + "' (" + what + ") is not supported yet by this server; remove it from the request",
+                 "invalid_request_error", param, "unsupported_parameter");
+}
+
+// A value that means "nothing": null, false, "", [] or {}. Clients often send fields they do
+// not use in these forms (an assistant message passed back with "tool_calls": []).
+bool is_empty_value(const json& v) {
+  // (json::empty() is false for every string: a string's length is asked of the string.)
+  if (v.is_string()) return v.get_ref<const std::string&>().empty();
+  return v.is_null() || (v.is_boolean() && !v.get<bool>()) || ((v.is_array() || v.is_object()) && v.empty());
+}
+
+// Keys of a message besides role and content: "name" is accepted without effect (ChatML has no
+// place for it), anything else must be empty.
+void check_message_fields(const json& m, const std::string& p) {
+  for (const auto& [key, value] : m.items()) {
+    if (key == "role" || key == "content" || key == "name" || is_empty_value(value)) continue;
+    if (key == "tool_calls" || key == "tool_call_id" || key == "function_call") not_supported(p + "." + key, "tool calling");
+    bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
+  }
+}
+
 void parse_messages(const json& body, const Limits& limits, CompletionRequest& r) {
   const auto it = body.find("messages");
   if (it == body.end()) bad("messages", "'messages' is required");
@@ -90,6 +114,7 @@ void parse_messages(const json& body, const Limits& limits, CompletionRequest& r
     if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
     if (r_name != "system" && r_name != "user" && r_name != "assistant")
       bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
+    check_message_fields(m, p);
     const auto content = m.find("content");
     if (content == m.end() && r_name != "assistant") bad(p + ".content", "'" + p + ".content' is required");
     r.messages.push_back({r_name, content == m.end() ? "" : message_content(*content, p + ".content")});
@@ -143,6 +168,64 @@ void parse_sampling(const json& body, CompletionRequest& r) {
     s.seed = *v < 0 ? UINT64_MAX : static_cast<uint64_t>(*v);
 }
 
+constexpr std::string_view kCommonFields[] = {
+    "model", "max_tokens", "max_completion_tokens", "n", "stop", "temperature", "top_p", "top_k", "min_p",
+    "presence_penalty", "frequency_penalty", "repeat_penalty", "seed", "stream", "stream_options",
+    "response_format", "logprobs", "n_probs"};
+constexpr std::string_view kChatFields[] = {"messages", "top_logprobs", "parallel_tool_calls"};
+constexpr std::string_view kCompletionFields[] = {"prompt"};
+
+template <size_t N>
+bool listed(const std::string_view (&list)[N], std::string_view key) {
+  return std::find(std::begin(list), std::end(list), key) != std::end(list);
+}
+
+// Every field of the body is honoured (parsed elsewhere), harmless, or a 400 naming it. A field
+// whose value is null counts as absent. Fields of features still to come (tools, grammars, logit
+// bias, echo, suffix, best_of) are accepted only in the form that asks for nothing.
+void check_fields(const json& body, Endpoint endpoint) {
+  for (const auto& [key, value] : body.items()) {
+    if (value.is_null() || listed(kCommonFields, key)) continue;
+    if (std::find_if(std::begin(kHarmlessFields), std::end(kHarmlessFields), [&](const char* h) { return key == h; }) !=
+        std::end(kHarmlessFields))
+      continue;
+    if (endpoint == Endpoint::chat ? listed(kChatFields, key) : listed(kCompletionFields, key)) continue;
+    if (endpoint == Endpoint::chat && key == "tools") {
+      if (!value.is_array()) bad(key, "'tools' must be an array");
+      if (!value.empty()) not_supported(key, "tool calling");
+    } else if (endpoint == Endpoint::chat && key == "tool_choice") {
+      if (!(value.is_string() && value.get<std::string>() == "none")) not_supported(key, "tool calling; only \"none\" is accepted");
+    } else if (key == "grammar") {
+      if (!is_empty_value(value)) not_supported(key, "GBNF grammars");
+    } else if (key == "logit_bias") {
+      if (!value.is_object()) bad(key, "'logit_bias' must be an object");
+      if (!value.empty()) not_supported(key, "logit bias");
+    } else if (endpoint == Endpoint::completion && key == "echo") {
+      if (!is_empty_value(value)) not_supported(key, "echoing the prompt");
+    } else if (endpoint == Endpoint::completion && key == "suffix") {
+      if (!is_empty_value(value)) not_supported(key, "insertion after a suffix");
+    } else if (endpoint == Endpoint::completion && key == "best_of") {
+      if (!(value.is_number_integer() && value.get<int64_t>() == 1)) not_supported(key, "best_of other than 1");
+    } else {
+      bad(key, "unknown field '" + key + "': this server does not support it; remove it from the request");
+    }
+  }
+}
+
+// chat: logprobs (bool) + top_logprobs; completions: logprobs (an integer); both: llama.cpp's
+// n_probs, which asks for that many alternatives (and the chosen token's log-probability).
+void parse_logprobs(const json& body, CompletionRequest& r) {
+  if (r.endpoint == Endpoint::chat) {
+    const bool on = bool_field(body, "logprobs").value_or(false);
+    const auto top = integer_field(body, "top_logprobs", 0, kMaxTopLogprobs);
+    if (top && !on) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    if (on) r.logprobs = static_cast<int>(top.value_or(0));
+  } else if (auto n = integer_field(body, "logprobs", 0, kMaxTopLogprobs)) {
+    r.logprobs = static_cast<int>(*n);
+  }
+  if (auto n = integer_field(body, "n_probs", 0, kMaxTopLogprobs); n && *n > 0) r.logprobs = std::max(r.logprobs, static_cast<int>(*n));
+}
+
 // Copying, comparing and printing a json value recurse once per nesting level, so a body
 // nested 100,000 deep (200 KB) would overflow the stack long after parsing: the depth is bounded
 // while parsing (nlohmann's parser itself does not recurse).
@@ -180,16 +263,22 @@ ApiError error_for_status(int status) {
   }
 }
 
-CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, const Limits& limits) {
+json parse_body(std::string_view body_text, const Limits& limits) {
   if (body_text.size() > limits.max_body_bytes)
     throw ApiError(413, "request body of " + std::to_string(body_text.size()) + " bytes exceeds the limit of " +
                             std::to_string(limits.max_body_bytes), "invalid_request_error", "", "request_too_large");
-  const json body = parse_bounded(body_text, limits.max_json_depth);
+  json body = parse_bounded(body_text, limits.max_json_depth);
   if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON", "invalid_request_error", "", "invalid_json");
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error", "", "invalid_json");
+  return body;
+}
+
+CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, const Limits& limits) {
+  const json body = parse_body(body_text, limits);
 
   CompletionRequest r;
   r.endpoint = endpoint;
+  check_fields(body, endpoint);
   if (const auto it = body.find("model"); it != body.end() && !it->is_null()) {
     if (!it->is_string()) bad("model", "'model' must be a string");
     r.model = it->get<std::string>();
@@ -199,19 +288,23 @@ CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, c
 
   std::optional<int64_t> max_tokens = integer_field(body, "max_tokens", 1, std::numeric_limits<int64_t>::max());
   if (!max_tokens) max_tokens = integer_field(body, "max_completion_tokens", 1, std::numeric_limits<int64_t>::max());
-  if (max_tokens && *max_tokens > limits.max_tokens_cap)
-    bad("max_tokens", "'max_tokens' is " + std::to_string(*max_tokens) + "; this server allows at most " +
-                          std::to_string(limits.max_tokens_cap));
-  r.max_tokens = max_tokens ? static_cast<int>(*max_tokens) : std::min(limits.default_max_tokens, limits.max_tokens_cap);
+  // Above the cap: clamped, and the reply says so (CompletionRequest::max_tokens_requested).
+  if (max_tokens) r.max_tokens_requested = *max_tokens;
+  r.max_tokens = max_tokens ? static_cast<int>(std::min<int64_t>(*max_tokens, limits.max_tokens_cap))
+                            : std::min(limits.default_max_tokens, limits.max_tokens_cap);
   if (auto n = integer_field(body, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()); n && *n != 1)
     bad("n", "only n = 1 is supported");
 
   parse_stop(body, limits, r);
   parse_sampling(body, r);
+  parse_logprobs(body, r);
   r.stream = bool_field(body, "stream").value_or(false);
   if (const auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) bad("stream_options", "'stream_options' must be an object");
     r.include_usage = bool_field(*it, "include_usage").value_or(false);
+    for (const auto& [key, value] : it->items())
+      if (key != "include_usage" && !value.is_null())
+        bad("stream_options." + key, "unknown field 'stream_options." + key + "': only 'include_usage' is supported");
   }
   if (const auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) bad("response_format", "'response_format' must be an object");
@@ -265,21 +358,72 @@ json finish_json(const std::string& reason) { return reason.empty() ? json(nullp
 
 }  // namespace
 
+namespace {
+
+// A log-probability as JSON: -inf (a token that could not be drawn) has no JSON form, so it is
+// reported as -9999, OpenAI's floor.
+json logprob_json(double lp) { return std::isfinite(lp) ? lp : -9999.0; }
+
+json bytes_json(const std::string& piece) {
+  json b = json::array();
+  for (unsigned char c : piece) b.push_back(c);
+  return b;
+}
+
+// Characters (UTF-8 lead bytes) in a piece: a continuation byte adds nothing to the offset.
+int64_t char_count(const std::string& piece) {
+  return std::count_if(piece.begin(), piece.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+}
+
+}  // namespace
+
+json chat_logprobs_json(std::span<const TokenLogprobs> tokens) {
+  json content = json::array();
+  for (const TokenLogprobs& t : tokens) {
+    json top = json::array();
+    for (const TokenProb& p : t.top)
+      top.push_back({{"id", p.id}, {"token", p.piece}, {"logprob", logprob_json(p.logprob)}, {"bytes", bytes_json(p.piece)}});
+    content.push_back({{"id", t.chosen.id},
+                       {"token", t.chosen.piece},
+                       {"logprob", logprob_json(t.chosen.logprob)},
+                       {"bytes", bytes_json(t.chosen.piece)},
+                       {"top_logprobs", std::move(top)}});
+  }
+  return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& text_offset) {
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const TokenLogprobs& t : tokens) {
+    out["tokens"].push_back(t.chosen.piece);
+    out["token_logprobs"].push_back(logprob_json(t.chosen.logprob));
+    json top = json::object();
+    for (const TokenProb& p : t.top)
+      if (!top.contains(p.piece)) top[p.piece] = logprob_json(p.logprob);  // two ids may print alike
+    out["top_logprobs"].push_back(std::move(top));
+    out["text_offset"].push_back(text_offset);
+    text_offset += char_count(t.chosen.piece);
+  }
+  return out;
+}
+
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
-                const Timings& t) {
+                const Timings& t, const json& logprobs, const std::vector<std::string>& warnings) {
   json j = head_json(h, false);
-  json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", nullptr}};
+  json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", logprobs}};
   if (h.endpoint == Endpoint::chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
   else choice["text"] = text;
   j["choices"] = json::array({choice});
   j["usage"] = usage_json(u);
   j["timings"] = timings_json(t);
+  if (!warnings.empty()) j["warnings"] = warnings;
   return j;
 }
 
-json text_chunk(const ReplyHead& h, const std::string& text, bool first) {
+json text_chunk(const ReplyHead& h, const std::string& text, bool first, const json& logprobs) {
   json j = head_json(h, true);
-  json choice = {{"index", 0}, {"finish_reason", nullptr}, {"logprobs", nullptr}};
+  json choice = {{"index", 0}, {"finish_reason", nullptr}, {"logprobs", logprobs}};
   if (h.endpoint == Endpoint::chat) {
     choice["delta"] = first ? json{{"role", "assistant"}, {"content", text}} : json{{"content", text}};
   } else {
@@ -289,13 +433,15 @@ json text_chunk(const ReplyHead& h, const std::string& text, bool first) {
   return j;
 }
 
-json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t) {
+json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t,
+                 const std::vector<std::string>& warnings) {
   json j = head_json(h, true);
   json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", nullptr}};
   if (h.endpoint == Endpoint::chat) choice["delta"] = json::object();
   else choice["text"] = "";
   j["choices"] = json::array({choice});
   j["timings"] = timings_json(t);
+  if (!warnings.empty()) j["warnings"] = warnings;
   return j;
 }
 

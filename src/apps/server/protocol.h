@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,8 +54,18 @@ struct CompletionRequest {
   bool include_usage = false;        // stream_options.include_usage
   bool json_object = false;          // response_format {"type": "json_object"}
   std::string json_schema;           // response_format {"type": "json_schema", "json_schema": {"schema": ...}}
+  // Log-probabilities: -1 none; else how many alternatives per token (chat logprobs +
+  // top_logprobs, completions logprobs: N, llama.cpp's n_probs).
+  int logprobs = -1;
+  int64_t max_tokens_requested = 0; // > max_tokens when the request asked for more than the cap (clamped)
 };
 
+// Request fields accepted but without effect (documented in the README's server section).
+inline constexpr const char* kHarmlessFields[] = {"user", "metadata", "store", "service_tier", "cache_prompt"};
+inline constexpr int kMaxTopLogprobs = 20;
+
+// A request body as a JSON object (size and nesting bounded); throws ApiError (400/413).
+json parse_body(std::string_view body, const Limits& limits);
 // Parses and validates a request body; throws ApiError (400) naming the offending field.
 CompletionRequest parse_request(std::string_view body, Endpoint endpoint, const Limits& limits);
 
@@ -81,12 +92,32 @@ struct ReplyHead {
   std::string model;
 };
 
+// One generated token's log-probability and the most likely alternatives at its position.
+struct TokenProb {
+  int32_t id = -1;
+  std::string piece;  // its bytes (possibly part of a UTF-8 character), or a control token's name
+  double logprob = 0;
+};
+struct TokenLogprobs {
+  TokenProb chosen;
+  std::vector<TokenProb> top;
+};
+// OpenAI's shapes: chat {"content": [{token, logprob, bytes, top_logprobs: [...]}, ...]} (each
+// entry also has llama-server's "id"); completions {tokens, token_logprobs, top_logprobs,
+// text_offset}, offsets in characters from the start of the generated text, continuing from
+// `text_offset` (updated).
+json chat_logprobs_json(std::span<const TokenLogprobs> tokens);
+json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& text_offset);
+
+// `logprobs` (null when not requested) and `warnings` (omitted when empty) go into the choice
+// and the body as given.
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
-                const Timings& t);
+                const Timings& t, const json& logprobs = nullptr, const std::vector<std::string>& warnings = {});
 // A streamed piece of text; `first` chat chunks also carry the assistant role.
-json text_chunk(const ReplyHead& h, const std::string& text, bool first);
+json text_chunk(const ReplyHead& h, const std::string& text, bool first, const json& logprobs = nullptr);
 // The last chunk with choices: empty delta/text and the finish reason (+ timings).
-json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t);
+json final_chunk(const ReplyHead& h, const std::string& finish_reason, const Timings& t,
+                 const std::vector<std::string>& warnings = {});
 // stream_options.include_usage: the chunk after the final one, with no choices.
 json usage_chunk(const ReplyHead& h, const Usage& u);
 // "data: <json>\n\n"

@@ -8,18 +8,23 @@ namespace st::server {
 
 using clock_type = std::chrono::steady_clock;
 
-bool Job::take(std::string& out) {
+bool Job::take(std::string& out, std::vector<TokenLogprobs>* probs) {
   std::lock_guard<std::mutex> lock(mutex);
   out += text;
   text.clear();
+  if (probs) {
+    probs->insert(probs->end(), std::make_move_iterator(logprobs.begin()), std::make_move_iterator(logprobs.end()));
+    logprobs.clear();
+  }
   return done;
 }
 
 Scheduler::Scheduler(std::shared_ptr<smallthinker::Model> model, int n_slots, smallthinker::SessionOptions options,
                      size_t max_queue)
     : model_(model), decoder_(model, n_slots, options), stop_tokens_(model->stop_tokens()), max_queue_(max_queue),
-      slots_(static_cast<size_t>(n_slots)) {
+      slots_(static_cast<size_t>(n_slots)), status_(static_cast<size_t>(n_slots)) {
   counters_.n_slots = static_cast<size_t>(n_slots);
+  for (int i = 0; i < n_slots; ++i) status_[static_cast<size_t>(i)].id = i;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -54,6 +59,21 @@ Scheduler::Submitted Scheduler::submit(std::shared_ptr<Job> job) {
   }
   wake_.notify_all();
   return Submitted::queued;
+}
+
+std::vector<SlotStatus> Scheduler::slot_status() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_;
+}
+
+void Scheduler::publish_slot_status() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    SlotStatus& st = status_[i];
+    st.processing = s.job != nullptr;
+    st.n_cached = static_cast<int64_t>(decoder_.cached(static_cast<int>(i)).size());
+    st.n_decoded = s.generated;
+  }
 }
 
 SchedulerCounters Scheduler::counters() const {
@@ -161,6 +181,13 @@ void Scheduler::start_job(int slot, std::shared_ptr<Job> job) {
   job->timings.prompt_n = static_cast<int64_t>(job->prompt.size()) - kept;
   job->usage.prompt_tokens = static_cast<int64_t>(job->prompt.size());
   ++counters_.requests;
+  SlotStatus& st = status_[static_cast<size_t>(slot)];
+  st.task = static_cast<int64_t>(counters_.requests);
+  st.max_tokens = job->max_tokens;
+  st.n_probs = std::max(job->n_probs, 0);
+  st.sampling = job->sampling;
+  st.stop = job->stop;
+  publish_slot_status();
   counters_.cached_tokens += static_cast<uint64_t>(kept);
   counters_.prompt_tokens += static_cast<uint64_t>(job->timings.prompt_n);
 }
@@ -224,11 +251,22 @@ void Scheduler::step() {
     }
     advance(s, logits[k]);
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  publish_slot_status();
 }
 
 bool Scheduler::advance(Slot& s, std::span<const float> logits) {
   Job& job = *s.job;
-  const int32_t tok = job.sampler->sample(logits);
+  std::optional<TokenLogprobs> probs;
+  int32_t tok = -1;
+  if (job.n_probs >= 0) {
+    const auto sampled = job.sampler->sample_with_logprobs(logits, job.n_probs);
+    tok = sampled.chosen.token;
+    probs = TokenLogprobs{{tok, model_->token_piece(tok), sampled.chosen.logprob}, {}};
+    for (const auto& t : sampled.top) probs->top.push_back({t.token, model_->token_piece(t.token), t.logprob});
+  } else {
+    tok = job.sampler->sample(logits);
+  }
   job.sampler->accept(tok);
   if (s.generated == 0) s.first_token = clock_type::now();
   if (std::find(stop_tokens_.begin(), stop_tokens_.end(), tok) != stop_tokens_.end()) {
@@ -237,9 +275,10 @@ bool Scheduler::advance(Slot& s, std::span<const float> logits) {
   }
   ++s.generated;
   const std::string out = s.stop->push(s.streamer->push(tok));
-  if (!out.empty()) {
+  if (!out.empty() || probs) {
     std::lock_guard<std::mutex> lock(job.mutex);
     job.text += out;
+    if (probs) job.logprobs.push_back(std::move(*probs));
     job.notify();
   }
   if (s.stop->stopped()) {
@@ -273,6 +312,7 @@ void Scheduler::finish(Slot& s, const std::string& reason, std::optional<ApiErro
     counters_.prompt_seconds += std::chrono::duration<double>(s.first_token - s.start).count();
     if (reason == "cancelled") ++counters_.cancelled;
     counters_.busy_slots = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& x) { return x.job != nullptr; }));
+    publish_slot_status();
   }
   {
     std::lock_guard<std::mutex> lock(job->mutex);

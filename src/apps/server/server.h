@@ -18,7 +18,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                 // 0: any free port (printed when listening)
   std::string api_key;             // empty: no key required
-  std::string model_id;            // the name /v1/models lists and requests may use
+  std::string model_id;            // the name /v1/models lists and replies report
+  std::string model_path;          // the file (GET /props)
   int n_parallel = 4;              // slots
   size_t max_queue = 16;           // requests waiting for a slot before 429
   size_t max_connections = 256;    // open connections before 503 (idle and waiting ones count)
