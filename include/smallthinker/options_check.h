@@ -25,7 +25,7 @@ namespace options_detail {
 
 inline std::string number_text(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
+  std::snprintf(buf, sizeof buf, "%.10g", v);
   return buf;
 }
 
