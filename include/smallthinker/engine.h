@@ -42,8 +42,8 @@ struct ModelOptions : AdvancedModelOptions {
   std::string cache_policy = "lfu";       // lru | lfu (frequency with ageing) | lfu_cyclic
   std::string io_backend = "auto";        // auto | io_uring | pread
   bool lookahead = true;                  // under a budget: guess the next layer's experts early
-  // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (down
-  // matrices are kept in a neuron-column layout where their type allows). Off: dense experts.
+  // Sparse ReGLU: skip the up rows and down columns of neurons that are exactly zero (a sparse
+  // layer's up and down become neuron bundles where their type allows). Off: dense experts.
   bool sparse_reglu = true;
   // Called while the weights are prepared (re-laid, or copied out of the file under a budget)
   // with the bytes done so far and the total; from the loading thread.

@@ -130,8 +130,8 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
   impl->sparse_reglu = options.sparse_reglu;
   if (options.memory.empty()) {
-    // Neuron columns are copies of the down matrices: the mapping's pages of the originals are
-    // dropped so resident memory stays about the file size.
+    // Neuron bundles (and up back in rows) are copies of a layer's up and down matrices: the
+    // originals' pages (mapped or packed) are dropped so resident memory stays about the file size.
     const uint8_t* map = impl->file->bytes();
     const uint64_t map_len = impl->file->file_size();
     auto drop = [map, map_len](const uint8_t* p, size_t n) {

@@ -37,8 +37,8 @@ class PackedWeights {
  public:
   PackedWeights(ModelWeights& w, ThreadPool* pool, const std::function<void(const uint8_t*, size_t)>& release_original,
                 const ByteProgress& progress = {});
-  // Frees the packed copy that starts at `data`, if this object owns it (a down matrix that
-  // now lives in neuron-column layout). Returns whether it did.
+  // Frees the packed copy that starts at `data`, if this object owns it (a matrix that now
+  // lives in another layout: model/expert_layout.h). Returns whether it did.
   bool release(const uint8_t* data);
   uint64_t bytes() const { return bytes_; }
   PackedWeights(const PackedWeights&) = delete;
