@@ -18,7 +18,9 @@
 // and 128 code bytes as 35 chunks of 4 bytes (chunks 0-2 the scales, 3-34 the codes), chunk k
 // of every row together in 64 bytes. Q6_K likewise, 3360 bytes: 16 fp16 d (its last field in
 // the file), then 52 chunks: ql (0-31), qh (32-47), the 16 int8 scales (48-51). Q3_K, 1760
-// bytes: 16 fp16 d (also last in the file), then 27 chunks: hmask (0-7), qs (8-23), scales (24-26). Kernels for
+// bytes: 16 fp16 d (also last in the file), then 27 chunks: hmask (0-7), qs (8-23), scales (24-26).
+// Q2_K, 1344 bytes: 16 fp16 d, 16 fp16 dmin (last in the file), then 20 chunks: the scale/min
+// bytes (0-3) and qs (4-19). Kernels for
 // K-quants take Q8_K activations (bsums give the mins' and offsets' terms) and ignore act_sums.
 // A group's bytes are the 16 rows' bytes in the file; matrices whose row count is not a
 // multiple of 16 stay in the file layout.

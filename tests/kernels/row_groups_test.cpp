@@ -18,7 +18,8 @@
 namespace st {
 namespace {
 
-const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q3_K};
+const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q3_K,
+                             TensorType::Q2_K};
 
 // Tests name sizes in 32-element blocks; the K-quants' blocks are 256 elements, so their
 // matrices get 8x the columns (the same number of blocks, at least one super-block).
@@ -334,6 +335,26 @@ TEST(RowGroups, EveryQ3KKernelIsExactAtExtremeCodes) {
   const std::vector<float> x = sign_patterns(kTok, kCols, 16);
   if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
     GTEST_SKIP() << "no Q3_K row-group kernel on this CPU";
+}
+
+// Q2_K at its extremes: codes 3 (or 0, or mixed), 4-bit scales and mins 15 (or mixed), against
+// activations of +-1 (AVX2 adds four chunks' pairs in int16: 4 x 2 x 3 x 128 = 3072).
+TEST(RowGroups, EveryQ2KKernelIsExactAtExtremeCodes) {
+  constexpr TensorType t = TensorType::Q2_K;
+  constexpr int64_t kRows = 32, kCols = 512, kTok = 5;
+  const size_t rb = st::row_bytes(t, kCols);
+  std::vector<uint8_t> rows(rb * kRows), packed(rows.size());
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t b = 0; b < kCols / 256; ++b) {
+      auto* blk = reinterpret_cast<BlockQ2_K*>(rows.data() + static_cast<size_t>(r) * rb) + b;
+      blk->d = blk->dmin = 0x3C00;  // fp16 1.0
+      std::memset(blk->scales, r % 3 == 0 ? 0xFF : r % 3 == 1 ? 0x0F : (b % 2 ? 0xF0 : 0x5A), sizeof(blk->scales));
+      std::memset(blk->qs, r % 4 == 0 ? 0xFF : r % 4 == 1 ? 0x00 : r % 4 == 2 ? 0xF0 : 0x33, sizeof(blk->qs));
+    }
+  pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
+  const std::vector<float> x = sign_patterns(kTok, kCols, 16);
+  if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
+    GTEST_SKIP() << "no Q2_K row-group kernel on this CPU";
 }
 
 // On an ISA with group kernels the file layout goes through them too (16 rows staged at a

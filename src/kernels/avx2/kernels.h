@@ -74,6 +74,9 @@ void gemm_groups_q8_0(int64_t n, const void* w, size_t w_row_bytes, int64_t n_ro
 // Q4_K on the row-group layout (avx2/row_groups_q4_k.cpp): Q8_K activations, act_sums unused.
 void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+// Q2_K on the row-group layout (avx2/row_groups_q2_k.cpp): Q8_K activations, act_sums unused.
+void gemm_groups_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 // Q3_K on the row-group layout (avx2/row_groups_q3_k.cpp): Q8_K activations, act_sums unused.
 void gemm_groups_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);

@@ -65,7 +65,10 @@ void override_kernels(KernelTable& t) {
       t.gemm_groups = gemm_groups_q6_k;
       break;
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
-    case TensorType::Q2_K: dots(vec_dot_q2_k, gemv_q2_k, gemm_q2_k); break;
+    case TensorType::Q2_K:
+      dots(vec_dot_q2_k, gemv_q2_k, gemm_q2_k);
+      t.gemm_groups = gemm_groups_q2_k;
+      break;
     case TensorType::Q3_K:
       dots(vec_dot_q3_k, gemv_q3_k, gemm_q3_k);
       t.gemm_groups = gemm_groups_q3_k;

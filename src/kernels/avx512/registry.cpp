@@ -44,7 +44,10 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm = gemm_q6_k;
       t.gemm_groups = gemm_groups_q6_k;
       break;
-    case TensorType::Q2_K: t.gemm = gemm_q2_k; break;
+    case TensorType::Q2_K:
+      t.gemm = gemm_q2_k;
+      t.gemm_groups = gemm_groups_q2_k;
+      break;
     case TensorType::Q3_K:
       t.gemm = gemm_q3_k;
       t.gemm_groups = gemm_groups_q3_k;
