@@ -201,7 +201,7 @@ std::vector<std::span<const float>> BatchDecoder::step(std::span<const Chunk> ch
   impl_->out.clear();
   for (size_t i = 0; i < chunks.size(); ++i) {
     impl_->out.push_back(logits.subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)));
-    check_finite_logits(impl_->out.back(), model_->impl().file->path());
+    check_finite_logits(impl_->out.back(), ModelAccess::impl(*model_).file->path());
   }
   return impl_->out;
 }

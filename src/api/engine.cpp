@@ -268,11 +268,11 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
     if (all_logits) std::copy(last.begin(), last.end(), impl_->all_logits.begin() + static_cast<std::ptrdiff_t>(b * V));
   }
   if (all_logits) {
-    check_finite_logits(impl_->all_logits, model_->impl().file->path());
+    check_finite_logits(impl_->all_logits, ModelAccess::impl(*model_).file->path());
     return impl_->all_logits;
   }
   last = last.subspan(last.size() - static_cast<size_t>(V));
-  check_finite_logits(last, model_->impl().file->path());
+  check_finite_logits(last, ModelAccess::impl(*model_).file->path());
   return last;
 }
 
