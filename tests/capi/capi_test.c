@@ -3,7 +3,9 @@
  *   capi_test MODEL PROMPT N_PREDICT OUT_PREFIX
  * writes OUT_PREFIX.greedy (text of `run --temp 0`) and OUT_PREFIX.sampled (text of
  * `run --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.02 --repeat-penalty 1.1 -s 7`). */
+#define _POSIX_C_SOURCE 200809L /* pthreads under -std=c99 */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +215,55 @@ static void manual_greedy(st_session *s, st_sampler *smp, const int32_t *prompt,
   }
 }
 
+/* Two threads, each with its own session of one model, generate at once: the model's shared
+ * thread pool must not mix their forward passes up (each gets the single-thread tokens). */
+struct worker {
+  st_model *model;
+  const int32_t *prompt;
+  size_t n_prompt;
+  int n_predict;
+  struct collected out;
+  st_status status;
+};
+
+static void *work(void *arg) {
+  struct worker *w = (struct worker *)arg;
+  st_session *s = NULL;
+  st_sampling_params greedy;
+  size_t n = 0;
+  st_sampling_params_init(&greedy);
+  greedy.temperature = 0;
+  w->status = st_session_new(w->model, NULL, &s);
+  if (w->status == ST_OK)
+    w->status = st_session_generate(s, w->prompt, w->n_prompt, w->n_predict, &greedy, collect, &w->out, &n);
+  st_session_free(s);
+  return NULL;
+}
+
+static void test_threads(st_model *m, const int32_t *prompt, size_t n_prompt, const struct collected *expected) {
+  static struct worker w[2];
+  pthread_t th[2];
+  int i, started = 1;
+  size_t j;
+  for (i = 0; i < 2; ++i) {
+    memset(&w[i], 0, sizeof w[i]);
+    w[i].model = m;
+    w[i].prompt = prompt;
+    w[i].n_prompt = n_prompt;
+    w[i].n_predict = (int)expected->n;
+    w[i].status = ST_ERR_INTERNAL;
+    if (pthread_create(&th[i], NULL, work, &w[i]) != 0) started = 0;
+  }
+  for (i = 0; i < 2; ++i) pthread_join(th[i], NULL);
+  for (i = 0; i < 2 && started; ++i) {
+    int same = w[i].status == ST_OK && w[i].out.n == expected->n;
+    for (j = 0; same && j < expected->n; ++j) same = w[i].out.tokens[j] == expected->tokens[j];
+    check(same, i == 0 ? "thread 1 of 2 generating at once gets the single-thread tokens"
+                       : "thread 2 of 2 generating at once gets the single-thread tokens");
+  }
+  check(started, "two threads started");
+}
+
 static void test_session_errors(st_session *s, int64_t n_vocab) {
   int32_t bad = (int32_t)n_vocab, many[600];
   const float *logits = NULL;
@@ -260,6 +311,7 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
   for (i = 0; i < n_gen; ++i) same &= c.tokens[i] == manual[i];
   check(same, "generate's greedy tokens equal the eval + st_sampler loop's");
   write_file(out_prefix, ".greedy", c.text, c.text_len);
+  test_threads(m, prompt, n_prompt, &c);
   check(st_session_logits(s, NULL, NULL) == ST_ERR_INVALID_ARGUMENT, "generate discards the eval logits (NULL pointers refused)");
 
   st_session_reset(s);

@@ -2,6 +2,8 @@
 on a model synthesized here, then checks from outside:
   - its greedy and seeded-sampling generations equal `smallthinker run` on the same model and
     prompt (an independent path: the CLI links the static library, not the C API);
+  - `cmake --install` gives a prefix from which `pkg-config --cflags --libs smallthinker`
+    builds and runs the same program;
   - libsmallthinker.so has the soname libsmallthinker.so.<major> and exports only st_* symbols
     (`nm -D --defined-only`), and capi_test needs that library and no C++ layer of ours.
 Environment: ST_BIN (the CLI), ST_CAPI_TEST, ST_CAPI_LIB (set by tests/capi/CMakeLists.txt)."""
@@ -62,6 +64,39 @@ def check_library():
     check("smallthinker" not in re.sub(r"\bst_\w+", "", syms), "capi_test links no C++ symbol of the engine")
 
 
+def check_install(model, tmp):
+    """`cmake --install` into a temporary prefix, then build capi_test.c from the installed
+    header and library with `pkg-config --cflags --libs smallthinker` alone, and run it."""
+    build, cmake = os.environ.get("ST_BUILD_DIR"), os.environ.get("ST_CMAKE", "cmake")
+    if not build:
+        check(False, "ST_BUILD_DIR is set for the install test")
+        return
+    prefix = os.path.join(tmp, "prefix")
+    r = run([cmake, "--install", build, "--prefix", prefix, "--component", "capi"])
+    check(r.returncode == 0, "cmake --install --component capi into a temporary prefix")
+    pcs = [os.path.join(d, f) for d, _, files in os.walk(prefix) for f in files if f == "smallthinker.pc"]
+    check(len(pcs) == 1, "smallthinker.pc is installed")
+    if r.returncode or len(pcs) != 1:
+        print(r.stderr.decode())
+        return
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "smallthinker"], capture_output=True, env=env, text=True)
+    check(flags.returncode == 0 and "-lsmallthinker" in flags.stdout, "pkg-config --cflags --libs smallthinker: %s" % flags.stdout.strip())
+    exe = os.path.join(tmp, "capi_installed")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capi_test.c")
+    cc = subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-pthread", "-o", exe, src] + flags.stdout.split(),
+                        capture_output=True, text=True)
+    check(cc.returncode == 0, "capi_test.c builds against the installed package%s" % (": " + cc.stderr if cc.returncode else ""))
+    if cc.returncode:
+        return
+    libdir = os.path.dirname(os.path.realpath([p for p in flags.stdout.split() if p.startswith("-L")][0][2:] + "/libsmallthinker.so"))
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir)
+    ldd = subprocess.run(["ldd", exe], capture_output=True, text=True, env=env).stdout
+    check(os.path.realpath(prefix) in ldd and "libsmallthinker.so" in ldd, "it loads the installed libsmallthinker.so")
+    r = subprocess.run([exe, model, PROMPT, "4", os.path.join(tmp, "installed")], capture_output=True, env=env, timeout=300)
+    check(r.returncode == 0, "the installed build passes capi_test%s" % ("" if r.returncode == 0 else ":\n" + r.stdout.decode()))
+
+
 def main():
     for name, path in (("ST_BIN", ST_BIN), ("ST_CAPI_TEST", CAPI_TEST), ("ST_CAPI_LIB", CAPI_LIB)):
         if not path or not os.path.exists(path):
@@ -86,6 +121,7 @@ def main():
         with open(out + ".sampled", "rb") as f:
             same_generation(cli_generation(model, SAMPLED), f.read(), "seeded sampling")
     check_library()
+    check_install(model, tmp)
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0
 
