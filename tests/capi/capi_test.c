@@ -121,15 +121,20 @@ static void test_info(st_model *m) {
 }
 
 static void test_text(st_model *m) {
-  const char *text = "Hello, world! 123 h\xc3\xa9llo <|im_start|>";
+  const char *text = "Hello, world! 123 h\xc3\xa9llo";
+  const char *special = "<|im_start|>user";
   int32_t tokens[256], plain[256];
   char back[512];
   size_t n = 0, n_plain = 0, len = 0, need = 0;
   check(st_tokenize(m, text, strlen(text), 1, tokens, 256, &n) == ST_OK && n > 0, "st_tokenize");
   check(st_detokenize(m, tokens, n, back, sizeof back, &len) == ST_OK && len == strlen(text) && memcmp(back, text, len) == 0,
         "detokenize(tokenize(text)) == text");
-  check(st_tokenize(m, text, strlen(text), 0, plain, 256, &n_plain) == ST_OK && n_plain > n,
+  check(st_tokenize(m, special, strlen(special), 1, tokens, 256, &n) == ST_OK &&
+        st_tokenize(m, special, strlen(special), 0, plain, 256, &n_plain) == ST_OK && n_plain > n,
         "parse_special = 0 spells <|im_start|> out in more tokens");
+  check(st_detokenize(m, plain, n_plain, back, sizeof back, &len) == ST_OK && len == strlen(special) &&
+        memcmp(back, special, len) == 0, "... which detokenize gives back as text");
+  check(st_tokenize(m, text, strlen(text), 1, tokens, 256, &n) == ST_OK, "st_tokenize again");
   check(st_tokenize(m, text, strlen(text), 1, tokens, 1, &need) == ST_ERR_BUFFER_TOO_SMALL && need == n,
         "a buffer too small: ST_ERR_BUFFER_TOO_SMALL with the size needed");
   check(st_tokenize(m, text, strlen(text), 1, NULL, 0, &need) == ST_ERR_BUFFER_TOO_SMALL && need == n,
@@ -186,6 +191,24 @@ static void write_file(const char *prefix, const char *suffix, const char *data,
   f = fopen(path, "wb");
   if (!f || fwrite(data, 1, n, f) != n) check(0, "write an output file");
   if (f) fclose(f);
+}
+
+/* OUT_PREFIX.greedy.ids: the prompt's ids on one line, the generated ids on the next. */
+static void write_ids(const char *prefix, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen) {
+  char path[1024];
+  size_t i;
+  FILE *f;
+  snprintf(path, sizeof path, "%s.greedy.ids", prefix);
+  f = fopen(path, "w");
+  if (!f) {
+    check(0, "write the ids file");
+    return;
+  }
+  for (i = 0; i < n_prompt; ++i) fprintf(f, "%s%d", i ? "," : "", (int)prompt[i]);
+  fputc('\n', f);
+  for (i = 0; i < n_gen; ++i) fprintf(f, "%s%d", i ? "," : "", (int)gen[i]);
+  fputc('\n', f);
+  fclose(f);
 }
 
 static size_t argmax(const float *x, size_t n) {
@@ -311,6 +334,7 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
   for (i = 0; i < n_gen; ++i) same &= c.tokens[i] == manual[i];
   check(same, "generate's greedy tokens equal the eval + st_sampler loop's");
   write_file(out_prefix, ".greedy", c.text, c.text_len);
+  write_ids(out_prefix, prompt, n_prompt, c.tokens, c.n);
   test_threads(m, prompt, n_prompt, &c);
   check(st_session_logits(s, NULL, NULL) == ST_ERR_INVALID_ARGUMENT, "generate discards the eval logits (NULL pointers refused)");
 

@@ -1,5 +1,6 @@
 """Drives tests/capi/capi_test.c (the C API from C99, linked against libsmallthinker.so only)
 on a model synthesized here, then checks from outside:
+  - each greedy token is the argmax of `smallthinker logits` at its position (numpy);
   - its greedy and seeded-sampling generations equal `smallthinker run` on the same model and
     prompt (an independent path: the CLI links the static library, not the C API);
   - `cmake --install` gives a prefix from which `pkg-config --cflags --libs smallthinker`
@@ -12,6 +13,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 ST_BIN = os.environ.get("ST_BIN")
 CAPI_TEST = os.environ.get("ST_CAPI_TEST")
@@ -47,6 +50,26 @@ def same_generation(cli_out, capi_text, what):
     check(ok, "%s: the C API's text equals `smallthinker run`'s (%d bytes)" % (what, len(capi_text)))
     if not ok:
         print("  cli:  %r\n  capi: %r" % (cli_out, PROMPT.encode() + capi_text))
+
+
+def check_greedy_tokens(model, ids_file, tmp):
+    """Token by token: each greedy token the C API generated is the most likely one in
+    `smallthinker logits` (numpy argmax, up to float noise between batched and single-token
+    evaluation) at its position."""
+    with open(ids_file) as f:
+        prompt, gen = [[int(t) for t in line.split(",") if t] for line in f.read().split("\n")[:2]]
+    out = os.path.join(tmp, "greedy.f32")
+    seq = prompt + gen[:-1]
+    r = run([ST_BIN, "logits", "-m", model, "--tokens", ",".join(map(str, seq)), "-o", out, "-c", "512", "-t", "2"])
+    check(r.returncode == 0, "smallthinker logits over prompt + generated tokens")
+    if r.returncode:
+        return
+    logits = np.fromfile(out, dtype=np.float32).reshape(len(seq), -1)[len(prompt) - 1:]
+    best = logits.max(axis=1)
+    chosen = logits[np.arange(len(gen)), gen]
+    exact = int((logits.argmax(axis=1) == np.array(gen)).sum())
+    check(len(gen) > 0 and bool(np.all(chosen >= best - 1e-3 * (1 + np.abs(best)))),
+          "every greedy C API token is the CLI logits' argmax (%d of %d exactly)" % (exact, len(gen)))
 
 
 def check_library():
@@ -120,6 +143,8 @@ def main():
     if os.path.exists(out + ".sampled"):
         with open(out + ".sampled", "rb") as f:
             same_generation(cli_generation(model, SAMPLED), f.read(), "seeded sampling")
+    if os.path.exists(out + ".greedy.ids"):
+        check_greedy_tokens(model, out + ".greedy.ids", tmp)
     check_library()
     check_install(model, tmp)
     print("%d failure(s)" % len(failures))
