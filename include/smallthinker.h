@@ -200,14 +200,18 @@ ST_API st_status st_sampler_accept(st_sampler *sampler, const int32_t *tokens, s
 /* ---- Generation ---- */
 
 /* Called once per generated token with its id and the text it completes (UTF-8; may be empty
- * while a character spans several tokens; not NUL-terminated). Return non-zero to go on, 0 to
- * stop after this token. */
+ * while a character spans several tokens; not NUL-terminated; ill-formed bytes become U+FFFD).
+ * Bytes of a character still unfinished when generation ends are not passed on: detokenize the
+ * ids for the exact bytes. Return non-zero to go on, 0 to stop after this token. */
 typedef int (*st_token_fn)(int32_t token, const char *text, size_t text_len, void *user_data);
 
-/* Evaluates `prompt` after what the session holds, then samples up to n_predict tokens,
+/* Evaluates `prompt` (at least one token) after what the session holds, then samples up to
+ * n_predict tokens (0: only evaluate),
  * stopping early at an end-of-generation token (<|im_end|>, eos; reported to the callback
  * too), when the callback returns 0 or when the context is full. params may be NULL (the
- * defaults), on_token may be NULL. *n_generated (may be NULL) gets the tokens generated. */
+ * defaults), on_token may be NULL. *n_generated (may be NULL) gets the tokens generated.
+ * The callback runs while the model's compute lock is held: it must not evaluate or generate
+ * with a session of the same model (that would wait for itself). */
 ST_API st_status st_session_generate(st_session *session, const int32_t *prompt, size_t n_prompt, int32_t n_predict,
                                      const st_sampling_params *params, st_token_fn on_token, void *user_data,
                                      size_t *n_generated);

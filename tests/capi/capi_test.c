@@ -336,7 +336,13 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
   write_file(out_prefix, ".greedy", c.text, c.text_len);
   write_ids(out_prefix, prompt, n_prompt, c.tokens, c.n);
   test_threads(m, prompt, n_prompt, &c);
-  check(st_session_logits(s, NULL, NULL) == ST_ERR_INVALID_ARGUMENT, "generate discards the eval logits (NULL pointers refused)");
+  {
+    const float *logits = NULL;
+    size_t n_vocab = 0;
+    check(st_session_logits(s, &logits, &n_vocab) == ST_ERR_INVALID_ARGUMENT && logits == NULL &&
+          contains(st_session_last_error(s), "st_session_eval"), "after generate there are no eval logits to read");
+    check(st_session_logits(s, NULL, &n_vocab) == ST_ERR_INVALID_ARGUMENT, "a NULL logits pointer is refused");
+  }
 
   st_session_reset(s);
   memset(&c, 0, sizeof c);
