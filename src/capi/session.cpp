@@ -1,5 +1,5 @@
 // The C API's sessions (a KV cache over a model), samplers and generation.
-#include <limits>
+#include <cmath>
 #include <stdexcept>
 
 #include "capi/handles.h"
@@ -16,6 +16,8 @@ smallthinker::SamplingOptions to_cpp(const st_sampling_params* p) {
     p = &d;
   }
   st_capi::check_struct_size(p->struct_size, sizeof(st_sampling_params), "st_sampling_params");
+  if (!std::isfinite(p->temperature) || !std::isfinite(p->presence_penalty) || !std::isfinite(p->frequency_penalty))
+    fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params: temperature, presence_penalty and frequency_penalty must be finite");
   if (p->top_k < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.top_k is negative (0: off)");
   if (!(p->top_p >= 0 && p->top_p <= 1)) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.top_p must be in [0, 1]");
   if (!(p->min_p >= 0 && p->min_p <= 1)) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.min_p must be in [0, 1]");

@@ -365,6 +365,11 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
   st_session_reset(s);
   check(st_session_generate(s, prompt, n_prompt, n_predict, &sampled, NULL, NULL, &n_gen) == ST_ERR_INVALID_ARGUMENT &&
         contains(st_session_last_error(s), "top_p"), "top_p 1.5 is refused naming top_p");
+  sampled.top_p = 0.9f;
+  sampled.temperature = (float)NAN;
+  check(st_session_generate(s, prompt, n_prompt, n_predict, &sampled, NULL, NULL, &n_gen) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_session_last_error(s), "temperature") && st_session_n_past(s) == 0,
+        "a NaN temperature is refused naming it, nothing evaluated");
 
   /* A session keeps its model alive: free the model handle first. */
   st_model_free(m);
