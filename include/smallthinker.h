@@ -44,9 +44,9 @@ extern "C" {
 #define SMALLTHINKER_API_VERSION 1
 
 #if defined(SMALLTHINKER_BUILDING_LIBRARY) && defined(__GNUC__)
-#define ST_API __attribute__((visibility("default")))
+#define SMALLTHINKER_EXPORT __attribute__((visibility("default")))
 #else
-#define ST_API
+#define SMALLTHINKER_EXPORT
 #endif
 
 typedef enum st_status {
@@ -68,10 +68,10 @@ typedef struct st_sampler st_sampler;
 
 /* ---- Versions and errors ---- */
 
-ST_API int st_api_version(void);            /* the library's SMALLTHINKER_API_VERSION */
-ST_API const char *st_version_string(void); /* the release, e.g. "0.1.0" */
-ST_API const char *st_status_name(st_status status); /* "ST_OK", "ST_ERR_IO", ... */
-ST_API const char *st_last_error(void);     /* this thread's last failure ("" if none) */
+SMALLTHINKER_EXPORT int st_api_version(void);            /* the library's SMALLTHINKER_API_VERSION */
+SMALLTHINKER_EXPORT const char *st_version_string(void); /* the release, e.g. "0.1.0" */
+SMALLTHINKER_EXPORT const char *st_status_name(st_status status); /* "ST_OK", "ST_ERR_IO", ... */
+SMALLTHINKER_EXPORT const char *st_last_error(void);     /* this thread's last failure ("" if none) */
 
 /* ---- Model ---- */
 
@@ -91,12 +91,12 @@ typedef struct st_model_options {
 } st_model_options;
 
 /* Fills *options with the defaults: 0 threads, no budget, n_ctx 4096, no progress. */
-ST_API void st_model_options_init(st_model_options *options);
+SMALLTHINKER_EXPORT void st_model_options_init(st_model_options *options);
 
 /* Loads a model; on success *out_model is the caller's (st_model_free). */
-ST_API st_status st_model_load(const st_model_options *options, st_model **out_model);
-ST_API void st_model_free(st_model *model);
-ST_API const char *st_model_last_error(const st_model *model);
+SMALLTHINKER_EXPORT st_status st_model_load(const st_model_options *options, st_model **out_model);
+SMALLTHINKER_EXPORT void st_model_free(st_model *model);
+SMALLTHINKER_EXPORT const char *st_model_last_error(const st_model *model);
 
 typedef struct st_model_info {
   size_t struct_size;          /* set by the caller: sizeof(st_model_info) */
@@ -114,19 +114,19 @@ typedef struct st_model_info {
   uint64_t file_bytes;
 } st_model_info;
 
-ST_API st_status st_model_get_info(st_model *model, st_model_info *info);
+SMALLTHINKER_EXPORT st_status st_model_get_info(st_model *model, st_model_info *info);
 
 /* ---- Text ---- */
 
 /* Tokenizes `text_len` bytes of `text` (UTF-8). parse_special != 0 turns special-token text
  * such as "<|im_start|>" into its id; 0 treats it as plain text (untrusted input). Writes up to
  * `capacity` ids and stores their count in *n_tokens (the count needed on BUFFER_TOO_SMALL). */
-ST_API st_status st_tokenize(st_model *model, const char *text, size_t text_len, int parse_special,
+SMALLTHINKER_EXPORT st_status st_tokenize(st_model *model, const char *text, size_t text_len, int parse_special,
                              int32_t *tokens, size_t capacity, size_t *n_tokens);
 
 /* The bytes `tokens` decode to (not NUL-terminated; control tokens decode to nothing). Stores
  * the length in *text_len (the length needed on BUFFER_TOO_SMALL). */
-ST_API st_status st_detokenize(st_model *model, const int32_t *tokens, size_t n_tokens, char *text,
+SMALLTHINKER_EXPORT st_status st_detokenize(st_model *model, const int32_t *tokens, size_t n_tokens, char *text,
                                size_t capacity, size_t *text_len);
 
 typedef struct st_chat_message {
@@ -137,12 +137,12 @@ typedef struct st_chat_message {
 /* The model's chat template applied to the messages (+ the assistant prompt when
  * add_generation_prompt != 0), as text: written as for st_detokenize, plus a terminating NUL
  * when it fits (text_len does not count it). */
-ST_API st_status st_chat_apply_template(st_model *model, const st_chat_message *messages, size_t n_messages,
+SMALLTHINKER_EXPORT st_status st_chat_apply_template(st_model *model, const st_chat_message *messages, size_t n_messages,
                                         int add_generation_prompt, char *text, size_t capacity, size_t *text_len);
 
 /* The same rendering as token ids (message contents are encoded as plain text, so a user
  * cannot inject special tokens). */
-ST_API st_status st_chat_tokens(st_model *model, const st_chat_message *messages, size_t n_messages,
+SMALLTHINKER_EXPORT st_status st_chat_tokens(st_model *model, const st_chat_message *messages, size_t n_messages,
                                 int add_generation_prompt, int32_t *tokens, size_t capacity, size_t *n_tokens);
 
 /* ---- Session: a KV cache over a model ---- */
@@ -153,20 +153,20 @@ typedef struct st_session_options {
   int64_t n_batch;             /* prompt tokens per forward pass (default 512) */
 } st_session_options;
 
-ST_API void st_session_options_init(st_session_options *options);
+SMALLTHINKER_EXPORT void st_session_options_init(st_session_options *options);
 /* options may be NULL (the defaults). */
-ST_API st_status st_session_new(st_model *model, const st_session_options *options, st_session **out_session);
-ST_API void st_session_free(st_session *session);
-ST_API const char *st_session_last_error(const st_session *session);
+SMALLTHINKER_EXPORT st_status st_session_new(st_model *model, const st_session_options *options, st_session **out_session);
+SMALLTHINKER_EXPORT void st_session_free(st_session *session);
+SMALLTHINKER_EXPORT const char *st_session_last_error(const st_session *session);
 
 /* Appends tokens to the context and computes the logits of the last one. */
-ST_API st_status st_session_eval(st_session *session, const int32_t *tokens, size_t n_tokens);
+SMALLTHINKER_EXPORT st_status st_session_eval(st_session *session, const int32_t *tokens, size_t n_tokens);
 /* The last st_session_eval's logits: *n_vocab floats, owned by the session, valid until the
  * next eval, generate, reset or free of this session. */
-ST_API st_status st_session_logits(st_session *session, const float **logits, size_t *n_vocab);
-ST_API int64_t st_session_n_past(const st_session *session); /* tokens in the context; -1 for NULL */
-ST_API int64_t st_session_n_ctx(const st_session *session);  /* its capacity; -1 for NULL */
-ST_API st_status st_session_reset(st_session *session);      /* empties the context */
+SMALLTHINKER_EXPORT st_status st_session_logits(st_session *session, const float **logits, size_t *n_vocab);
+SMALLTHINKER_EXPORT int64_t st_session_n_past(const st_session *session); /* tokens in the context; -1 for NULL */
+SMALLTHINKER_EXPORT int64_t st_session_n_ctx(const st_session *session);  /* its capacity; -1 for NULL */
+SMALLTHINKER_EXPORT st_status st_session_reset(st_session *session);      /* empties the context */
 
 /* ---- Sampling ---- */
 
@@ -185,17 +185,17 @@ typedef struct st_sampling_params {
 
 /* Defaults as the CLI's: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1,
  * repeat_last_n 64, no presence/frequency penalty, random seed. */
-ST_API void st_sampling_params_init(st_sampling_params *params);
+SMALLTHINKER_EXPORT void st_sampling_params_init(st_sampling_params *params);
 
 /* A sampler picks tokens from logits (penalties -> top_k -> top_p -> min_p -> temperature ->
  * seeded draw) and remembers the tokens accepted for the penalties. */
-ST_API st_status st_sampler_new(st_model *model, const st_sampling_params *params, st_sampler **out_sampler);
-ST_API void st_sampler_free(st_sampler *sampler);
-ST_API const char *st_sampler_last_error(const st_sampler *sampler);
+SMALLTHINKER_EXPORT st_status st_sampler_new(st_model *model, const st_sampling_params *params, st_sampler **out_sampler);
+SMALLTHINKER_EXPORT void st_sampler_free(st_sampler *sampler);
+SMALLTHINKER_EXPORT const char *st_sampler_last_error(const st_sampler *sampler);
 /* Picks a token from n_vocab logits (n_vocab must be the model's). Does not accept it. */
-ST_API st_status st_sampler_sample(st_sampler *sampler, const float *logits, size_t n_vocab, int32_t *token);
+SMALLTHINKER_EXPORT st_status st_sampler_sample(st_sampler *sampler, const float *logits, size_t n_vocab, int32_t *token);
 /* Records tokens of the context (prompt or generated) for the penalties. */
-ST_API st_status st_sampler_accept(st_sampler *sampler, const int32_t *tokens, size_t n_tokens);
+SMALLTHINKER_EXPORT st_status st_sampler_accept(st_sampler *sampler, const int32_t *tokens, size_t n_tokens);
 
 /* ---- Generation ---- */
 
@@ -212,7 +212,7 @@ typedef int (*st_token_fn)(int32_t token, const char *text, size_t text_len, voi
  * defaults), on_token may be NULL. *n_generated (may be NULL) gets the tokens generated.
  * The callback runs while the model's compute lock is held: it must not evaluate or generate
  * with a session of the same model (that would wait for itself). */
-ST_API st_status st_session_generate(st_session *session, const int32_t *prompt, size_t n_prompt, int32_t n_predict,
+SMALLTHINKER_EXPORT st_status st_session_generate(st_session *session, const int32_t *prompt, size_t n_prompt, int32_t n_predict,
                                      const st_sampling_params *params, st_token_fn on_token, void *user_data,
                                      size_t *n_generated);
 
