@@ -168,6 +168,23 @@ SMALLTHINKER_EXPORT int64_t st_session_n_past(const st_session *session); /* tok
 SMALLTHINKER_EXPORT int64_t st_session_n_ctx(const st_session *session);  /* its capacity; -1 for NULL */
 SMALLTHINKER_EXPORT st_status st_session_reset(st_session *session);      /* empties the context */
 
+/* What sparse ReGLU skipped in this session so far: ReGLU outputs computed (token x expert x
+ * neuron) and how many were exactly zero. */
+SMALLTHINKER_EXPORT st_status st_session_reglu_stats(st_session *session, uint64_t *neurons, uint64_t *zero);
+
+/* Counters of the expert store since the model was loaded (all 0 without a memory budget).
+ * Waits for a running forward pass of the model's sessions. */
+typedef struct st_runtime_stats {
+  size_t struct_size;          /* set by the caller: sizeof(st_runtime_stats) */
+  int32_t budgeted;            /* 1: experts stream from the file through a cache */
+  uint64_t expert_hits, expert_misses;
+  double expert_hit_rate;
+  uint64_t experts_read, bytes_read;
+  double io_wait_seconds;
+} st_runtime_stats;
+
+SMALLTHINKER_EXPORT st_status st_model_runtime_stats(st_model *model, st_runtime_stats *stats);
+
 /* ---- Sampling ---- */
 
 typedef struct st_sampling_params {

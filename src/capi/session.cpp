@@ -133,6 +133,38 @@ st_status st_session_reset(st_session* session) {
   });
 }
 
+st_status st_session_reglu_stats(st_session* session, uint64_t* neurons, uint64_t* zero) {
+  return st_capi::guard(slot_of(session), [&] {
+    require(session, "session");
+    require(neurons, "neurons");
+    require(zero, "zero");
+    const smallthinker::Session::ReluStats r = session->session->relu_stats();
+    *neurons = r.neurons;
+    *zero = r.zero;
+    return ST_OK;
+  });
+}
+
+st_status st_model_runtime_stats(st_model* model, st_runtime_stats* stats) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    require(model, "model");
+    require(stats, "stats");
+    st_capi::check_struct_size(stats->struct_size, sizeof(st_runtime_stats), "st_runtime_stats");
+    std::lock_guard<std::mutex> lock(model->loaded->compute);  // the store's counters move during a forward pass
+    const smallthinker::RuntimeStats r = model->loaded->model->runtime_stats();
+    *stats = st_runtime_stats{};
+    stats->struct_size = sizeof(st_runtime_stats);
+    stats->budgeted = r.budgeted ? 1 : 0;
+    stats->expert_hits = r.hits;
+    stats->expert_misses = r.misses;
+    stats->expert_hit_rate = r.expert_hit_rate;
+    stats->experts_read = r.experts_read;
+    stats->bytes_read = r.bytes_read;
+    stats->io_wait_seconds = r.io_wait_seconds;
+    return ST_OK;
+  });
+}
+
 void st_sampling_params_init(st_sampling_params* params) {
   if (!params) return;
   const smallthinker::SamplingOptions d;

@@ -371,6 +371,15 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
         contains(st_session_last_error(s), "temperature") && st_session_n_past(s) == 0,
         "a NaN temperature is refused naming it, nothing evaluated");
 
+  {
+    uint64_t neurons = 0, zero = 0;
+    st_runtime_stats rs;
+    check(st_session_reglu_stats(s, &neurons, &zero) == ST_OK && neurons > 0 && zero > 0 && zero < neurons,
+          "ReGLU statistics: some of the neurons computed were zero");
+    rs.struct_size = sizeof rs;
+    check(st_model_runtime_stats(m, &rs) == ST_OK && rs.budgeted == 0 && rs.expert_hits == 0 && rs.bytes_read == 0,
+          "no memory budget: the expert store's counters are 0");
+  }
   /* A session keeps its model alive: free the model handle first. */
   st_model_free(m);
   st_session_reset(s);
@@ -378,6 +387,37 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
         "a session still generates after its model handle was freed");
   st_sampler_free(smp);
   st_session_free(s);
+}
+
+/* Under a memory budget the experts stream through a cache: its counters move. */
+static void test_budget(const char *path) {
+  st_model_options o;
+  st_model *m = NULL;
+  st_session *s = NULL;
+  st_runtime_stats rs;
+  st_model_info info;
+  int32_t prompt[3] = {1, 2, 3};
+  size_t n = 0;
+  st_model_options_init(&o);
+  o.path = path;
+  o.n_threads = 2;
+  o.n_ctx = 64;
+  info.struct_size = sizeof info;
+  rs.struct_size = sizeof rs;
+  if (st_model_load(&o, &m) == ST_OK) st_model_get_info(m, &info);
+  st_model_free(m);
+  o.memory_budget = info.file_bytes;
+  check(st_model_load(&o, &m) == ST_OK, "load under a memory budget of the file size");
+  if (!m) {
+    fprintf(stderr, "%s\n", st_last_error());
+    return;
+  }
+  check(st_session_new(m, NULL, &s) == ST_OK && st_session_generate(s, prompt, 3, 4, NULL, NULL, NULL, &n) == ST_OK,
+        "generate under the budget");
+  check(st_model_runtime_stats(m, &rs) == ST_OK && rs.budgeted == 1 && rs.expert_hits + rs.expert_misses > 0 &&
+        rs.experts_read > 0 && rs.bytes_read > 0, "under a budget the expert store counts lookups and reads");
+  st_session_free(s);
+  st_model_free(m);
 }
 
 int main(int argc, char **argv) {
@@ -403,6 +443,7 @@ int main(int argc, char **argv) {
   test_text(m);
   test_chat(m);
   test_generate(m, argv[2], atoi(argv[3]), argv[4]); /* frees m */
+  test_budget(argv[1]);
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
