@@ -324,6 +324,12 @@ static void test_generate(st_model *m, const char *prompt_text, int n_predict, c
   st_sampling_params_init(&greedy);
   greedy.temperature = 0;
   check(st_sampler_new(m, &greedy, &smp) == ST_OK, "st_sampler_new (greedy)");
+  {
+    float few[4] = {0, 1, 2, 3};
+    int32_t tok = -1;
+    check(st_sampler_sample(smp, few, 4, &tok) == ST_ERR_INVALID_ARGUMENT && contains(st_sampler_last_error(smp), "n_vocab"),
+          "logits of the wrong size are refused naming n_vocab");
+  }
   manual_greedy(s, smp, prompt, n_prompt, manual, (size_t)n_predict);
   check(st_session_n_past(s) == (int64_t)n_prompt + n_predict, "n_past counts the evaluated tokens");
 
