@@ -1,0 +1,85 @@
+// The C API's handles and its error boundary: every exported function runs its body through
+// st_capi::guard, which turns any C++ exception into an st_status and a message kept per
+// thread and per handle, so nothing thrown ever reaches the C caller.
+#pragma once
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "smallthinker.h"
+#include "smallthinker/engine.h"
+
+namespace st_capi {
+
+// A status with its message, thrown inside the library and caught by guard().
+struct Failure {
+  st_status status;
+  std::string message;
+};
+[[noreturn]] void fail(st_status status, std::string message);
+
+// The last failure on one handle. Its own lock, because const model calls (tokenize, ...)
+// may run in several threads at once.
+class ErrorSlot {
+ public:
+  void set(const std::string& message);
+  const char* get() const;  // valid until the next set()
+
+ private:
+  mutable std::mutex mutex_;
+  std::string message_;
+};
+
+// What a model's sessions and samplers share with it, so each can outlive the st_model handle.
+struct LoadedModel {
+  std::shared_ptr<smallthinker::Model> model;
+  int64_t default_ctx = 0;  // st_model_options.n_ctx (0: the training context)
+  // The model's thread pool runs one parallel loop at a time: forward passes of sessions in
+  // different threads take turns on this lock.
+  std::mutex compute;
+};
+
+// Records a failure in this thread's slot and, if not null, the handle's.
+st_status record(ErrorSlot* slot, st_status status, const std::string& message);
+
+st_status record_current_exception(ErrorSlot* slot) noexcept;
+
+// Runs body() (returning st_status); exceptions become statuses recorded in `slot`.
+template <class Body>
+st_status guard(ErrorSlot* slot, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const Failure& f) {
+    return record(slot, f.status, f.message);
+  } catch (...) {
+    return record_current_exception(slot);
+  }
+}
+
+// Checks that a size field says at least `needed` bytes (structs may grow, never shrink).
+void check_struct_size(size_t given, size_t needed, const char* what);
+// Throws INVALID_ARGUMENT naming `what` when p is null.
+void require(const void* p, const char* what);
+
+}  // namespace st_capi
+
+struct st_model {
+  std::shared_ptr<st_capi::LoadedModel> loaded;
+  st_capi::ErrorSlot error;
+};
+
+struct st_session {
+  std::shared_ptr<st_capi::LoadedModel> loaded;
+  std::unique_ptr<smallthinker::Session> session;
+  std::span<const float> logits;  // the last eval's, in the session's buffers (empty after generate/reset)
+  st_capi::ErrorSlot error;
+};
+
+struct st_sampler {
+  std::shared_ptr<st_capi::LoadedModel> loaded;
+  std::unique_ptr<smallthinker::Sampler> sampler;
+  st_capi::ErrorSlot error;
+};

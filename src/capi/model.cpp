@@ -1,0 +1,183 @@
+// The C API's model: options, load, info, and the text functions (tokenizer, chat template).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "capi/handles.h"
+#include "capi/out_buffer.h"
+
+using st_capi::fail;
+using st_capi::require;
+
+namespace {
+
+smallthinker::ModelOptions to_cpp(const st_model_options& o) {
+  if (!o.path || !*o.path) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.path is empty: give the GGUF file to load");
+  if (o.n_threads < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.n_threads is negative (0: one per physical core)");
+  if (o.n_ctx < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.n_ctx is negative (0: the model's training context)");
+  smallthinker::ModelOptions m;
+  m.path = o.path;
+  m.n_threads = o.n_threads;
+  if (o.memory_budget) m.memory = std::to_string(o.memory_budget);
+  if (o.n_ctx > 0) m.plan_ctx = o.n_ctx;
+  if (o.progress) {
+    const st_progress_fn fn = o.progress;
+    void* user = o.progress_user_data;
+    m.progress = [fn, user](uint64_t done, uint64_t total) { fn(done, total, user); };
+  }
+  return m;
+}
+
+// A missing or unreadable file is an I/O error naming it; anything the loader then refuses
+// (not GGUF, not SmallThinker, truncated) is a bad model.
+std::shared_ptr<smallthinker::Model> load_checked(const smallthinker::ModelOptions& o) {
+  if (FILE* f = std::fopen(o.path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    fail(ST_ERR_IO, "cannot open model file " + o.path + ": " + std::strerror(errno));
+  }
+  try {
+    return smallthinker::Model::load(o);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    fail(ST_ERR_BAD_MODEL, e.what());
+  }
+}
+
+const smallthinker::Model& text_model(st_model* model) {
+  require(model, "model");
+  const smallthinker::Model& m = *model->loaded->model;
+  if (!m.has_tokenizer())
+    fail(ST_ERR_NO_TOKENIZER, "the model file has no tokenizer (tokenizer.ggml.* metadata): use token ids");
+  return m;
+}
+
+std::vector<smallthinker::ChatMessage> to_cpp(const st_chat_message* messages, size_t n) {
+  if (n) require(messages, "messages");
+  std::vector<smallthinker::ChatMessage> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (!messages[i].role || !messages[i].content)
+      fail(ST_ERR_INVALID_ARGUMENT, "messages[" + std::to_string(i) + "] has a NULL role or content");
+    out.push_back({messages[i].role, messages[i].content});
+  }
+  return out;
+}
+
+void copy_name(const std::string& name, char (&out)[128]) {
+  const size_t n = std::min(name.size(), sizeof out - 1);
+  std::memcpy(out, name.data(), n);
+  out[n] = '\0';
+}
+
+}  // namespace
+
+extern "C" {
+
+void st_model_options_init(st_model_options* options) {
+  if (!options) return;
+  *options = st_model_options{};
+  options->struct_size = sizeof(st_model_options);
+  options->n_ctx = 4096;
+}
+
+st_status st_model_load(const st_model_options* options, st_model** out_model) {
+  return st_capi::guard(nullptr, [&] {
+    require(out_model, "out_model");
+    *out_model = nullptr;
+    require(options, "options");
+    st_capi::check_struct_size(options->struct_size, sizeof(st_model_options), "st_model_options");
+    const smallthinker::ModelOptions o = to_cpp(*options);
+    auto loaded = std::make_shared<st_capi::LoadedModel>();
+    loaded->model = load_checked(o);
+    loaded->default_ctx = options->n_ctx;
+    auto handle = std::make_unique<st_model>();
+    handle->loaded = std::move(loaded);
+    *out_model = handle.release();
+    return ST_OK;
+  });
+}
+
+void st_model_free(st_model* model) { delete model; }
+
+const char* st_model_last_error(const st_model* model) {
+  return model ? model->error.get() : "model is NULL";
+}
+
+st_status st_model_get_info(st_model* model, st_model_info* info) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    require(model, "model");
+    require(info, "info");
+    st_capi::check_struct_size(info->struct_size, sizeof(st_model_info), "st_model_info");
+    const smallthinker::Model& m = *model->loaded->model;
+    const smallthinker::ModelInfo& i = m.info();
+    *info = st_model_info{};
+    info->struct_size = sizeof(st_model_info);
+    copy_name(i.name, info->name);
+    info->n_layer = i.n_layer;
+    info->n_embd = i.n_embd;
+    info->n_head = i.n_head;
+    info->n_head_kv = i.n_head_kv;
+    info->head_dim = i.head_dim;
+    info->n_expert = i.n_expert;
+    info->n_expert_used = i.n_expert_used;
+    info->n_ff_exp = i.n_ff_exp;
+    info->n_vocab = i.n_vocab;
+    info->n_ctx_train = i.n_ctx_train;
+    info->n_threads = m.n_threads();
+    info->has_tokenizer = m.has_tokenizer() ? 1 : 0;
+    info->file_bytes = i.file_bytes;
+    return ST_OK;
+  });
+}
+
+st_status st_tokenize(st_model* model, const char* text, size_t text_len, int parse_special, int32_t* tokens,
+                      size_t capacity, size_t* n_tokens) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    const smallthinker::Model& m = text_model(model);
+    if (text_len) require(text, "text");
+    const auto ids = m.tokenize(std::string(text ? text : "", text_len), parse_special != 0);
+    return st_capi::write_out(ids.data(), ids.size(), tokens, capacity, n_tokens, "tokens");
+  });
+}
+
+st_status st_detokenize(st_model* model, const int32_t* tokens, size_t n_tokens, char* text, size_t capacity,
+                        size_t* text_len) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    const smallthinker::Model& m = text_model(model);
+    if (n_tokens) require(tokens, "tokens");
+    const std::string s = m.detokenize(std::span<const int32_t>(tokens, n_tokens));
+    return st_capi::write_out(s.data(), s.size(), text, capacity, text_len, "text");
+  });
+}
+
+st_status st_chat_apply_template(st_model* model, const st_chat_message* messages, size_t n_messages,
+                                 int add_generation_prompt, char* text, size_t capacity, size_t* text_len) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    const smallthinker::Model& m = text_model(model);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& msg : to_cpp(messages, n_messages)) list.push_back({{"role", msg.role}, {"content", msg.content}});
+    const std::string s = m.render_chat(list.dump(), "", add_generation_prompt != 0).text;
+    const st_status st = st_capi::write_out(s.data(), s.size(), text, capacity, text_len, "text");
+    if (capacity > s.size()) text[s.size()] = '\0';
+    return st;
+  });
+}
+
+st_status st_chat_tokens(st_model* model, const st_chat_message* messages, size_t n_messages, int add_generation_prompt,
+                         int32_t* tokens, size_t capacity, size_t* n_tokens) {
+  return st_capi::guard(model ? &model->error : nullptr, [&] {
+    const smallthinker::Model& m = text_model(model);
+    const auto msgs = to_cpp(messages, n_messages);
+    const auto ids = m.chat_tokens(msgs, add_generation_prompt != 0);
+    return st_capi::write_out(ids.data(), ids.size(), tokens, capacity, n_tokens, "tokens");
+  });
+}
+
+}  // extern "C"
