@@ -2,6 +2,7 @@
 // and calls libsmallthinker; errors from the library are printed here, once.
 #include <cstdio>
 #include <exception>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,19 @@ bool register_command(Command command) {
 
 }  // namespace st::cli
 
+namespace {
+// llama.cpp spells some options with one dash and several letters, which CLI11 would read as
+// a cluster of one-letter flags: they are renamed to their long forms before parsing.
+std::vector<char*> llama_spellings(int argc, char** argv) {
+  static const char* const kRenames[][2] = {{"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+  std::vector<char*> out(argv, argv + argc);
+  for (auto& a : out)
+    for (const auto& r : kRenames)
+      if (std::strcmp(a, r[0]) == 0) a = const_cast<char*>(r[1]);
+  return out;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"smallthinker: runs SmallThinker mixture-of-experts models on the CPU, inside a memory budget"};
   app.require_subcommand(1);
@@ -32,7 +46,8 @@ int main(int argc, char** argv) {
     sub->callback([run, &to_run] { to_run = *run; });
   }
   try {
-    app.parse(argc, argv);
+    auto args = llama_spellings(argc, argv);
+    app.parse(argc, args.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

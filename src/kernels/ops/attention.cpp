@@ -49,9 +49,14 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   for (const KvSegment& seg : segments) {
-    const KernelTable& kt = kernel_table(seg.type);
-    if (!kt.dot_rows || !kt.axpy_rows)
-      throw std::invalid_argument("attention: no K/V kernels for cache type " + std::string(tensor_type_name(seg.type)));
+    if (!kernel_table(seg.k_type).dot_rows)
+      throw std::invalid_argument("attention: no K kernels for cache type " + std::string(tensor_type_name(seg.k_type)));
+    if (!kernel_table(seg.v_type).axpy_rows)
+      throw std::invalid_argument("attention: no V kernels for cache type " + std::string(tensor_type_name(seg.v_type)));
+    if (!row_fits(seg.k_type, hd) || !row_fits(seg.v_type, hd))
+      throw std::invalid_argument("attention: head size " + std::to_string(hd) + " is not a whole number of " +
+                                  std::string(tensor_type_name(row_fits(seg.k_type, hd) ? seg.v_type : seg.k_type)) +
+                                  " blocks");
   }
 
   // Work item = (kv head, tile of consecutive query tokens). Scores come from the cached K
@@ -85,13 +90,16 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
       for (const KvSegment& seg : segments) {
         const int64_t a = std::max(key_lo, seg.first_pos);
         const int64_t b = std::min(key_hi, seg.first_pos + seg.n_pos);
-        const KernelTable& kt = kernel_table(seg.type);
-        const size_t head_off = static_cast<size_t>(g * hd) * (seg.type == TensorType::F32 ? 4 : 2);
+        const KernelTable& kt = kernel_table(seg.k_type);
+        const KernelTable& vt = kernel_table(seg.v_type);
+        const size_t k_head = row_bytes(seg.k_type, g * hd), v_head = row_bytes(seg.v_type, g * hd);
         for (int64_t b0 = a; b0 < b; b0 += kKeyBlock) {
           const int64_t nb = std::min(kKeyBlock, b - b0);
-          const size_t first_row = static_cast<size_t>(b0 - seg.first_pos) * seg.row_bytes + head_off;
+          const size_t first = static_cast<size_t>(b0 - seg.first_pos);
+          const uint8_t* k_rows = seg.k + first * seg.k_row_bytes + k_head;
+          const uint8_t* v_rows = seg.v + first * seg.v_row_bytes + v_head;
           // scores[r, j] = q_r . k_j
-          kt.dot_rows(hd, sc.q.data(), hd, rows, seg.k + first_row, seg.row_bytes, nb, sc.scores.data(), kKeyBlock);
+          kt.dot_rows(hd, sc.q.data(), hd, rows, k_rows, seg.k_row_bytes, nb, sc.scores.data(), kKeyBlock);
           bool any = false;
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t p = q_pos[t0 + r / group];
@@ -123,7 +131,7 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
             sc.l[static_cast<size_t>(r)] += sum;
           }
           // acc[r] += sum_j w[r, j] v_j
-          if (any) kt.axpy_rows(hd, sc.scores.data(), kKeyBlock, rows, seg.v + first_row, seg.row_bytes, nb, sc.acc.data(), hd);
+          if (any) vt.axpy_rows(hd, sc.scores.data(), kKeyBlock, rows, v_rows, seg.v_row_bytes, nb, sc.acc.data(), hd);
         }
       }
       for (int64_t r = 0; r < rows; ++r) {
