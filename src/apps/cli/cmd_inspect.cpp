@@ -5,6 +5,7 @@
 #include <string>
 
 #include "apps/cli/command.h"
+#include "apps/cli/common.h"
 #include "smallthinker/tools.h"
 
 namespace st::cli {
