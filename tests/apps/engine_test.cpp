@@ -135,7 +135,7 @@ INSTANTIATE_TEST_SUITE_P(Types, KvTypeBatchInvariance,
                          ::testing::Values(KvCase{"f16", "f16", 1e-3f}, KvCase{"bf16", "bf16", 4e-3f},
                                            KvCase{"q8_0", "q8_0", 1e-2f}, KvCase{"q4_0", "q4_0", 5e-2f},
                                            KvCase{"q8_0", "f16", 1e-2f}, KvCase{"f16", "q4_0", 5e-2f}),
-                         [](const auto& info) { return std::string(info.param.k) + "_" + info.param.v; });
+                         [](const auto& p) { return std::string(p.param.k) + "_" + p.param.v; });
 
 TEST(Engine, BadKvCacheTypesAreRefusedWithTheValidNames) {
   auto model = Model::load(opts(synth("tiny", "f32"), 1));

@@ -34,6 +34,11 @@ struct Rows {
 
 // code * scale, the product dequantize_row_q8_0 forms (same rounding, element by element).
 struct RowsQ8_0 {
+  static __m256 codes(const void* row, int64_t i) {
+    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + i % kQK))));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
   static __m256 load(const void* row, int64_t i) {
     const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
     const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + i % kQK)));
@@ -47,6 +52,14 @@ struct RowsQ8_0 {
 
 // Elements 0..15 of a block are the low nibbles of qs[0..15], 16..31 the high ones.
 struct RowsQ4_0 {
+  static __m256 codes(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const int64_t j = i % kQK;
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + j % (kQK / 2))));
+    const __m256i nib = j < kQK / 2 ? _mm256_and_si256(bytes, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(bytes, 4);
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
   static __m256 load(const void* row, int64_t i) {
     const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
     const int64_t j = i % kQK;
@@ -80,12 +93,12 @@ void set_float_rows(KernelTable& t) {
       t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvBF16>>;
       break;
     case TensorType::Q8_0:
-      t.dot_rows = float_rows::dot_rows<V8, RowsQ8_0>;
-      t.axpy_rows = float_rows::axpy_rows<V8, RowsQ8_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V8, RowsQ8_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V8, RowsQ8_0>;
       break;
     case TensorType::Q4_0:
-      t.dot_rows = float_rows::dot_rows<V8, RowsQ4_0>;
-      t.axpy_rows = float_rows::axpy_rows<V8, RowsQ4_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V8, RowsQ4_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V8, RowsQ4_0>;
       break;
     default: break;
   }

@@ -54,6 +54,11 @@ struct RowsBF16 {
 
 // Half a block per load (16 of 32 elements): code * scale as dequantize_row_q8_0 forms it.
 struct RowsQ8_0 {
+  static __m512 codes(const void* row, int64_t i) {
+    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % kQK))));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
   static __m512 load(const void* row, int64_t i) {
     const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
     const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % kQK)));
@@ -67,6 +72,13 @@ struct RowsQ8_0 {
 
 // Elements 0..15 of a block are the low nibbles of qs, 16..31 the high ones: one load each.
 struct RowsQ4_0 {
+  static __m512 codes(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+    const __m512i nib = i % kQK < kQK / 2 ? _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)) : _mm512_srli_epi32(bytes, 4);
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(nib, _mm512_set1_epi32(8)));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
   static __m512 load(const void* row, int64_t i) {
     const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
@@ -99,12 +111,12 @@ void set_float_rows(KernelTable& t) {
       t.axpy_rows = float_rows::axpy_rows<V16, RowsBF16>;
       break;
     case TensorType::Q8_0:
-      t.dot_rows = float_rows::dot_rows<V16, RowsQ8_0>;
-      t.axpy_rows = float_rows::axpy_rows<V16, RowsQ8_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ8_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ8_0>;
       break;
     case TensorType::Q4_0:
-      t.dot_rows = float_rows::dot_rows<V16, RowsQ4_0>;
-      t.axpy_rows = float_rows::axpy_rows<V16, RowsQ4_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ4_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ4_0>;
       break;
     default: break;
   }

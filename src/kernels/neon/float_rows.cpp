@@ -90,6 +90,10 @@ inline uint32x4_t widen4_u8(const uint8_t* q) {
   return vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(w)))));
 }
 struct RowsQ8_0 {
+  static float32x4_t codes(const void* row, int64_t i) {
+    return vcvtq_f32_s32(widen4_s8(static_cast<const BlockQ8_0*>(row)[i / kQK].qs + i % kQK));
+  }
+  static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
   static float32x4_t load(const void* row, int64_t i) {
     const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
     return vmulq_n_f32(vcvtq_f32_s32(widen4_s8(b.qs + i % kQK)), fp16_to_fp32(b.d));
@@ -100,6 +104,14 @@ struct RowsQ8_0 {
   }
 };
 struct RowsQ4_0 {  // elements 0..15: low nibbles of qs[0..15]; 16..31: the high ones
+  static float32x4_t codes(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const int64_t j = i % kQK;
+    const uint32x4_t bytes = widen4_u8(b.qs + j % (kQK / 2));
+    const uint32x4_t nib = j < kQK / 2 ? vandq_u32(bytes, vdupq_n_u32(0x0F)) : vshrq_n_u32(bytes, 4);
+    return vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(nib), vdupq_n_s32(8)));
+  }
+  static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
   static float32x4_t load(const void* row, int64_t i) {
     const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
     const int64_t j = i % kQK;
@@ -194,12 +206,12 @@ void set_float_rows(KernelTable& t) {
       t.axpy_rows = float_rows::axpy_rows<V4, Rows<LoadBF16>>;
       break;
     case TensorType::Q8_0:
-      t.dot_rows = float_rows::dot_rows<V4, RowsQ8_0>;
-      t.axpy_rows = float_rows::axpy_rows<V4, RowsQ8_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V4, RowsQ8_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V4, RowsQ8_0>;
       break;
     case TensorType::Q4_0:
-      t.dot_rows = float_rows::dot_rows<V4, RowsQ4_0>;
-      t.axpy_rows = float_rows::axpy_rows<V4, RowsQ4_0>;
+      t.dot_rows = float_rows::dot_rows_blocks<V4, RowsQ4_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V4, RowsQ4_0>;
       break;
     default: break;
   }
