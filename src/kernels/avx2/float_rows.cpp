@@ -1,7 +1,6 @@
 // Attention's loops over F32 / F16 / BF16 / Q8_0 / Q4_0 rows (float_rows_impl.h) with AVX2:
 // 8 lanes, the conversions of float_gemm.h; a block row's 8 elements never straddle a block
-// (blocks hold 32), so a load is 8 codes widened to f32 times the block's scale. The AVX-512 table keeps these: the loops run from L1/L2 and
-// are a small part of a step once the cache is not copied and transposed first.
+// (blocks hold 32); the block types widen 8 codes to f32 and apply the scale once per block.
 #include "kernels/avx2/float_gemm.h"
 #include "kernels/avx2/kernels.h"
 #include "kernels/blocks.h"
@@ -32,22 +31,13 @@ struct Rows {
   static float load1(const void* row, int64_t i) { return Conv::load1(row, i); }
 };
 
-// code * scale, the product dequantize_row_q8_0 forms (same rounding, element by element).
+// Block rows for float_rows_impl.h's *_blocks loops: codes as f32, the block's scale apart.
 struct RowsQ8_0 {
   static __m256 codes(const void* row, int64_t i) {
     const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + i % kQK))));
   }
   static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
-  static __m256 load(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + i % kQK)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(fp16_to_fp32(b.d)));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    return static_cast<float>(b.qs[i % kQK]) * fp16_to_fp32(b.d);
-  }
 };
 
 // Elements 0..15 of a block are the low nibbles of qs[0..15], 16..31 the high ones.
@@ -60,20 +50,6 @@ struct RowsQ4_0 {
     return _mm256_cvtepi32_ps(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)));
   }
   static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
-  static __m256 load(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const int64_t j = i % kQK;
-    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + j % (kQK / 2))));
-    const __m256i nib = j < kQK / 2 ? _mm256_and_si256(bytes, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(bytes, 4);
-    const __m256i q = _mm256_sub_epi32(nib, _mm256_set1_epi32(8));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(fp16_to_fp32(b.d)));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const int64_t j = i % kQK;
-    const int code = j < kQK / 2 ? b.qs[j] & 0x0F : b.qs[j - kQK / 2] >> 4;
-    return static_cast<float>(code - 8) * fp16_to_fp32(b.d);
-  }
 };
 
 }  // namespace

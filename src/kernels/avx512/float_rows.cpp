@@ -52,22 +52,13 @@ struct RowsBF16 {
   static float load1(const void* row, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
 };
 
-// Half a block per load (16 of 32 elements): code * scale as dequantize_row_q8_0 forms it.
+// Half a block per load (16 of 32 elements): codes as f32, the block's scale apart.
 struct RowsQ8_0 {
   static __m512 codes(const void* row, int64_t i) {
     const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % kQK))));
   }
   static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
-  static __m512 load(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % kQK)));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(fp16_to_fp32(b.d)));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    return static_cast<float>(b.qs[i % kQK]) * fp16_to_fp32(b.d);
-  }
 };
 
 // Elements 0..15 of a block are the low nibbles of qs, 16..31 the high ones: one load each.
@@ -79,19 +70,6 @@ struct RowsQ4_0 {
     return _mm512_cvtepi32_ps(_mm512_sub_epi32(nib, _mm512_set1_epi32(8)));
   }
   static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
-  static __m512 load(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
-    const __m512i nib = i % kQK < kQK / 2 ? _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)) : _mm512_srli_epi32(bytes, 4);
-    const __m512i q = _mm512_sub_epi32(nib, _mm512_set1_epi32(8));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(fp16_to_fp32(b.d)));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const int64_t j = i % kQK;
-    const int code = j < kQK / 2 ? b.qs[j] & 0x0F : b.qs[j - kQK / 2] >> 4;
-    return static_cast<float>(code - 8) * fp16_to_fp32(b.d);
-  }
 };
 
 }  // namespace

@@ -77,8 +77,9 @@ struct V4 {  // the vector policy of float_rows_impl.h
   }
 };
 
-// K/V cache blocks, 4 elements per load (never across a block): code * scale, as
-// dequantize_row forms it. The 4 code bytes are copied out so no load reads past a block.
+// K/V cache blocks, 4 elements per load (never across a block): codes as f32, the block's
+// scale apart (float_rows_impl.h's *_blocks loops). The 4 code bytes are copied out so no load
+// reads past a block.
 inline int32x4_t widen4_s8(const int8_t* q) {
   int32_t w;
   std::memcpy(&w, q, 4);
@@ -94,14 +95,6 @@ struct RowsQ8_0 {
     return vcvtq_f32_s32(widen4_s8(static_cast<const BlockQ8_0*>(row)[i / kQK].qs + i % kQK));
   }
   static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
-  static float32x4_t load(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    return vmulq_n_f32(vcvtq_f32_s32(widen4_s8(b.qs + i % kQK)), fp16_to_fp32(b.d));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
-    return static_cast<float>(b.qs[i % kQK]) * fp16_to_fp32(b.d);
-  }
 };
 struct RowsQ4_0 {  // elements 0..15: low nibbles of qs[0..15]; 16..31: the high ones
   static float32x4_t codes(const void* row, int64_t i) {
@@ -112,20 +105,6 @@ struct RowsQ4_0 {  // elements 0..15: low nibbles of qs[0..15]; 16..31: the high
     return vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(nib), vdupq_n_s32(8)));
   }
   static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
-  static float32x4_t load(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const int64_t j = i % kQK;
-    const uint32x4_t bytes = widen4_u8(b.qs + j % (kQK / 2));
-    const uint32x4_t nib = j < kQK / 2 ? vandq_u32(bytes, vdupq_n_u32(0x0F)) : vshrq_n_u32(bytes, 4);
-    const int32x4_t q = vsubq_s32(vreinterpretq_s32_u32(nib), vdupq_n_s32(8));
-    return vmulq_n_f32(vcvtq_f32_s32(q), fp16_to_fp32(b.d));
-  }
-  static float load1(const void* row, int64_t i) {
-    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
-    const int64_t j = i % kQK;
-    const int code = j < kQK / 2 ? b.qs[j] & 0x0F : b.qs[j - kQK / 2] >> 4;
-    return static_cast<float>(code - 8) * fp16_to_fp32(b.d);
-  }
 };
 
 template <class L>
