@@ -164,7 +164,7 @@ void bench_attention(benchmark::State& state, int64_t n_past, int64_t n_tok) {
   const auto q = gaussian(qw * n_tok, 5);
   std::vector<int64_t> pos(static_cast<size_t>(n_tok));
   for (int64_t t = 0; t < n_tok; ++t) pos[static_cast<size_t>(t)] = n_past + t;
-  const std::vector<ops::KvSegment> segs{{0, n_past + n_tok, TensorType::F16, k.data(), v.data(), rb}};
+  const std::vector<ops::KvSegment> segs{{0, n_past + n_tok, TensorType::F16, TensorType::F16, k.data(), v.data(), rb, rb}};
   std::vector<float> out(static_cast<size_t>(qw * n_tok));
   ThreadPool pool(1);
   for (auto _ : state) {

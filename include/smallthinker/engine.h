@@ -13,6 +13,14 @@
 
 namespace smallthinker {
 
+// Element types of the KV cache, K and V chosen separately, named as llama.cpp names them
+// (-ctk/-ctv): f16 (default), bf16, q8_0, q4_0 or f32. Q8_0/Q4_0 need a head size that is a
+// multiple of 32. A bad name is a std::invalid_argument listing the valid ones.
+struct KvCacheTypes {
+  std::string k = "f16";
+  std::string v = "f16";
+};
+
 // Knobs for comparisons and for the CLI's memory plan. Every default is the engine's best
 // setting; a library user can leave them alone (ModelOptions inherits them, so
 // `options.repack` still reads as before).
@@ -29,6 +37,7 @@ struct AdvancedModelOptions {
   int64_t plan_ctx = 4096;
   int64_t plan_batch = 512;
   bool plan_kv_f32 = false;
+  KvCacheTypes plan_kv_types;             // the KV types the plan sizes the cache in
 };
 
 struct ModelOptions : AdvancedModelOptions {
@@ -168,7 +177,8 @@ class ActivityObserver {
 
 struct SessionOptions {
   int64_t n_ctx = 4096;       // context size (tokens) of the KV cache
-  bool kv_f32 = false;        // F16 KV cache by default
+  bool kv_f32 = false;        // F16 KV cache by default; true: f32 for K and V (overrides kv_types)
+  KvCacheTypes kv_types;      // K and V element types (-ctk/-ctv)
   int64_t n_batch = 512;      // prompt tokens per forward pass
   std::string routing_trace;  // if set: record every token's experts per layer, saved here at the end
   ActivityObserver* observer = nullptr;  // not owned; must outlive the session

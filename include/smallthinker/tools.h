@@ -217,7 +217,9 @@ struct InspectOptions {
   std::string memory;                  // a budget ("1GiB"): include the memory plan for it
   int64_t n_ctx = 4096;                // context the plan reserves a KV cache for
   int64_t n_batch = 512;
-  bool kv_f32 = false;
+  bool kv_f32 = false;                 // f32 K and V (overrides the two names below)
+  std::string cache_type_k = "f16";    // K and V element types the plan sizes the cache in
+  std::string cache_type_v = "f16";    // (f16, bf16, q8_0, q4_0, f32)
   size_t max_array_items = 8;          // longer metadata arrays are abbreviated
 };
 struct InspectTensor {

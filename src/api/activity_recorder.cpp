@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "api/kv_types.h"
 #include "api/model_impl.h"
 #include "smallthinker/engine.h"
 #include "smallthinker/tools.h"
@@ -37,8 +38,9 @@ class ActivityRecorder final : public ActivityObserver {
 // plan's fixed part (dense weights, KV cache, scratch and I/O buffers, reserve), without the
 // process's own baseline, which depends on the machine.
 uint64_t fixed_plan_bytes(const Model::Impl& m, const SessionOptions& so) {
+  const auto [k_type, v_type] = kv_cache_types(so.kv_types, so.kv_f32);
   const st::MemoryPlan p =
-      st::plan_memory(m.config, m.weights, so.n_ctx, so.kv_f32 ? st::TensorType::F32 : st::TensorType::F16, so.n_batch,
+      st::plan_memory(m.config, m.weights, so.n_ctx, k_type, v_type, so.n_batch,
                       std::numeric_limits<uint64_t>::max() / 4, 0);
   return p.dense_bytes + p.kv_bytes + p.scratch_bytes + p.io_bytes + (4u << 20);
 }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "api/kv_types.h"
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "runtime/kv_cache.h"
@@ -150,8 +151,9 @@ BatchDecoder::BatchDecoder(std::shared_ptr<Model> model, int n_slots, SessionOpt
   impl_->forward = std::make_unique<st::Forward>(m.config, m.weights, *m.experts, *m.pool);
   impl_->forward->set_sparse(m.sparse_reglu);
   if (m.dense) impl_->forward->set_embedding_reader(m.dense->embedding_reader());
-  const auto type = options.kv_f32 ? st::TensorType::F32 : st::TensorType::F16;
-  for (int i = 0; i < n_slots; ++i) impl_->kv.push_back(std::make_unique<st::KvCache>(m.config, options.n_ctx, type));
+  const auto [k_type, v_type] = kv_cache_types(options.kv_types, options.kv_f32);
+  for (int i = 0; i < n_slots; ++i)
+    impl_->kv.push_back(std::make_unique<st::KvCache>(m.config, options.n_ctx, k_type, v_type));
   impl_->cached.resize(static_cast<size_t>(n_slots));
 }
 

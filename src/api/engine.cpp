@@ -16,6 +16,7 @@
 #include <numeric>
 #include <thread>
 
+#include "api/kv_types.h"
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "formats/gguf_names.h"
@@ -59,7 +60,8 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
   // What the process holds before any weight: code, libraries, tokenizer, parsed metadata.
   st::drop_file_pages(*m.file);
   const uint64_t baseline = current_rss_bytes();
-  m.plan = st::plan_memory(m.config, m.weights, o.plan_ctx, o.plan_kv_f32 ? st::TensorType::F32 : st::TensorType::F16,
+  const auto [k_type, v_type] = kv_cache_types(o.plan_kv_types, o.plan_kv_f32);
+  m.plan = st::plan_memory(m.config, m.weights, o.plan_ctx, k_type, v_type,
                            o.plan_batch, budget, baseline);
   m.plan_ctx = o.plan_ctx;
   m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights, o.progress);
@@ -223,8 +225,8 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options)
   if (const auto p = check_session_options(options_))
     throw std::invalid_argument("session option " + p->field + " " + p->message);
   if (options_.n_ctx <= 0) options_.n_ctx = m.config.n_ctx_train;
-  impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx,
-                                            options_.kv_f32 ? st::TensorType::F32 : st::TensorType::F16);
+  const auto [k_type, v_type] = kv_cache_types(options_.kv_types, options_.kv_f32);
+  impl_->kv = std::make_unique<st::KvCache>(m.config, options_.n_ctx, k_type, v_type);
   if (m.plan && options_.n_ctx > m.plan_ctx)
     throw std::invalid_argument("context of " + std::to_string(options_.n_ctx) + " tokens exceeds the " +
                                 std::to_string(m.plan_ctx) + " the memory plan reserved (pass the same -c to the model)");

@@ -54,7 +54,7 @@ KernelTable ref_table(TensorType type) {
     case T::BF16:
       return float_table(weight_table<ref::vec_dot_bf16>(type, T::BF16, ref::dequantize_row_bf16, ref::quantize_row_bf16));
     case T::Q4_0:
-      return weight_table<ref::vec_dot_q4_0>(type, T::Q8_0, ref::dequantize_row_q4_0, ref::quantize_row_q4_0);
+      return float_table(weight_table<ref::vec_dot_q4_0>(type, T::Q8_0, ref::dequantize_row_q4_0, ref::quantize_row_q4_0));
     case T::Q4_1:
       return weight_table<ref::vec_dot_q4_1>(type, T::Q8_1, ref::dequantize_row_q4_1, ref::quantize_row_q4_1);
     case T::Q5_0:
@@ -62,7 +62,7 @@ KernelTable ref_table(TensorType type) {
     case T::Q5_1:
       return weight_table<ref::vec_dot_q5_1>(type, T::Q8_1, ref::dequantize_row_q5_1, ref::quantize_row_q5_1);
     case T::Q8_0:
-      return weight_table<ref::vec_dot_q8_0>(type, T::Q8_0, ref::dequantize_row_q8_0, ref::quantize_row_q8_0);
+      return float_table(weight_table<ref::vec_dot_q8_0>(type, T::Q8_0, ref::dequantize_row_q8_0, ref::quantize_row_q8_0));
     case T::Q2_K:
       return weight_table<ref::vec_dot_q2_k>(type, T::Q8_K, ref::dequantize_row_q2_k, ref::quantize_row_q2_k);
     case T::Q3_K:

@@ -97,3 +97,77 @@ void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* 
 
 }  // namespace
 }  // namespace st::float_rows
+
+namespace st::float_rows {
+namespace {
+
+// Rows of 32-element blocks (Q8_0, Q4_0: n a multiple of 32). L: codes(row, i) = the W codes
+// from element i as f32, scale(row, i) = the scale of the block holding element i. The scale
+// is applied once per block: dot = sum over blocks of d * (x . codes), and axpy adds
+// (p * d) * codes -- the same values as code * scale, rounded in another order (the tests'
+// tolerance covers it; ref/ is the element-by-element definition).
+template <class V, class L>
+void dot_rows_blocks(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
+                     int64_t n_w, float* y, int64_t ldy) {
+  constexpr int64_t W = V::W, B = 32;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int64_t j = 0; j < n_w; j += 4) {
+    const int64_t jn = std::min<int64_t>(4, n_w - j);
+    const uint8_t* row[4];
+    for (int64_t k = 0; k < 4; ++k)  // past the end: the last row again, its sums dropped
+      row[k] = wb + static_cast<size_t>(j + std::min(k, jn - 1)) * w_row_bytes;
+    for (int64_t r = 0; r < n_x; ++r) {
+      const float* xr = x + r * ldx;
+      typename V::vec a[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+      for (int64_t b = 0; b < n; b += B) {
+        typename V::vec s[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+        for (int64_t i = b; i < b + B; i += W) {
+          const typename V::vec xv = V::load(xr + i);
+          for (int k = 0; k < 4; ++k) s[k] = V::fma(xv, L::codes(row[k], i), s[k]);
+        }
+        for (int k = 0; k < 4; ++k) a[k] = V::fma(s[k], V::broadcast(L::scale(row[k], b)), a[k]);
+      }
+      float out[4];
+      V::reduce4(a[0], a[1], a[2], a[3], out);
+      for (int64_t k = 0; k < jn; ++k) y[r * ldy + j + k] = out[k];
+    }
+  }
+}
+
+template <class V, class L>
+void axpy_rows_blocks(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes,
+                      int64_t n_w, float* acc, int64_t ldacc) {
+  constexpr int64_t W = V::W, B = 32, C = B / W;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int64_t i0 = 0; i0 < n; i0 += B) {
+    for (int64_t r = 0; r < n_p; r += 2) {  // acc rows in pairs, one block's worth in registers
+      const bool two = r + 1 < n_p;
+      float* out0 = acc + r * ldacc + i0;
+      float* out1 = two ? out0 + ldacc : out0;
+      const float* p0 = p + r * ldp;
+      const float* p1 = two ? p0 + ldp : p0;
+      typename V::vec a0[C], a1[C];
+      for (int64_t c = 0; c < C; ++c) {
+        a0[c] = V::load(out0 + c * W);
+        a1[c] = V::load(out1 + c * W);
+      }
+      for (int64_t j = 0; j < n_w; ++j) {
+        const uint8_t* row = wb + static_cast<size_t>(j) * w_row_bytes;
+        const float d = L::scale(row, i0);
+        const typename V::vec b0 = V::broadcast(p0[j] * d), b1 = V::broadcast(p1[j] * d);
+        for (int64_t c = 0; c < C; ++c) {
+          const typename V::vec wv = L::codes(row, i0 + c * W);
+          a0[c] = V::fma(b0, wv, a0[c]);
+          a1[c] = V::fma(b1, wv, a1[c]);
+        }
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        if (two) V::store(out1 + c * W, a1[c]);
+        V::store(out0 + c * W, a0[c]);  // after out1: with one row left, out1 aliases out0
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace st::float_rows

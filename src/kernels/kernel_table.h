@@ -71,8 +71,12 @@ using GemmRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const 
                             const void* act, size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y,
                             int64_t ldy);
 
-// Float rows of the table's type against f32 vectors: the attention inner loops over a K/V
-// cache stored in that type (F32, F16, BF16), without converting the cache into a buffer.
+// Rows of the table's type against f32 vectors: the attention inner loops over a K/V cache
+// stored in that type (F32, F16, BF16, Q8_0, Q4_0), without converting the cache into a buffer.
+// For Q8_0/Q4_0, n is a whole number of blocks and the block scale is applied once per block
+// (values as dequantize_row's, rounded in another order). ops::attention itself converts a
+// block of quantized K/V rows to f32 once per query tile and uses the F32 loops (faster with
+// several query heads per kv head); these entries serve callers with one query row.
 // y[r * ldy + j] = dot(x row r, w row j) for r < n_x, j < n_w (x rows ldx floats apart).
 using DotRowsFn = void (*)(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
                            int64_t n_w, float* y, int64_t ldy);
@@ -106,7 +110,7 @@ struct KernelTable {
   // Optional: a faster twin of pack_row_groups (same bytes out); the expert cache re-lays
   // every expert it reads, so this runs per cache miss.
   void (*pack_groups)(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) = nullptr;
-  // Float types only (nullptr otherwise): see DotRowsFn / AxpyRowsFn.
+  // K/V cache types only (F32, F16, BF16, Q8_0, Q4_0; nullptr otherwise): see DotRowsFn.
   DotRowsFn dot_rows = nullptr;
   AxpyRowsFn axpy_rows = nullptr;
   NeuronColumnsFn neuron_columns = nullptr;  // Q4_0/Q8_0 (see NeuronColumnsFn)

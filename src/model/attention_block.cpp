@@ -22,10 +22,12 @@ void cached_segments(const KvLayerStore& st, int64_t n_past, std::vector<ops::Kv
     ops::KvSegment seg;
     seg.first_pos = p;
     seg.n_pos = run;
-    seg.type = st.type;
-    seg.k = st.k + static_cast<size_t>(slot) * st.row_bytes;
-    seg.v = st.v + static_cast<size_t>(slot) * st.row_bytes;
-    seg.row_bytes = st.row_bytes;
+    seg.k_type = st.k_type;
+    seg.v_type = st.v_type;
+    seg.k = st.k + static_cast<size_t>(slot) * st.k_row_bytes;
+    seg.v = st.v + static_cast<size_t>(slot) * st.v_row_bytes;
+    seg.k_row_bytes = st.k_row_bytes;
+    seg.v_row_bytes = st.v_row_bytes;
     out.push_back(seg);
     p += run;
   }
@@ -33,23 +35,25 @@ void cached_segments(const KvLayerStore& st, int64_t n_past, std::vector<ops::Kv
 
 // Appends positions [p0, p0 + n) (rows of kv_width floats) to the cache; a ring keeps the last n_slots.
 void store_kv(const KvLayerStore& st, int64_t p0, int64_t n, const float* k, const float* v, int64_t kv_width) {
-  const KernelTable& kt = kernel_table(st.type);
+  const KernelTable& kt = kernel_table(st.k_type);
+  const KernelTable& vt = kernel_table(st.v_type);
   const int64_t skip = st.ring ? std::max<int64_t>(0, n - st.n_slots) : 0;
   for (int64_t i = skip; i < n; ++i) {
     const int64_t p = p0 + i;
     const int64_t slot = st.ring ? p % st.n_slots : p;
-    kt.quantize_row(k + i * kv_width, st.k + static_cast<size_t>(slot) * st.row_bytes, kv_width);
-    kt.quantize_row(v + i * kv_width, st.v + static_cast<size_t>(slot) * st.row_bytes, kv_width);
+    kt.quantize_row(k + i * kv_width, st.k + static_cast<size_t>(slot) * st.k_row_bytes, kv_width);
+    vt.quantize_row(v + i * kv_width, st.v + static_cast<size_t>(slot) * st.v_row_bytes, kv_width);
   }
 }
 
-void round_to_cache_type(TensorType type, float* k, float* v, int64_t n, std::vector<uint8_t>& tmp) {
+// x (n values, whole rows of kv_width) becomes what the cache would give back: quantized to
+// `type` and dequantized (block types quantize each row's blocks of 32, as store_kv does).
+void round_to_cache_type(TensorType type, float* x, int64_t n, std::vector<uint8_t>& tmp) {
+  if (type == TensorType::F32) return;
   const KernelTable& kt = kernel_table(type);
   tmp.resize(row_bytes(type, n));
-  for (float* x : {k, v}) {
-    kt.quantize_row(x, tmp.data(), n);
-    kt.dequantize_row(tmp.data(), x, n);
-  }
+  kt.quantize_row(x, tmp.data(), n);
+  kt.dequantize_row(tmp.data(), x, n);
 }
 
 }  // namespace
@@ -106,16 +110,16 @@ void Forward::attention_block(int il, std::span<const SeqChunk> chunks, int64_t 
     // The batch's own keys and values are used in f32 below; round them to the cache's
     // precision first, so a token sees exactly the values it would read back from the cache
     // and results do not depend on how a prompt is split into batches.
-    if (store.type != TensorType::F32) round_to_cache_type(store.type, k + t0 * KVW, v + t0 * KVW, n * KVW, s_->kv_round);
+    round_to_cache_type(store.k_type, k + t0 * KVW, n * KVW, s_->kv_round);
+    round_to_cache_type(store.v_type, v + t0 * KVW, n * KVW, s_->kv_round);
     segments.clear();
     cached_segments(store, p0, segments);
     ops::KvSegment fresh;  // this chunk's own keys, still in f32
     fresh.first_pos = p0;
     fresh.n_pos = n;
-    fresh.type = TensorType::F32;
     fresh.k = reinterpret_cast<const uint8_t*>(k + t0 * KVW);
     fresh.v = reinterpret_cast<const uint8_t*>(v + t0 * KVW);
-    fresh.row_bytes = static_cast<size_t>(KVW) * sizeof(float);
+    fresh.k_row_bytes = fresh.v_row_bytes = static_cast<size_t>(KVW) * sizeof(float);
     segments.push_back(fresh);
     ops::attention(shape, q + t0 * QW, s_->pos.data() + t0, n, segments, attn + t0 * QW, pool_);
     store_kv(store, p0, n, k + t0 * KVW, v + t0 * KVW, KVW);

@@ -11,10 +11,12 @@
 namespace st {
 
 struct KvLayerStore {
-  TensorType type = TensorType::F16;  // F16 or F32
-  uint8_t* k = nullptr;               // [n_slots, kv_width]
-  uint8_t* v = nullptr;               // [n_slots, kv_width]
-  size_t row_bytes = 0;               // one position (all kv heads)
+  TensorType k_type = TensorType::F16;  // F32, F16, BF16, Q8_0 or Q4_0, K and V each
+  TensorType v_type = TensorType::F16;
+  uint8_t* k = nullptr;                 // [n_slots, kv_width]
+  uint8_t* v = nullptr;                 // [n_slots, kv_width]
+  size_t k_row_bytes = 0;               // one position (all kv heads)
+  size_t v_row_bytes = 0;
   int64_t n_slots = 0;
   bool ring = false;                  // position p lives in slot p % n_slots (sliding window)
 };

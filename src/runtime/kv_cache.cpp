@@ -1,6 +1,7 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace st {
@@ -8,26 +9,56 @@ namespace {
 
 int64_t slots_for(const LayerConfig& l, int64_t n_ctx) { return l.window > 0 ? std::min(l.window, n_ctx) : n_ctx; }
 
+constexpr std::array kKvTypes{TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0};
+
 }  // namespace
 
-size_t KvCache::bytes_needed(const ModelConfig& c, int64_t n_ctx, TensorType type) {
-  const size_t row = row_bytes(type, c.kv_width());
+std::string kv_cache_type_names() {
+  std::string s;
+  for (TensorType t : kKvTypes) s += (s.empty() ? "" : ", ") + std::string(tensor_type_name(t));
+  return s;
+}
+
+TensorType parse_kv_cache_type(std::string_view name, std::string_view what) {
+  for (TensorType t : kKvTypes)
+    if (tensor_type_name(t) == name) return t;
+  throw std::invalid_argument(std::string(what) + " '" + std::string(name) + "' is not a KV cache type; valid: " +
+                              kv_cache_type_names());
+}
+
+void check_kv_cache_type(const ModelConfig& c, TensorType type) {
+  if (std::find(kKvTypes.begin(), kKvTypes.end(), type) == kKvTypes.end())
+    throw std::invalid_argument("KV cache type " + std::string(tensor_type_name(type)) + " is not supported; valid: " +
+                                kv_cache_type_names());
+  // Attention reads one head's slice of a row: it must start and end on a block boundary.
+  if (!row_fits(type, c.head_dim))
+    throw std::invalid_argument("KV cache type " + std::string(tensor_type_name(type)) + " needs a head size that is a multiple of " +
+                                std::to_string(tensor_type_info(type).block_size) + "; this model's is " +
+                                std::to_string(c.head_dim) + " (use f16, bf16 or f32)");
+}
+
+size_t KvCache::bytes_needed(const ModelConfig& c, int64_t n_ctx, TensorType k_type, TensorType v_type) {
+  const size_t row = row_bytes(k_type, c.kv_width()) + row_bytes(v_type, c.kv_width());
   size_t total = 0;
-  for (const auto& l : c.layers) total += 2 * row * static_cast<size_t>(slots_for(l, n_ctx));
+  for (const auto& l : c.layers) total += row * static_cast<size_t>(slots_for(l, n_ctx));
   return total;
 }
 
-KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType type)
-    : type_(type), n_ctx_(n_ctx), row_bytes_(row_bytes(type, c.kv_width())) {
-  if (type != TensorType::F16 && type != TensorType::F32)
-    throw std::invalid_argument("KV cache type must be f16 or f32");
+KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType type) : KvCache(c, n_ctx, type, type) {}
+
+KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType k_type, TensorType v_type)
+    : k_type_(k_type), v_type_(v_type), n_ctx_(n_ctx) {
+  check_kv_cache_type(c, k_type);
+  check_kv_cache_type(c, v_type);
   if (n_ctx <= 0) throw std::invalid_argument("context size must be positive");
+  k_row_bytes_ = row_bytes(k_type, c.kv_width());
+  v_row_bytes_ = row_bytes(v_type, c.kv_width());
   size_t offset = 0;
   for (const auto& l : c.layers) {
     const int64_t n = slots_for(l, n_ctx);
     // A ring is needed only when the window is shorter than the context.
     layers_.push_back({offset, n, l.window > 0 && l.window < n_ctx});
-    offset += 2 * row_bytes_ * static_cast<size_t>(n);
+    offset += (k_row_bytes_ + v_row_bytes_) * static_cast<size_t>(n);
   }
   // Untouched pages are never faulted in: memory grows with the positions stored.
   buffer_ = PageBuffer(offset, "the KV cache");
@@ -36,10 +67,12 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType type)
 KvLayerStore KvCache::layer(int il) {
   const Layer& l = layers_.at(static_cast<size_t>(il));
   KvLayerStore s;
-  s.type = type_;
+  s.k_type = k_type_;
+  s.v_type = v_type_;
   s.k = buffer_.data() + l.offset;
-  s.v = s.k + row_bytes_ * static_cast<size_t>(l.n_slots);
-  s.row_bytes = row_bytes_;
+  s.v = s.k + k_row_bytes_ * static_cast<size_t>(l.n_slots);
+  s.k_row_bytes = k_row_bytes_;
+  s.v_row_bytes = v_row_bytes_;
   s.n_slots = l.n_slots;
   s.ring = l.ring;
   return s;

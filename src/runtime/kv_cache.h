@@ -1,7 +1,10 @@
 // KV cache of one sequence: full context for global layers, a ring buffer of the window size
-// for sliding-window layers (their memory never grows past the window). F16 by default.
+// for sliding-window layers (their memory never grows past the window). F16 by default; K and
+// V may each be F32, F16, BF16, Q8_0 or Q4_0 (llama.cpp's -ctk/-ctv).
 #pragma once
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/page_buffer.h"
@@ -10,9 +13,19 @@
 
 namespace st {
 
+// The K or V element type named as llama.cpp names it (f32, f16, bf16, q8_0, q4_0); throws
+// std::invalid_argument naming `what` (e.g. "cache type of K") and listing the valid names.
+TensorType parse_kv_cache_type(std::string_view name, std::string_view what);
+// "f32, f16, bf16, q8_0, q4_0"
+std::string kv_cache_type_names();
+// Throws std::invalid_argument when the model's head size is not a whole number of the
+// type's blocks (Q8_0/Q4_0 need a multiple of 32).
+void check_kv_cache_type(const ModelConfig& config, TensorType type);
+
 class KvCache final : public KvStore {
  public:
   KvCache(const ModelConfig& config, int64_t n_ctx, TensorType type = TensorType::F16);
+  KvCache(const ModelConfig& config, int64_t n_ctx, TensorType k_type, TensorType v_type);
 
   KvLayerStore layer(int il) override;
   int64_t n_past() const override { return n_past_; }
@@ -25,7 +38,9 @@ class KvCache final : public KvStore {
 
   size_t bytes() const { return buffer_.size(); }
   // Bytes a cache of this shape needs, without allocating it (for memory planning).
-  static size_t bytes_needed(const ModelConfig& config, int64_t n_ctx, TensorType type);
+  static size_t bytes_needed(const ModelConfig& config, int64_t n_ctx, TensorType k_type, TensorType v_type);
+  TensorType k_type() const { return k_type_; }
+  TensorType v_type() const { return v_type_; }
 
  private:
   struct Layer {
@@ -33,10 +48,10 @@ class KvCache final : public KvStore {
     int64_t n_slots;
     bool ring;
   };
-  TensorType type_;
+  TensorType k_type_, v_type_;
   int64_t n_ctx_;
   int64_t n_past_ = 0;
-  size_t row_bytes_;
+  size_t k_row_bytes_, v_row_bytes_;
   std::vector<Layer> layers_;
   PageBuffer buffer_;
 };

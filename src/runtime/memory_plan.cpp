@@ -74,8 +74,8 @@ uint64_t expert_slot_bytes(const ModelWeights& w) {
   return parts[0] + parts[1] + parts[2];
 }
 
-MemoryPlan plan_memory(const ModelConfig& c, const ModelWeights& w, int64_t n_ctx, TensorType kv_type, int64_t n_batch,
-                       uint64_t budget, uint64_t baseline) {
+MemoryPlan plan_memory(const ModelConfig& c, const ModelWeights& w, int64_t n_ctx, TensorType k_type, TensorType v_type,
+                       int64_t n_batch, uint64_t budget, uint64_t baseline) {
   MemoryPlan p;
   p.budget_bytes = budget;
   p.baseline_bytes = baseline;
@@ -86,7 +86,8 @@ MemoryPlan plan_memory(const ModelConfig& c, const ModelWeights& w, int64_t n_ct
   // Embeddings: one row per token is all a step needs; they stay on storage unless lm_head
   // shares them (then they are resident anyway as part of the dense weights).
   p.embeddings_on_demand = !w.tied_output;
-  p.kv_bytes = KvCache::bytes_needed(c, n_ctx, kv_type);
+  p.kv_bytes = KvCache::bytes_needed(c, n_ctx, k_type, v_type);
+  p.kv_types = std::string(tensor_type_name(k_type)) + "/" + std::string(tensor_type_name(v_type));
   p.scratch_bytes = forward_scratch_bytes(c, n_batch);
   p.slot_bytes = expert_slot_bytes(w);
   p.io_bytes = 2 * round_up(w.token_embd.row_bytes, kAlign) + kAlign * 4;
@@ -114,7 +115,7 @@ std::string MemoryPlan::describe() const {
   line("process (code, tokenizer)", baseline_bytes);
   line("dense weights (resident)", dense_bytes);
   if (embeddings_on_demand) s += "  token embeddings            read row by row on demand\n";
-  line("KV cache", kv_bytes);
+  line(("KV cache (K/V " + kv_types + ")").c_str(), kv_bytes);
   line("scratch buffers", scratch_bytes + io_bytes);
   line("reserve (kernel, slack)", reserve_bytes);
   line("expert cache", expert_cache_bytes);

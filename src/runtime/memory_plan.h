@@ -19,6 +19,7 @@ struct MemoryPlan {
   uint64_t dense_bytes = 0;           // attention, norms, routers, output norm, lm_head
   bool embeddings_on_demand = false;  // else lm_head shares them and they count as dense
   uint64_t kv_bytes = 0;
+  std::string kv_types = "f16/f16";   // K/V element types the cache is sized in
   uint64_t scratch_bytes = 0;         // forward-pass buffers at the planned batch size
   uint64_t io_bytes = 0;              // staging buffers of the expert store
   uint64_t reserve_bytes = 0;         // slack for kernel-side charges
@@ -45,7 +46,8 @@ std::array<uint64_t, 3> expert_part_bytes(const ModelWeights& w);
 uint64_t expert_slot_bytes(const ModelWeights& w);
 
 // Throws std::runtime_error naming the minimum when the budget is too small.
-MemoryPlan plan_memory(const ModelConfig& config, const ModelWeights& weights, int64_t n_ctx, TensorType kv_type,
-                       int64_t n_batch, uint64_t budget_bytes, uint64_t baseline_bytes);
+// The KV cache is sized for n_ctx tokens with K and V in their types.
+MemoryPlan plan_memory(const ModelConfig& config, const ModelWeights& weights, int64_t n_ctx, TensorType k_type,
+                       TensorType v_type, int64_t n_batch, uint64_t budget_bytes, uint64_t baseline_bytes);
 
 }  // namespace st

@@ -14,6 +14,7 @@
 #include "model/config.h"
 #include "model/weights.h"
 #include "runtime/dense_weights.h"
+#include "runtime/kv_cache.h"
 #include "runtime/memory_plan.h"
 #include "smallthinker/tools.h"
 #include "text/tokenizer.h"
@@ -141,8 +142,12 @@ ModelInspection inspect_model(const std::string& path, const InspectOptions& o) 
     if (f->has(st::gguf_names::kTokTokens)) tok = std::make_unique<st::Tokenizer>(st::Tokenizer::from_gguf(*f));
     st::drop_file_pages(*f);
     try {
-      const auto plan = st::plan_memory(config, weights, o.n_ctx, o.kv_f32 ? st::TensorType::F32 : st::TensorType::F16,
-                                        o.n_batch, st::parse_byte_size(o.memory), current_rss_bytes());
+      const auto k_type = o.kv_f32 ? st::TensorType::F32 : st::parse_kv_cache_type(o.cache_type_k, "cache type of K (-ctk)");
+      const auto v_type = o.kv_f32 ? st::TensorType::F32 : st::parse_kv_cache_type(o.cache_type_v, "cache type of V (-ctv)");
+      st::check_kv_cache_type(config, k_type);
+      st::check_kv_cache_type(config, v_type);
+      const auto plan = st::plan_memory(config, weights, o.n_ctx, k_type, v_type, o.n_batch,
+                                        st::parse_byte_size(o.memory), current_rss_bytes());
       r.memory_plan = plan.describe();
     } catch (const std::runtime_error& e) {
       r.memory_plan = std::string("cannot plan: ") + e.what() + "\n";

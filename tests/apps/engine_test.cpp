@@ -40,12 +40,14 @@ std::vector<int32_t> some_tokens(int n, int vocab) {
   return t;
 }
 
-std::vector<float> eval_all(const std::string& path, const std::vector<int32_t>& tokens, int64_t n_batch, bool kv_f32) {
+std::vector<float> eval_all(const std::string& path, const std::vector<int32_t>& tokens, int64_t n_batch, bool kv_f32,
+                            const KvCacheTypes& kv_types = {}) {
   auto model = Model::load(opts(path, 2));
   SessionOptions so;
   so.n_ctx = 256;
   so.n_batch = n_batch;
   so.kv_f32 = kv_f32;
+  so.kv_types = kv_types;
   Session s(model, so);
   const auto l = s.eval(tokens, true);
   return {l.begin(), l.end()};
@@ -85,6 +87,69 @@ TEST_P(BatchInvariance, OneBatchEqualsTokenByTokenAndChunks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BatchInvariance, ::testing::Values("tiny", "tiny-swa"));
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+  return d;
+}
+
+struct KvCase {
+  const char* k;
+  const char* v;
+  float rel;  // batched vs token by token, relative to the largest |logit|
+};
+
+class KvTypeBatchInvariance : public ::testing::TestWithParam<KvCase> {};
+
+// Every KV type: fresh keys and values are rounded through the cache type before use, so a
+// prompt in one batch, token by token and in batches of 13 sees the same K/V values. What
+// remains is the f32 summation order of the matmuls and of attention's key blocks (1e-5 with
+// an f32 cache, above) which can move a value across a rounding boundary of the cache type:
+// one step is 1/2^11 relative for f16, 1/2^8 for bf16, 1/127 of a block's largest value for
+// q8_0 and 1/8 for q4_0, on the few entries it hits. The bound is checked against the
+// difference the cache type itself makes (f32 cache vs this type), which batching must stay
+// well below.
+TEST_P(KvTypeBatchInvariance, BatchingDoesNotChangeResults) {
+  const KvCase c = GetParam();
+  const std::string path = synth("tiny-swa", "f32");
+  const auto tokens = some_tokens(70, 300);  // past tiny-swa's window of 16
+  const KvCacheTypes types{c.k, c.v};
+  const auto whole = eval_all(path, tokens, 512, false, types);
+  const auto single = eval_all(path, tokens, 1, false, types);
+  const auto chunks = eval_all(path, tokens, 13, false, types);
+  {
+    SCOPED_TRACE("token by token");
+    expect_close(whole, single, c.rel);
+  }
+  {
+    SCOPED_TRACE("batches of 13");
+    expect_close(whole, chunks, c.rel);
+  }
+  const double cache_effect = max_abs_diff(whole, eval_all(path, tokens, 512, true));
+  EXPECT_GT(cache_effect, 0.0) << "the cache type changed nothing: is it used?";
+  EXPECT_LE(max_abs_diff(whole, single), 0.25 * cache_effect) << "batching changes results as much as the cache type does";
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, KvTypeBatchInvariance,
+                         ::testing::Values(KvCase{"f16", "f16", 1e-3f}, KvCase{"bf16", "bf16", 4e-3f},
+                                           KvCase{"q8_0", "q8_0", 1e-2f}, KvCase{"q4_0", "q4_0", 5e-2f},
+                                           KvCase{"q8_0", "f16", 1e-2f}, KvCase{"f16", "q4_0", 5e-2f}),
+                         [](const auto& p) { return std::string(p.param.k) + "_" + p.param.v; });
+
+TEST(Engine, BadKvCacheTypesAreRefusedWithTheValidNames) {
+  auto model = Model::load(opts(synth("tiny", "f32"), 1));
+  SessionOptions so;
+  so.kv_types.v = "q5_1";
+  try {
+    Session s(model, so);
+    FAIL() << "q5_1 accepted as a V cache type";
+  } catch (const std::invalid_argument& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("-ctv"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("q8_0, q4_0"), std::string::npos) << msg;
+  }
+}
 
 TEST(Engine, QuantizedModelRunsAndGivesFiniteLogits) {
   for (const char* type : {"q4_0", "q8_0", "q4_k", "q6_k", "f16", "bf16"}) {

@@ -188,8 +188,10 @@ def test_llama_flags(tmp, model):
     check(r.returncode == 0 and "smallthinker chat" in r.stderr, "-cnv runs chat (reading stdin)", r.stderr)
     r = st("run", "-m", model, "--tokens", "1", "-hf", "org/model")
     check(refused(r, "-hf", "-m FILE"), "-hf is refused naming the alternative", r.stderr)
-    r = st("run", "-m", model, "--tokens", "1", "-ctk", "q8_0")
-    check(refused(r, "-ctk q8_0", "--kv-f32"), "-ctk q8_0 is refused naming the KV types", r.stderr)
+    r = st("run", "-m", model, "--tokens", "1", "-n", "1", "-ctk", "q8_0", "-ctv", "q4_0")
+    check(r.returncode == 0, "-ctk q8_0 -ctv q4_0 are llama.cpp's KV cache types", r.stderr)
+    r = st("run", "-m", model, "--tokens", "1", "-ctk", "q5_1")
+    check(refused(r, "q5_1", "q8_0"), "-ctk q5_1 is refused naming the KV types", r.stderr)
     r = st("serve", "-m", model, "-sys", "x")
     check(refused(r, "-sys", "--system", "serve"), "-sys where the command has no system prompt is named", r.stderr)
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "kernels/kernel_table.h"
@@ -16,7 +17,8 @@ namespace {
 struct Case {
   int n_head, n_head_kv;
   int64_t head_dim, window, n_pos, n_tok;
-  TensorType cache_type;
+  TensorType cache_type;                // K's (and V's unless v_type is given)
+  std::optional<TensorType> v_type = {};
 };
 
 class AttentionTest : public ::testing::TestWithParam<Case> {};
@@ -33,22 +35,27 @@ TEST_P(AttentionTest, MatchesDirectSoftmax) {
   // Positions [0, n_pos - n_tok) are "cached" in cache_type, split into two segments out of
   // order (a wrapped ring); the last n_tok positions are the fresh f32 batch.
   const int64_t n_cached = c.n_pos - c.n_tok;
-  const size_t row = row_bytes(c.cache_type, kvw);
-  std::vector<uint8_t> kc(row * static_cast<size_t>(n_cached)), vc(kc.size());
-  const KernelTable& kt = kernel_table(c.cache_type);
+  const TensorType k_type = c.cache_type, v_type = c.v_type.value_or(c.cache_type);
+  const size_t krow = row_bytes(k_type, kvw), vrow = row_bytes(v_type, kvw);
+  std::vector<uint8_t> kc(krow * static_cast<size_t>(n_cached)), vc(vrow * static_cast<size_t>(n_cached));
+  const KernelTable& kt = kernel_table(k_type);
+  const KernelTable& vt = kernel_table(v_type);
   for (int64_t p = 0; p < n_cached; ++p) {
-    kt.quantize_row(k.data() + p * kvw, kc.data() + static_cast<size_t>(p) * row, kvw);
-    kt.quantize_row(v.data() + p * kvw, vc.data() + static_cast<size_t>(p) * row, kvw);
+    kt.quantize_row(k.data() + p * kvw, kc.data() + static_cast<size_t>(p) * krow, kvw);
+    vt.quantize_row(v.data() + p * kvw, vc.data() + static_cast<size_t>(p) * vrow, kvw);
     // The reference sees the same rounded values the cache holds.
-    kt.dequantize_row(kc.data() + static_cast<size_t>(p) * row, k.data() + p * kvw, kvw);
-    kt.dequantize_row(vc.data() + static_cast<size_t>(p) * row, v.data() + p * kvw, kvw);
+    kt.dequantize_row(kc.data() + static_cast<size_t>(p) * krow, k.data() + p * kvw, kvw);
+    vt.dequantize_row(vc.data() + static_cast<size_t>(p) * vrow, v.data() + p * kvw, kvw);
   }
   std::vector<KvSegment> segs;
-  const int64_t split = n_cached / 3;
-  segs.push_back({split, n_cached - split, c.cache_type, kc.data() + split * row, vc.data() + split * row, row});
-  segs.push_back({0, split, c.cache_type, kc.data(), vc.data(), row});
-  segs.push_back({n_cached, c.n_tok, TensorType::F32, reinterpret_cast<const uint8_t*>(k.data() + n_cached * kvw),
-                  reinterpret_cast<const uint8_t*>(v.data() + n_cached * kvw), static_cast<size_t>(kvw) * 4});
+  const size_t split = static_cast<size_t>(n_cached / 3);
+  segs.push_back({static_cast<int64_t>(split), n_cached - static_cast<int64_t>(split), k_type, v_type,
+                  kc.data() + split * krow, vc.data() + split * vrow, krow, vrow});
+  segs.push_back({0, static_cast<int64_t>(split), k_type, v_type, kc.data(), vc.data(), krow, vrow});
+  const size_t f32_row = static_cast<size_t>(kvw) * 4;
+  segs.push_back({n_cached, c.n_tok, TensorType::F32, TensorType::F32,
+                  reinterpret_cast<const uint8_t*>(k.data() + n_cached * kvw),
+                  reinterpret_cast<const uint8_t*>(v.data() + n_cached * kvw), f32_row, f32_row});
 
   std::vector<int64_t> pos(static_cast<size_t>(c.n_tok));
   for (int64_t t = 0; t < c.n_tok; ++t) pos[static_cast<size_t>(t)] = n_cached + t;
@@ -93,7 +100,23 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                                            Case{4, 4, 8, 64, 200, 1, TensorType::F32},     // window crosses segments
                                            Case{2, 1, 128, 3, 20, 5, TensorType::F32},
                                            // 4B heads, many query tiles, a window inside a tile's key range
-                                           Case{12, 2, 128, 40, 300, 200, TensorType::F16}));
+                                           Case{12, 2, 128, 40, 300, 200, TensorType::F16},
+                                           // quantized caches (head sizes whole blocks of 32, odd counts of them)
+                                           Case{6, 2, 96, 0, 150, 1, TensorType::Q8_0},
+                                           Case{6, 2, 96, 0, 150, 40, TensorType::Q4_0},
+                                           Case{7, 1, 32, 9, 100, 30, TensorType::Q8_0, TensorType::F16},
+                                           Case{4, 2, 160, 0, 90, 3, TensorType::BF16, TensorType::Q4_0},
+                                           Case{12, 2, 128, 40, 300, 200, TensorType::Q8_0, TensorType::Q8_0}));
+
+// Quantized K/V need a head slice that is whole blocks: anything else is refused, not misread.
+TEST(Attention, RefusesHeadSizesThatSplitABlock) {
+  std::vector<float> q(4 * 48), out(q.size());
+  std::vector<uint8_t> k(row_bytes(TensorType::Q8_0, 96)), v(k.size());
+  std::vector<KvSegment> segs{{0, 1, TensorType::Q8_0, TensorType::Q8_0, k.data(), v.data(), k.size(), v.size()}};
+  const int64_t pos = 0;
+  ThreadPool pool(1);
+  EXPECT_THROW(attention({4, 2, 48, 0}, q.data(), &pos, 1, segs, out.data(), pool), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace st::ops

@@ -124,16 +124,18 @@ TEST_P(WeightTypes, VecDotGemvGemmMatchRef) {
 
 class FloatTypes : public ::testing::TestWithParam<Case> {};
 
-// Attention's loops over float rows (DotRowsFn, AxpyRowsFn): every ISA against ref/ for
-// row lengths with and without vector tails, row counts that leave partial tiles, and padded
-// strides that the kernels must honour (nothing written outside the rows asked for).
+// Attention's loops over K/V rows (DotRowsFn, AxpyRowsFn): every ISA against ref/ for
+// row lengths with and without vector tails (block types: odd and even counts of 32-blocks,
+// the head sizes they allow), row counts that leave partial tiles, and padded strides that
+// the kernels must honour (nothing written outside the rows asked for).
 TEST_P(FloatTypes, DotRowsAndAxpyRowsMatchRef) {
   const auto [type, isa] = GetParam();
   const auto& ref = kernel_table(type, Isa::scalar);
   const auto& simd = kernel_table(type, isa);
   ASSERT_NE(simd.dot_rows, nullptr);
   ASSERT_NE(simd.axpy_rows, nullptr);
-  for (int64_t n : {1, 7, 8, 33, 64, 128, 131}) {
+  const bool blocks = tensor_type_info(type).block_size > 1;
+  for (int64_t n : blocks ? std::vector<int64_t>{32, 96, 128, 160} : std::vector<int64_t>{1, 7, 8, 33, 64, 128, 131}) {
     const size_t wrb = row_bytes(type, n) + 8;  // padded, keeping F32 rows 4-byte aligned (the contract)
     constexpr int64_t kRows = 19;
     const auto w = test::quantized_rows(type, n, kRows, wrb, 300 + static_cast<uint32_t>(n));
@@ -189,7 +191,33 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 INSTANTIATE_TEST_SUITE_P(Kernels, AllTypes, ::testing::ValuesIn(all_cases(test::all_types())), case_name);
 INSTANTIATE_TEST_SUITE_P(Kernels, WeightTypes, ::testing::ValuesIn(all_cases(test::weight_types())), case_name);
 INSTANTIATE_TEST_SUITE_P(Kernels, FloatTypes,
-                         ::testing::ValuesIn(all_cases({TensorType::F32, TensorType::F16, TensorType::BF16})), case_name);
+                         ::testing::ValuesIn(all_cases({TensorType::F32, TensorType::F16, TensorType::BF16,
+                                                        TensorType::Q8_0, TensorType::Q4_0})),
+                         case_name);
+
+// The scalar twins of the quantized K/V loops: a Q8_0/Q4_0 row must act exactly as its
+// dequantize_row output stored in f32 (same values, same summation order: bit-equal).
+TEST(KvRowTwins, QuantizedRowsActAsTheirDequantizedF32Rows) {
+  const auto& f32 = kernel_table(TensorType::F32, Isa::scalar);
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0}) {
+    const auto& q = kernel_table(type, Isa::scalar);
+    constexpr int64_t n = 96, n_w = 5, n_x = 3;
+    const size_t wrb = row_bytes(type, n);
+    const auto w = test::quantized_rows(type, n, n_w, wrb, 77);
+    std::vector<float> wf(static_cast<size_t>(n * n_w));
+    for (int64_t j = 0; j < n_w; ++j) q.dequantize_row(w.data() + static_cast<size_t>(j) * wrb, wf.data() + j * n, n);
+    const auto x = test::gaussian(n * n_x, 5, 1.0f);
+    std::vector<float> want(n_x * n_w), got(want.size());
+    f32.dot_rows(n, x.data(), n, n_x, wf.data(), n * 4, n_w, want.data(), n_w);
+    q.dot_rows(n, x.data(), n, n_x, w.data(), wrb, n_w, got.data(), n_w);
+    EXPECT_EQ(got, want) << tensor_type_name(type);
+    const auto p = test::gaussian(n_w * n_x, 6, 0.5f);
+    std::vector<float> acc_want(static_cast<size_t>(n * n_x), 0.25f), acc_got(acc_want);
+    f32.axpy_rows(n, p.data(), n_w, n_x, wf.data(), n * 4, n_w, acc_want.data(), n);
+    q.axpy_rows(n, p.data(), n_w, n_x, w.data(), wrb, n_w, acc_got.data(), n);
+    EXPECT_EQ(acc_got, acc_want) << tensor_type_name(type);
+  }
+}
 
 }  // namespace
 }  // namespace st

@@ -268,13 +268,16 @@ class Model:
 
     # ---------------------------------------------------------------------------------------------
     def forward(self, tokens, start_pos=0, cache=None, naive_attention=False, act_quant=None, force_routes=None,
-                kv_f16=False):
+                kv_f16=False, kv_types=None):
         """Logits [T, V] for `tokens` at positions start_pos.. . With `cache` (dict from new_cache()),
         keys/values of earlier calls are used and extended (incremental decoding).
         act_quant='q8' | 'q8k' simulates an engine that rounds matmul inputs to 8 bits (blocks of 32 /
         256) for quantized weights, and to f16 / bf16 for f16 / bf16 weights (see
         simulate_q8_activations): only used to justify and report test tolerances.
-        kv_f16=True rounds cached keys (after RoPE) and values to fp16, as an f16 KV cache does."""
+        kv_f16=True rounds cached keys (after RoPE) and values to fp16, as an f16 KV cache does;
+        kv_types=(k_type, v_type) rounds them as a KV cache of those types does (round_kv)."""
+        if kv_f16:
+            kv_types = ("f16", "f16")
         c = self.cfg
         self.act_quant = act_quant
         tokens = np.asarray(tokens, dtype=np.int64)
@@ -297,9 +300,9 @@ class Model:
                 base = c.rope_base_swa if c.layer_swa[il] else c.rope_base
                 q = self.rope(q, pos, base)
                 k = self.rope(k, pos, base)
-            if kv_f16:
-                k = k.astype(np.float16).astype(k.dtype)
-                v = v.astype(np.float16).astype(v.dtype)
+            if kv_types is not None:
+                k = round_kv(k, kv_types[0])
+                v = round_kv(v, kv_types[1])
             if cache is not None:
                 lc = cache["layers"][il]
                 lc["k"] = k if lc["k"] is None else np.concatenate([lc["k"], k])
@@ -372,6 +375,38 @@ class Model:
     def weights(self):
         """dequantized weights: dict name -> array (numpy shape reversed(ne))."""
         return {n: self.reader.tensor(n) for n in self.reader.tensor_order}
+
+
+def round_kv(x, kv_type):
+    """x as a KV cache of kv_type gives it back (rows along the last axis, i.e. one head):
+    'f32' / 'f16' / 'bf16': the value rounded to nearest (even) in that format;
+    'q8_0': ggml's blocks of 32: d = max|x| / 127 in f32, codes round(x / d) half away from zero,
+            value code * fp16(d);
+    'q4_0': ggml's blocks of 32: m = the element of largest magnitude (its sign kept), d = m / -8,
+            codes min(15, trunc(x / d + 8.5)) in 0..15, value (code - 8) * fp16(d).
+    Codes come from the f32 scale, values from its fp16 rounding, in f32 arithmetic (as ggml's
+    reference quantizers compute them)."""
+    if kv_type == "f32":
+        return x.astype(np.float32).astype(x.dtype)
+    if kv_type in ("f16", "bf16"):
+        return simulate_q8_activations(x.astype(np.float32), kv_type).astype(x.dtype)
+    shp = x.shape
+    b = x.astype(np.float32).reshape(-1, 32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kv_type == "q8_0":
+            d = (np.abs(b).max(axis=1) / np.float32(127)).astype(np.float32)
+            inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+            y = b * inv[:, None]
+            codes = np.sign(y) * np.floor(np.abs(y) + np.float32(0.5))
+        elif kv_type == "q4_0":
+            m = b[np.arange(b.shape[0]), np.argmax(np.abs(b), axis=1)]
+            d = (m / np.float32(-8)).astype(np.float32)
+            inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+            codes = np.minimum(15, np.trunc(b * inv[:, None] + np.float32(8.5))) - 8
+        else:
+            raise ValueError("unknown KV cache type %r" % kv_type)
+    scale = d.astype(np.float16).astype(np.float32)
+    return (codes.astype(np.float32) * scale[:, None]).reshape(shp).astype(x.dtype)
 
 
 def simulate_q8_activations(x, mode="q8"):

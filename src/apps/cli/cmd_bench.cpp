@@ -145,6 +145,7 @@ int run_bench(const BenchArgs& a) {
   const Stat p = stat(pp), g = stat(tg);
   const auto phases = session.phase_seconds();  // of the last decode round
   const uint64_t rss = smallthinker::peak_rss_bytes();
+  const std::string kv_k = so.kv_f32 ? "f32" : so.kv_types.k, kv_v = so.kv_f32 ? "f32" : so.kv_types.v;
   const smallthinker::RuntimeStats rs = model->runtime_stats();
   // After the single-stream figures, so their counters and peak RSS are not mixed with it.
   Stat par;
@@ -184,6 +185,7 @@ int run_bench(const BenchArgs& a) {
         j += fmt::format("{}\"{}\": {:.4f}", i ? ", " : "", phases[i].first, 1e3 * phases[i].second * per_token);
       j += "}";
     }
+    j += fmt::format(", \"cache_type_k\": \"{}\", \"cache_type_v\": \"{}\"", kv_k, kv_v);
     if (a.parallel > 1 && a.n_gen > 0)
       j += fmt::format(", \"parallel\": {}, \"decode_tok_s_parallel\": {:.3f}, \"decode_tok_s_parallel_stddev\": {:.3f}, "
                        "\"parallel_speedup\": {:.3f}",
@@ -203,8 +205,8 @@ int run_bench(const BenchArgs& a) {
                        static_cast<double>(rs.sparse_read_waits) * per_token);
     std::printf("%s}\n", j.c_str());
   } else {
-    std::printf("model: %s (%.2f GiB), threads: %d\n", a.model.model.path.c_str(), static_cast<double>(info.file_bytes) / (1 << 30),
-                model->n_threads());
+    std::printf("model: %s (%.2f GiB), threads: %d, KV cache: K %s, V %s\n", a.model.model.path.c_str(),
+                static_cast<double>(info.file_bytes) / (1 << 30), model->n_threads(), kv_k.c_str(), kv_v.c_str());
     if (a.n_prompt > 0) std::printf("pp%-5d %10.2f ± %.2f tok/s\n", a.n_prompt, p.mean, p.stddev);
     if (a.n_gen > 0) std::printf("tg%-5d %10.2f ± %.2f tok/s\n", a.n_gen, g.mean, g.stddev);
     if (a.parallel > 1 && a.n_gen > 0)

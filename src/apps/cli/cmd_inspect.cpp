@@ -82,7 +82,8 @@ const bool registered = register_command({"inspect", "show a model's metadata, t
   app.add_option("--memory", o->memory, "memory budget to plan for, e.g. 1GiB");
   app.add_option("-c,--ctx-size", o->n_ctx, "context the plan reserves a KV cache for")->capture_default_str();
   app.add_option("-b,--batch-size", o->n_batch, "prompt batch the plan reserves scratch for")->capture_default_str();
-  app.add_flag("--kv-f32", o->kv_f32, "plan an f32 KV cache instead of f16");
+  app.add_flag("--kv-f32", o->kv_f32, "plan an f32 KV cache (same as -ctk f32 -ctv f32)");
+  add_kv_type_options(app, o->cache_type_k, o->cache_type_v);
   app.add_option("--max-array", o->max_array_items, "metadata array items shown before abbreviating")->capture_default_str();
   auto check = std::make_shared<bool>(false);
   app.add_flag("--check", *check,

@@ -15,6 +15,13 @@
 
 namespace st::cli {
 
+void add_kv_type_options(CLI::App& app, std::string& k, std::string& v) {
+  const auto valid = CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"});
+  // -ctk/-ctv are renamed to these by main.cpp (CLI11 takes "-ctk" for one-letter flags).
+  app.add_option("--cache-type-k", k, "(-ctk) KV cache type of K: f16 | bf16 | q8_0 | q4_0 | f32")->check(valid)->capture_default_str();
+  app.add_option("--cache-type-v", v, "(-ctv) KV cache type of V: f16 | bf16 | q8_0 | q4_0 | f32")->check(valid)->capture_default_str();
+}
+
 void ModelArgs::add_to(CLI::App& app) {
   app.add_option("-m,--model", model.path, "model file (GGUF)")->required();
   app.add_option("-t,--threads", model.n_threads, "threads (default: physical cores)");
@@ -22,7 +29,8 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_option("-b,--batch-size,--batch", session.n_batch, "prompt tokens per forward pass")->capture_default_str();
   app.add_option("--gating", gating, "override the router gating: softmax | sigmoid (for files that omit it)");
   app.add_option("--window", window, "override the sliding-window size (>= 1)");
-  app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 instead of f16");
+  app.add_flag("--kv-f32", kv_f32, "keep the KV cache in f32 (same as -ctk f32 -ctv f32)");
+  add_kv_type_options(app, session.kv_types.k, session.kv_types.v);
   app.add_option("--routing-trace", session.routing_trace, "record the router's choices to this file (replay with `replay`)");
   app.add_option("--memory", model.memory, "memory budget, e.g. 1GiB: experts stream from the file through a cache");
   app.add_option("--cache-policy", model.cache_policy, "expert cache policy under --memory: lru | lfu | lfu_cyclic")->capture_default_str();
@@ -45,6 +53,7 @@ std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   o.plan_ctx = session.n_ctx > 0 ? session.n_ctx : 4096;
   o.plan_batch = session.n_batch;
   o.plan_kv_f32 = kv_f32;
+  o.plan_kv_types = session.kv_types;
   throw_if_problem(smallthinker::check_model_options(o));
   // More threads than the machine runs at once only wait on each other (-t 1000 ran 300x
   // slower than -t 2): use them all, and say so.

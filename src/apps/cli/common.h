@@ -28,6 +28,10 @@ struct ModelArgs {
   smallthinker::SessionOptions session_options() const;  // validated
 };
 
+// -ctk/--cache-type-k and -ctv/--cache-type-v (llama.cpp's names); a name outside f32, f16,
+// bf16, q8_0, q4_0 is refused with the list.
+void add_kv_type_options(CLI::App& app, std::string& k, std::string& v);
+
 struct SamplingArgs {
   smallthinker::SamplingOptions s;
   int64_t seed = -1;

@@ -15,7 +15,6 @@ enum class Kind {
   drop_value,      // ... and so is its value
   drop_maybe_value,  // ... and its value when one follows (-fa [on|off|auto])
   refuse,          // no counterpart: an error naming the alternative (text)
-  cache_type,      // -ctk/-ctv TYPE: f16 is ours by default, f32 is --kv-f32
   conversation,    // -cnv, -i: a conversation, which is `chat` here
   bench_output,    // llama-bench -o FORMAT: json is --json
 };
@@ -38,7 +37,8 @@ const Rule kRules[] = {
     {{"-cnv", "--conversation", "-i", "--interactive", "-if", "--interactive-first"}, Kind::conversation, ""},
     {{"-no-cnv", "--no-conversation"}, Kind::drop, "`run` answers one prompt and exits already"},
     {{"-fa", "--flash-attn"}, Kind::drop_maybe_value, "attention here is always computed in one fused pass"},
-    {{"-ctk", "--cache-type-k", "-ctv", "--cache-type-v"}, Kind::cache_type, ""},
+    {{"-ctk"}, Kind::alias, "--cache-type-k"},
+    {{"-ctv"}, Kind::alias, "--cache-type-v"},
     {{"-ngl", "--gpu-layers", "--n-gpu-layers", "-ngld", "--gpu-layers-draft", "--n-gpu-layers-draft", "-sm",
       "--split-mode", "-mg", "--main-gpu", "-ts", "--tensor-split", "-dev", "--device"},
      Kind::drop_value, kCpuOnly},
@@ -46,7 +46,7 @@ const Rule kRules[] = {
     {{"--no-mmap"}, Kind::drop, "the model file is always mapped here"},
     {{"-mmp", "--mmap"}, Kind::drop_value, "the model file is always mapped here"},
     {{"-cb", "--cont-batching"}, Kind::drop, "`serve` always decodes its slots together"},
-    {{"--jinja"}, Kind::drop, "the model's ChatML template is built in"},
+    {{"--jinja"}, Kind::drop, "the model file's Jinja chat template is always used (--chat-template overrides it)"},
     {{"-ub", "--ubatch-size"}, Kind::drop_value, "-b is the only batch size here"},
     {{"-tb", "--threads-batch"}, Kind::drop_value, "-t sets the threads of prompt and generation alike"},
     {{"--no-warmup"}, Kind::drop, "there is no warm-up run here"},
@@ -198,19 +198,8 @@ class Translator {
       }
       case Kind::refuse:
         throw std::invalid_argument(flag + " (a llama.cpp flag): " + r.text);
-      case Kind::cache_type: cache_type(flag, value(), sub); return;
       case Kind::bench_output: bench_output(flag, value()); return;
     }
-  }
-
-  void cache_type(const std::string& flag, const std::optional<std::string>& v, const CLI::App& sub) {
-    if (v == "f16") return;  // the default
-    if (v == "f32" && sub.get_option_no_throw("--kv-f32")) {
-      if (std::find(out_.begin(), out_.end(), "--kv-f32") == out_.end()) out_.push_back("--kv-f32");
-      notes_.push_back(flag + " f32: --kv-f32 (keys and values both in f32)");
-      return;
-    }
-    throw std::invalid_argument(flag + " " + v.value_or("") + ": the KV cache here is f16 (the default) or f32 (--kv-f32)");
   }
 
   void bench_output(const std::string& flag, const std::optional<std::string>& v) {

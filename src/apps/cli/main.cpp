@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,11 @@ bool register_command(Command command) {
 }
 
 }  // namespace st::cli
+
+namespace {
+// llama.cpp spells some options with one dash and several letters, which CLI11 would read as
+// a cluster of one-letter flags: they are renamed to their long forms before parsing.
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"smallthinker: runs SmallThinker mixture-of-experts models on the CPU, inside a memory budget"};

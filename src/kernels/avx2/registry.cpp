@@ -41,6 +41,7 @@ void override_kernels(KernelTable& t) {
       t.gemm_groups_pair = gemm_groups_pair_q4_0;
       t.gemm_rows = gemm_rows_q4_0;
       t.pack_groups = pack_groups_q4_0;
+      set_float_rows(t);  // a Q4_0 K/V cache
       break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotU8S8, Avx2DotU<8>, ActQ8_1>::fill(t, false); break;
     case TensorType::Q5_0: BlockKernels<PackQ5_0, DotU8S8, Avx2DotU<4>, ActQ8_0<16>>::fill(t, false); break;
@@ -52,6 +53,7 @@ void override_kernels(KernelTable& t) {
       t.gemm_groups_pair = gemm_groups_pair_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
       t.pack_groups = pack_groups_q8_0;
+      set_float_rows(t);  // a Q8_0 K/V cache
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;
     case TensorType::Q4_K:

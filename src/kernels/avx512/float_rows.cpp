@@ -1,4 +1,4 @@
-// Attention's loops over F32 / F16 / BF16 rows (float_rows_impl.h) with AVX-512: 16 lanes,
+// Attention's loops over F32 / F16 / BF16 / Q8_0 / Q4_0 rows (float_rows_impl.h) with AVX-512: 16 lanes,
 // twice the AVX2 kernels' work per instruction (these loops are compute-bound: the K/V rows
 // of a block sit in L1/L2 while the query heads of a kv head go over them).
 #include <immintrin.h>
@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/avx512/kernels.h"
+#include "kernels/blocks.h"
 #include "kernels/float_convert.h"
 #include "kernels/float_rows_impl.h"
 
@@ -51,6 +52,26 @@ struct RowsBF16 {
   static float load1(const void* row, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
 };
 
+// Half a block per load (16 of 32 elements): codes as f32, the block's scale apart.
+struct RowsQ8_0 {
+  static __m512 codes(const void* row, int64_t i) {
+    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % kQK))));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
+};
+
+// Elements 0..15 of a block are the low nibbles of qs, 16..31 the high ones: one load each.
+struct RowsQ4_0 {
+  static __m512 codes(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+    const __m512i nib = i % kQK < kQK / 2 ? _mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)) : _mm512_srli_epi32(bytes, 4);
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(nib, _mm512_set1_epi32(8)));
+  }
+  static float scale(const void* row, int64_t i) { return _cvtsh_ss(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
+};
+
 }  // namespace
 
 void set_float_rows(KernelTable& t) {
@@ -66,6 +87,14 @@ void set_float_rows(KernelTable& t) {
     case TensorType::BF16:
       t.dot_rows = float_rows::dot_rows<V16, RowsBF16>;
       t.axpy_rows = float_rows::axpy_rows<V16, RowsBF16>;
+      break;
+    case TensorType::Q8_0:
+      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ8_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ8_0>;
+      break;
+    case TensorType::Q4_0:
+      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ4_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ4_0>;
       break;
     default: break;
   }

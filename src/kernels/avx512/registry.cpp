@@ -21,6 +21,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm_groups = gemm_groups_q4_0;
       t.gemm_groups_pair = gemm_groups_pair_q4_0;
       t.gemm_rows = gemm_rows_q4_0;
+      set_float_rows(t);  // a Q4_0 K/V cache
       break;
     case TensorType::Q4_1: BlockKernels<PackQ4_1, DotVnni, TileDotVnni, ActQ8_1>::fill(t, false); break;
     case TensorType::Q5_0: BlockKernels<PackQ5_0Vnni, DotVnni, TileDotVnni, ActQ8_0<16>>::fill(t, false); break;
@@ -30,6 +31,7 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm_groups = gemm_groups_q8_0;
       t.gemm_groups_pair = gemm_groups_pair_q8_0;
       t.gemm_rows = gemm_rows_q8_0;
+      set_float_rows(t);  // a Q8_0 K/V cache
       break;
     // The float types: attention's loops over the K/V cache (float_rows_impl.h), 16 lanes.
     case TensorType::F32:

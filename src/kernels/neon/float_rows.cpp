@@ -4,6 +4,9 @@
 // bf16. gemm runs four tokens per weight-row pass (util.h's gemm_by_multi).
 #include <arm_neon.h>
 
+#include <cstring>
+
+#include "kernels/blocks.h"
 #include "kernels/float_convert.h"
 #include "kernels/float_rows_impl.h"
 #include "kernels/neon/float_rows.h"
@@ -72,6 +75,36 @@ struct V4 {  // the vector policy of float_rows_impl.h
   static void reduce4(vec a, vec b, vec c, vec d, float* out) {
     vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
   }
+};
+
+// K/V cache blocks, 4 elements per load (never across a block): codes as f32, the block's
+// scale apart (float_rows_impl.h's *_blocks loops). The 4 code bytes are copied out so no load
+// reads past a block.
+inline int32x4_t widen4_s8(const int8_t* q) {
+  int32_t w;
+  std::memcpy(&w, q, 4);
+  return vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w)))));
+}
+inline uint32x4_t widen4_u8(const uint8_t* q) {
+  uint32_t w;
+  std::memcpy(&w, q, 4);
+  return vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(w)))));
+}
+struct RowsQ8_0 {
+  static float32x4_t codes(const void* row, int64_t i) {
+    return vcvtq_f32_s32(widen4_s8(static_cast<const BlockQ8_0*>(row)[i / kQK].qs + i % kQK));
+  }
+  static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ8_0*>(row)[i / kQK].d); }
+};
+struct RowsQ4_0 {  // elements 0..15: low nibbles of qs[0..15]; 16..31: the high ones
+  static float32x4_t codes(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const int64_t j = i % kQK;
+    const uint32x4_t bytes = widen4_u8(b.qs + j % (kQK / 2));
+    const uint32x4_t nib = j < kQK / 2 ? vandq_u32(bytes, vdupq_n_u32(0x0F)) : vshrq_n_u32(bytes, 4);
+    return vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(nib), vdupq_n_s32(8)));
+  }
+  static float scale(const void* row, int64_t i) { return fp16_to_fp32(static_cast<const BlockQ4_0*>(row)[i / kQK].d); }
 };
 
 template <class L>
@@ -150,6 +183,14 @@ void set_float_rows(KernelTable& t) {
     case TensorType::BF16:
       t.dot_rows = float_rows::dot_rows<V4, Rows<LoadBF16>>;
       t.axpy_rows = float_rows::axpy_rows<V4, Rows<LoadBF16>>;
+      break;
+    case TensorType::Q8_0:
+      t.dot_rows = float_rows::dot_rows_blocks<V4, RowsQ8_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V4, RowsQ8_0>;
+      break;
+    case TensorType::Q4_0:
+      t.dot_rows = float_rows::dot_rows_blocks<V4, RowsQ4_0>;
+      t.axpy_rows = float_rows::axpy_rows_blocks<V4, RowsQ4_0>;
       break;
     default: break;
   }

@@ -49,11 +49,13 @@ void override_kernels(KernelTable& t) {
     case TensorType::Q4_0:
       set_integer_kernels<DotWiden>(t);
       set_row_group_kernels(t);
+      set_float_rows(t);  // a Q4_0 K/V cache
       break;
     case TensorType::Q8_0:
       set_integer_kernels<DotWiden>(t);
       set_row_group_kernels(t);
       t.quantize_row = quantize_row_q8_0;
+      set_float_rows(t);  // a Q8_0 K/V cache
       break;
     case TensorType::Q4_K:
       set_integer_kernels<DotWiden>(t);

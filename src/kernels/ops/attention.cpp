@@ -27,6 +27,7 @@ struct Scratch {
   std::vector<float> scores;  // [rows, kKeyBlock] scores, then softmax weights (0 off the mask)
   std::vector<float> acc;     // [rows, hd] running output under the online softmax
   std::vector<float> m, l;    // [rows] running max and sum
+  std::vector<float> kf, vf;  // [kKeyBlock, hd] a block of Q8_0/Q4_0 keys / values in f32
   void fit(int64_t rows, int64_t hd) {
     auto grow = [](std::vector<float>& v, int64_t n) {
       if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
@@ -36,8 +37,21 @@ struct Scratch {
     grow(acc, rows * hd);
     grow(m, rows);
     grow(l, rows);
+    grow(kf, kKeyBlock * hd);
+    grow(vf, kKeyBlock * hd);
   }
 };
+
+// Block-quantized K/V rows are converted once per tile into f32 (each query row of the tile
+// then reads them as f32): a decode step's query heads of one kv head would otherwise each
+// convert every code again. Float types are read in place.
+bool convert_per_tile(TensorType t) { return t == TensorType::Q8_0 || t == TensorType::Q4_0; }
+
+const uint8_t* rows_as_f32(const KernelTable& kt, const uint8_t* rows, size_t row_bytes, int64_t n, int64_t hd,
+                           std::vector<float>& buf) {
+  for (int64_t j = 0; j < n; ++j) kt.dequantize_row(rows + static_cast<size_t>(j) * row_bytes, buf.data() + j * hd, hd);
+  return reinterpret_cast<const uint8_t*>(buf.data());
+}
 
 }  // namespace
 
@@ -49,9 +63,14 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   for (const KvSegment& seg : segments) {
-    const KernelTable& kt = kernel_table(seg.type);
-    if (!kt.dot_rows || !kt.axpy_rows)
-      throw std::invalid_argument("attention: no K/V kernels for cache type " + std::string(tensor_type_name(seg.type)));
+    if (!kernel_table(seg.k_type).dot_rows)
+      throw std::invalid_argument("attention: no K kernels for cache type " + std::string(tensor_type_name(seg.k_type)));
+    if (!kernel_table(seg.v_type).axpy_rows)
+      throw std::invalid_argument("attention: no V kernels for cache type " + std::string(tensor_type_name(seg.v_type)));
+    if (!row_fits(seg.k_type, hd) || !row_fits(seg.v_type, hd))
+      throw std::invalid_argument("attention: head size " + std::to_string(hd) + " is not a whole number of " +
+                                  std::string(tensor_type_name(row_fits(seg.k_type, hd) ? seg.v_type : seg.k_type)) +
+                                  " blocks");
   }
 
   // Work item = (kv head, tile of consecutive query tokens). Scores come from the cached K
@@ -85,13 +104,21 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
       for (const KvSegment& seg : segments) {
         const int64_t a = std::max(key_lo, seg.first_pos);
         const int64_t b = std::min(key_hi, seg.first_pos + seg.n_pos);
-        const KernelTable& kt = kernel_table(seg.type);
-        const size_t head_off = static_cast<size_t>(g * hd) * (seg.type == TensorType::F32 ? 4 : 2);
+        const KernelTable& f32 = kernel_table(TensorType::F32);
+        const bool k_conv = convert_per_tile(seg.k_type), v_conv = convert_per_tile(seg.v_type);
+        const KernelTable& kt = k_conv ? f32 : kernel_table(seg.k_type);
+        const KernelTable& vt = v_conv ? f32 : kernel_table(seg.v_type);
+        const size_t k_stride = k_conv ? static_cast<size_t>(hd) * 4 : seg.k_row_bytes;
+        const size_t v_stride = v_conv ? static_cast<size_t>(hd) * 4 : seg.v_row_bytes;
+        const size_t k_head = row_bytes(seg.k_type, g * hd), v_head = row_bytes(seg.v_type, g * hd);
         for (int64_t b0 = a; b0 < b; b0 += kKeyBlock) {
           const int64_t nb = std::min(kKeyBlock, b - b0);
-          const size_t first_row = static_cast<size_t>(b0 - seg.first_pos) * seg.row_bytes + head_off;
+          const size_t first = static_cast<size_t>(b0 - seg.first_pos);
+          const uint8_t* k_rows = seg.k + first * seg.k_row_bytes + k_head;
+          const uint8_t* v_rows = seg.v + first * seg.v_row_bytes + v_head;
+          if (k_conv) k_rows = rows_as_f32(kernel_table(seg.k_type), k_rows, seg.k_row_bytes, nb, hd, sc.kf);
           // scores[r, j] = q_r . k_j
-          kt.dot_rows(hd, sc.q.data(), hd, rows, seg.k + first_row, seg.row_bytes, nb, sc.scores.data(), kKeyBlock);
+          kt.dot_rows(hd, sc.q.data(), hd, rows, k_rows, k_stride, nb, sc.scores.data(), kKeyBlock);
           bool any = false;
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t p = q_pos[t0 + r / group];
@@ -123,7 +150,10 @@ void attention(const AttentionShape& s, const float* q, const int64_t* q_pos, in
             sc.l[static_cast<size_t>(r)] += sum;
           }
           // acc[r] += sum_j w[r, j] v_j
-          if (any) kt.axpy_rows(hd, sc.scores.data(), kKeyBlock, rows, seg.v + first_row, seg.row_bytes, nb, sc.acc.data(), hd);
+          if (any) {
+            if (v_conv) v_rows = rows_as_f32(kernel_table(seg.v_type), v_rows, seg.v_row_bytes, nb, hd, sc.vf);
+            vt.axpy_rows(hd, sc.scores.data(), kKeyBlock, rows, v_rows, v_stride, nb, sc.acc.data(), hd);
+          }
         }
       }
       for (int64_t r = 0; r < rows; ++r) {

@@ -17,14 +17,17 @@ class ThreadPool;
 namespace st::ops {
 
 // n_pos consecutive positions starting at first_pos. Row i holds all KV heads of position
-// first_pos + i: head g at element offset g * head_dim. Type F32 or F16.
+// first_pos + i: head g at element offset g * head_dim. K and V each in F32, F16, BF16, Q8_0
+// or Q4_0 (the block types need head_dim to be a whole number of blocks).
 struct KvSegment {
   int64_t first_pos = 0;
   int64_t n_pos = 0;
-  TensorType type = TensorType::F32;
+  TensorType k_type = TensorType::F32;
+  TensorType v_type = TensorType::F32;
   const uint8_t* k = nullptr;
   const uint8_t* v = nullptr;
-  size_t row_bytes = 0;  // distance between consecutive positions, for k and v alike
+  size_t k_row_bytes = 0;  // distance between consecutive positions
+  size_t v_row_bytes = 0;
 };
 
 struct AttentionShape {

@@ -1,5 +1,7 @@
-// The attention inner loops on float rows (kernel_table.h: DotRowsFn, AxpyRowsFn), plainly:
-// each row element converted to f32, products summed in order in f32.
+// The attention inner loops on K/V rows (kernel_table.h: DotRowsFn, AxpyRowsFn), plainly:
+// each row element converted to f32 (a Q8_0/Q4_0 element is its code times the block's scale,
+// exactly as dequantize_row computes it), products summed in order in f32.
+#include "kernels/blocks.h"
 #include "kernels/float_convert.h"
 #include "kernels/kernel_table.h"
 #include "kernels/ref/ref.h"
@@ -15,6 +17,21 @@ struct LoadF16 {
 };
 struct LoadBF16 {
   static float at(const void* row, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(row)[i]); }
+};
+
+struct LoadQ8_0 {
+  static float at(const void* row, int64_t i) {
+    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[i / kQK];
+    return static_cast<float>(b.qs[i % kQK]) * fp16_to_fp32(b.d);
+  }
+};
+struct LoadQ4_0 {
+  static float at(const void* row, int64_t i) {
+    const BlockQ4_0& b = static_cast<const BlockQ4_0*>(row)[i / kQK];
+    const int j = static_cast<int>(i % kQK);
+    const int code = j < kQK / 2 ? b.qs[j] & 0x0F : b.qs[j - kQK / 2] >> 4;
+    return static_cast<float>(code - 8) * fp16_to_fp32(b.d);
+  }
 };
 
 template <class Load>
@@ -57,6 +74,14 @@ void set_float_rows(KernelTable& t) {
     case TensorType::BF16:
       t.dot_rows = dot_rows<LoadBF16>;
       t.axpy_rows = axpy_rows<LoadBF16>;
+      break;
+    case TensorType::Q8_0:
+      t.dot_rows = dot_rows<LoadQ8_0>;
+      t.axpy_rows = axpy_rows<LoadQ8_0>;
+      break;
+    case TensorType::Q4_0:
+      t.dot_rows = dot_rows<LoadQ4_0>;
+      t.axpy_rows = axpy_rows<LoadQ4_0>;
       break;
     default: break;
   }
