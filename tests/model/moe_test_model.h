@@ -143,10 +143,10 @@ class SimpleKv : public KvStore {
   }
   KvLayerStore layer(int il) override {
     KvLayerStore s;
-    s.type = TensorType::F32;
+    s.k_type = s.v_type = TensorType::F32;
     s.k = reinterpret_cast<uint8_t*>(k_[static_cast<size_t>(il)].data());
     s.v = reinterpret_cast<uint8_t*>(v_[static_cast<size_t>(il)].data());
-    s.row_bytes = static_cast<size_t>(width_) * sizeof(float);
+    s.k_row_bytes = s.v_row_bytes = static_cast<size_t>(width_) * sizeof(float);
     s.n_slots = ctx_;
     return s;
   }
