@@ -184,7 +184,10 @@ bool listed(const std::string_view (&list)[N], std::string_view key) {
 // whose value is null counts as absent. Fields of features still to come (tools, grammars, logit
 // bias, echo, suffix, best_of) are accepted only in the form that asks for nothing.
 void check_fields(const json& body, Endpoint endpoint) {
-  for (const auto& [key, value] : body.items()) {
+  for (const auto& item : body.items()) {
+    // Named, not structured bindings: clang 14 cannot capture those in the lambda below.
+    const std::string& key = item.key();
+    const json& value = item.value();
     if (value.is_null() || listed(kCommonFields, key)) continue;
     if (std::find_if(std::begin(kHarmlessFields), std::end(kHarmlessFields), [&](const char* h) { return key == h; }) !=
         std::end(kHarmlessFields))

@@ -36,7 +36,7 @@ class Object {
   const Value* find(std::string_view key) const;
   void set(const std::string& key, Value value);  // an existing key keeps its position
   const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
+  size_t size() const;  // defined after Value: a vector of pairs needs Value complete (clang)
 
  private:
   size_t position(std::string_view key) const;  // size() if absent
@@ -100,6 +100,8 @@ class Value {
   Object* ns_ = nullptr;
   std::shared_ptr<const Function> fn_;
 };
+
+inline size_t Object::size() const { return entries_.size(); }
 
 // Positional arguments, then keyword arguments (in call order) if any were given.
 struct CallArgs {
