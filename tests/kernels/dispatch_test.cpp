@@ -45,10 +45,18 @@ TEST(Dispatch, DotTypePairs) {
   EXPECT_EQ(&kernel_table(T::Q4_0), &kernel_table(T::Q4_0, active_isa()));
 }
 
+// The low-bit types added for published files (Q2_K, Q3_K, IQ4_NL, IQ4_XS) have x86 kernels but
+// none for NEON yet: on ARM they run the scalar reference (issue 16 lists the NEON kernels).
+bool awaits_neon_kernels(TensorType t, Isa isa) {
+  const bool arm = isa == Isa::neon || isa == Isa::neon_dotprod;
+  return arm && (t == TensorType::Q2_K || t == TensorType::Q3_K || t == TensorType::IQ4_NL || t == TensorType::IQ4_XS);
+}
+
 TEST(Dispatch, SimdTablesReplaceHotKernels) {
   for (Isa isa : available_isas()) {
     if (isa == Isa::scalar) continue;
     for (TensorType t : test::weight_types()) {
+      if (awaits_neon_kernels(t, isa)) continue;
       const auto& ref = kernel_table(t, Isa::scalar);
       const auto& k = kernel_table(t, isa);
       EXPECT_NE(k.vec_dot, ref.vec_dot) << test::type_isa_name(t, isa);
@@ -69,6 +77,7 @@ TEST(Dispatch, DotprodReplacesIntegerKernels) {
     if (t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16) continue;
     const auto& plain = kernel_table(t, Isa::neon);
     const auto& sdot = kernel_table(t, Isa::neon_dotprod);
+    if (awaits_neon_kernels(t, Isa::neon)) continue;  // nothing for dotprod to replace yet
     EXPECT_NE(sdot.vec_dot, plain.vec_dot) << tensor_type_name(t);
     EXPECT_NE(sdot.gemv, plain.gemv) << tensor_type_name(t);
     EXPECT_NE(sdot.gemm, plain.gemm) << tensor_type_name(t);
