@@ -23,7 +23,6 @@
 #include "api/model_impl.h"
 #include "api/session_impl.h"
 #include "formats/gguf_names.h"
-#include "formats/mapped_pages.h"
 #include "formats/output_file.h"
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
@@ -93,11 +92,7 @@ void setup_budget(Model::Impl& m, const ModelOptions& o) {
                            o.plan_batch, budget, baseline);
   m.plan_ctx = o.plan_ctx;
   m.dense = std::make_unique<st::DenseWeights>(*m.file, m.weights, o.progress);
-  if (o.repack) {
-    std::vector<uint8_t> scratch;  // the dense copies are ours: pack them in place
-    for (st::TensorView* v : st::dense_matmul_views(m.weights))
-      if (st::can_pack_rows(*v, v->n_rows)) st::pack_view_in_place(*v, scratch);
-  }
+  if (o.repack) st::pack_dense_in_place(m.weights);  // the dense copies are ours
   st::ExpertStoreOptions so;
   so.n_slots = m.plan->n_slots;
   so.slot_bytes = m.plan->slot_bytes;
@@ -160,20 +155,12 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   impl->pool = std::make_unique<st::ThreadPool>(options.n_threads);
   impl->sparse_reglu = options.sparse_reglu;
   if (options.memory.empty()) {
-    // Neuron bundles (and up back in rows) are copies of a layer's up and down matrices: the
-    // originals' pages (mapped or packed) are dropped so resident memory stays about the file size.
-    const uint8_t* map = impl->file->bytes();
-    const uint64_t map_len = impl->file->file_size();
-    auto drop = [map, map_len](const uint8_t* p, size_t n) {
-      if (p < map || p + n > map + map_len) return;  // not in the mapping: not ours to drop
-      st::release_mapped_pages(map, map_len, static_cast<uint64_t>(p - map), static_cast<uint64_t>(p - map) + n);
-    };
+    // Re-laid weights are copies: the bytes they supersede (mapped or packed) are released so
+    // resident memory stays about the file size (model/expert_layout.h).
+    const auto drop = st::drop_mapped_pages(impl->file->bytes(), impl->file->file_size());
     if (options.repack) impl->packed = std::make_unique<st::PackedWeights>(impl->weights, impl->pool.get(), drop, options.progress);
-    st::PackedWeights* packed = impl->packed.get();
-    auto release = [drop, packed](const uint8_t* p, size_t n) {
-      if (!packed || !packed->release(p)) drop(p, n);
-    };
-    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(), release);
+    impl->experts = std::make_unique<st::ResidentExpertSource>(impl->weights, impl->pool.get(),
+                                                               st::release_superseded(drop, impl->packed.get()));
   } else {
     setup_budget(*impl, options);
   }

@@ -48,6 +48,60 @@ double rope_base(const GgufFile& f, const std::string& key, double fallback) {
   return v;
 }
 
+// Gating: 1 softmax (21B), 2 sigmoid (4B). PowerInfer files omit the key for sigmoid models.
+GatingFunc gating_of(const GgufFile& f, const std::string& key, const ConfigOverrides& overrides,
+                     std::vector<std::string>* warnings) {
+  if (overrides.gating) return *overrides.gating;
+  if (f.has(key)) {
+    const int64_t g = f.get_int(key);
+    if (g != 1 && g != 2) fail(f, key + " = " + std::to_string(g) + " (expected 1 = softmax or 2 = sigmoid)");
+    return g == 1 ? GatingFunc::softmax : GatingFunc::sigmoid;
+  }
+  if (warnings) warnings->push_back(key + " missing: assuming softmax gating; pass --gating sigmoid for 4B-style models");
+  return GatingFunc::softmax;
+}
+
+// Per-layer attention: the sliding-window rule (window, period, RoPE bases), then the explicit
+// per-layer arrays where the file has them.
+std::vector<LayerConfig> layers_of(const GgufFile& f, const std::string& arch, int n_layer,
+                                   const ConfigOverrides& overrides) {
+  auto key = [&](std::string_view suffix) { return names::arch_key(arch, suffix); };
+  const double theta = rope_base(f, key(names::kRopeFreqBase), 1.5e6);
+  const double theta_swa = rope_base(f, key(names::kRopeFreqBaseSwa), theta);
+  int64_t window = f.get_int_or(key(names::kSlidingWindow), 0);
+  if (window < 0) fail(f, key(names::kSlidingWindow) + " is negative");
+  // Only a pattern the file gives is checked: the default must not fail on a 1- or 2-layer model.
+  int64_t period = 4;
+  if (f.has(key(names::kSlidingWindowPattern))) {
+    period = f.get_int(key(names::kSlidingWindowPattern));
+    if (period <= 0 || period > n_layer + 1)
+      fail(f, key(names::kSlidingWindowPattern) + " = " + std::to_string(period) + " is out of range (1.." +
+                  std::to_string(n_layer + 1) + ")");
+  }
+  if (overrides.window && window > 0) window = *overrides.window;
+  std::vector<LayerConfig> layers = layout_from_rule(n_layer, window, static_cast<int>(period), theta, theta_swa);
+
+  // Explicit per-layer arrays (our extension, written for HF layouts) override the rule.
+  const auto layer_array = [&](std::string_view suffix) -> const std::vector<int64_t>* {
+    if (!f.has(key(suffix))) return nullptr;
+    const auto& a = f.get_int_array(key(suffix));
+    if (a.size() != static_cast<size_t>(n_layer))
+      fail(f, key(suffix) + " has " + std::to_string(a.size()) + " entries for " + std::to_string(n_layer) + " layers");
+    return &a;
+  };
+  if (const auto* rope = layer_array(names::kRopeLayout))
+    for (int il = 0; il < n_layer; ++il) layers[static_cast<size_t>(il)].use_rope = (*rope)[static_cast<size_t>(il)] != 0;
+  if (const auto* swa = layer_array(names::kSlidingWindowLayout)) {
+    if (window <= 0) fail(f, key(names::kSlidingWindowLayout) + " present but " + key(names::kSlidingWindow) + " is missing or 0");
+    for (int il = 0; il < n_layer; ++il) {
+      auto& l = layers[static_cast<size_t>(il)];
+      l.window = (*swa)[static_cast<size_t>(il)] != 0 ? window : 0;
+      l.rope_theta = l.window > 0 ? theta_swa : theta;
+    }
+  }
+  return layers;
+}
+
 }  // namespace
 
 ModelConfig config_from_gguf(const GgufFile& f, const ConfigOverrides& overrides,
@@ -94,51 +148,8 @@ ModelConfig config_from_gguf(const GgufFile& f, const ConfigOverrides& overrides
   if (f.has(key(names::kExpertFeedForwardLength))) c.n_ff_exp = positive(names::kExpertFeedForwardLength);
   else c.n_ff_exp = positive(names::kFeedForwardLength);
 
-  // Gating: 1 softmax (21B), 2 sigmoid (4B). PowerInfer files omit the key for sigmoid models.
-  if (overrides.gating) {
-    c.gating = *overrides.gating;
-  } else if (f.has(key(names::kExpertGatingFunc))) {
-    const int64_t g = f.get_int(key(names::kExpertGatingFunc));
-    if (g != 1 && g != 2) fail(f, key(names::kExpertGatingFunc) + " = " + std::to_string(g) + " (expected 1 = softmax or 2 = sigmoid)");
-    c.gating = g == 1 ? GatingFunc::softmax : GatingFunc::sigmoid;
-  } else {
-    c.gating = GatingFunc::softmax;
-    if (warnings) warnings->push_back(key(names::kExpertGatingFunc) + " missing: assuming softmax gating; pass --gating sigmoid for 4B-style models");
-  }
-
-  const double theta = rope_base(f, key(names::kRopeFreqBase), 1.5e6);
-  const double theta_swa = rope_base(f, key(names::kRopeFreqBaseSwa), theta);
-  int64_t window = f.get_int_or(key(names::kSlidingWindow), 0);
-  if (window < 0) fail(f, key(names::kSlidingWindow) + " is negative");
-  // Only a pattern the file gives is checked: the default must not fail on a 1- or 2-layer model.
-  int64_t period = 4;
-  if (f.has(key(names::kSlidingWindowPattern))) {
-    period = f.get_int(key(names::kSlidingWindowPattern));
-    if (period <= 0 || period > c.n_layer + 1)
-      fail(f, key(names::kSlidingWindowPattern) + " = " + std::to_string(period) + " is out of range (1.." +
-                  std::to_string(c.n_layer + 1) + ")");
-  }
-  if (overrides.window && window > 0) window = *overrides.window;
-  c.layers = layout_from_rule(c.n_layer, window, static_cast<int>(period), theta, theta_swa);
-
-  // Explicit per-layer arrays (our extension, written for HF layouts) override the rule.
-  const auto layer_array = [&](std::string_view suffix) -> const std::vector<int64_t>* {
-    if (!f.has(key(suffix))) return nullptr;
-    const auto& a = f.get_int_array(key(suffix));
-    if (a.size() != static_cast<size_t>(c.n_layer))
-      fail(f, key(suffix) + " has " + std::to_string(a.size()) + " entries for " + std::to_string(c.n_layer) + " layers");
-    return &a;
-  };
-  if (const auto* rope = layer_array(names::kRopeLayout))
-    for (int il = 0; il < c.n_layer; ++il) c.layers[static_cast<size_t>(il)].use_rope = (*rope)[static_cast<size_t>(il)] != 0;
-  if (const auto* swa = layer_array(names::kSlidingWindowLayout)) {
-    if (window <= 0) fail(f, key(names::kSlidingWindowLayout) + " present but " + key(names::kSlidingWindow) + " is missing or 0");
-    for (int il = 0; il < c.n_layer; ++il) {
-      auto& l = c.layers[static_cast<size_t>(il)];
-      l.window = (*swa)[static_cast<size_t>(il)] != 0 ? window : 0;
-      l.rope_theta = l.window > 0 ? theta_swa : theta;
-    }
-  }
+  c.gating = gating_of(f, key(names::kExpertGatingFunc), overrides, warnings);
+  c.layers = layers_of(f, arch, c.n_layer, overrides);
 
   const auto* embd = f.find_tensor(names::kTokenEmbd);
   if (!embd) fail(f, "tensor token_embd.weight is missing");

@@ -13,14 +13,10 @@ namespace st {
 struct ExpertView {
   TensorView gate;  // [n_ff_exp rows x n_embd]
   TensorView up;    // [n_ff_exp rows x n_embd]
-  TensorView down;  // [n_embd rows x n_ff_exp], or [n_ff_exp rows x n_embd] when down_transposed
-  ExpertLayout layout = ExpertLayout::dense;  // model/expert_layout.h
-  // With layout == bundles: up and down's two neuron-bundle parts (kernels/neuron_bundles.h);
-  // `up` and `down` are then only shapes.
-  const uint8_t* bundles[2] = {nullptr, nullptr};
-  // Neuron-sparse reads: `up` holds only the rows asked for through request_up_rows() (other
-  // rows are zero bytes, never stale data); the caller must ask before reading up.
-  bool up_on_request = false;
+  TensorView down;  // [n_embd rows x n_ff_exp], or [n_ff_exp rows x n_embd] when transposed
+  // Each view's layout (model/expert_layout.h) says how the expert is computed. With up in
+  // requested_rows the caller must ask for up's rows (request_up_rows) before reading them.
+  ExpertLayouts layouts() const { return {gate.layout, up.layout, down.layout}; }
 };
 
 // What a source may do beyond prefetch / acquire / release, for the forward pass to use when
@@ -36,13 +32,13 @@ class ExpertSourceHints {
   bool wants_lookahead = false;
   virtual void speculate(int /*layer*/, std::span<const int32_t> /*experts*/) {}
   // Sparse ReGLU: from now on serve `layer`'s up and down matrices as neuron bundles (where
-  // the type allows; ExpertView::bundles tells), or at least up in the file's row layout (not
-  // in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
+  // the type allows; the views' bundle_part layout tells), or at least up in the file's rows
+  // (not in row groups: a row is then one contiguous run, so rows of zero neurons are never read).
   // The forward pass asks for it once a layer has shown enough zero neurons for sparse reads
   // to beat the dense products (model/sparsity_policy.h). Returns whether the layer's experts
   // will come as bundles (a source may ignore the request).
   virtual bool use_sparse_layout(int /*layer*/) { return false; }
-  // Neuron-sparse reads (only for views with up_on_request): after the gate product, the
+  // Neuron-sparse reads (only for views with up in requested_rows): after the gate product, the
   // forward pass names the up rows (neurons, ascending) some token of the step needs; the
   // source starts reading them. wait_up_rows() blocks until every requested row is readable;
   // they stay valid until release(). Rows not requested may read as zero.

@@ -25,7 +25,9 @@ void top_k(const float* logits, int E, int K, int32_t* order) {
 
 }  // namespace
 
-WeightRows weight_rows(const TensorView& v) { return {v.type, v.n_cols, v.n_rows, v.row_bytes, v.data, v.row_groups}; }
+WeightRows weight_rows(const TensorView& v) {
+  return {v.type, v.n_cols, v.n_rows, v.row_bytes, v.data, v.layout == WeightLayout::row_groups};
+}
 
 Forward::Forward(const ModelConfig& config, const ModelWeights& weights, ExpertSource& experts, ThreadPool& pool)
     : config_(config), weights_(weights), experts_(experts),

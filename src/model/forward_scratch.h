@@ -57,13 +57,13 @@ struct ForwardScratch {
   }
 };
 
-// Experts of one layer acquired together, and how their bytes are laid out (every expert of
-// a layer shares one layout).
+// Experts of one layer acquired together, and how their bytes are laid out (the first
+// expert's layouts; every expert of a layer is computed on the same path).
 struct ExpertChunk {
   std::span<const int32_t> ids;              // expert ids, ascending
   const std::vector<ExpertLease>* leases;    // [ids.size()]
   bool separate_up;  // up's activations differ in type from gate's (ForwardScratch::expert_act_up)
-  ExpertLayout layout;
+  ExpertLayouts layouts;
   const ExpertView& view(size_t a) const { return (*leases)[a].view(); }
 };
 

@@ -3,8 +3,9 @@
 // Tokens are grouped per expert so each expert's weights are read once per batch. Expert
 // outputs are kept per (token, slot) and summed in top-K order, as llama.cpp does, so the
 // result does not depend on how work was split across threads.
-// Where the expert layouts differ, each has its own file: moe_dense.cpp (the file's rows or
-// row groups), moe_down_transposed.cpp (PowerInfer's down), moe_bundles.cpp (neuron bundles).
+// Where the expert layouts (model/expert_layout.h) differ, each has its own file: moe_dense.cpp
+// (the file's rows or row groups), moe_down_transposed.cpp (PowerInfer's down), moe_bundles.cpp
+// (neuron bundles).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -50,10 +51,12 @@ void Forward::moe_block(int il, int64_t n_tok) {
     // -> ReGLU -> down in the chunk's layout, into per-(token, slot) rows of S.expert_out.
     const ExpertChunk chunk = gather_expert_acts(il, ids, leases, n_tok, c0 == 0);
     clock_.lap(Phase::moe_prep);
-    switch (chunk.layout) {
-      case ExpertLayout::bundles: n_zero += bundled_experts(il, chunk); break;
-      case ExpertLayout::down_transposed: n_zero += dense_gate_up(il, chunk); down_transposed(chunk); break;
-      case ExpertLayout::dense: n_zero += dense_gate_up(il, chunk); dense_down(chunk, n_tok); break;
+    switch (chunk.layouts.down) {  // model/expert_layout.h
+      case WeightLayout::bundle_part: n_zero += bundled_experts(il, chunk); break;
+      case WeightLayout::transposed: n_zero += dense_gate_up(il, chunk); down_transposed(chunk); break;
+      case WeightLayout::rows:
+      case WeightLayout::row_groups:
+      case WeightLayout::requested_rows: n_zero += dense_gate_up(il, chunk); dense_down(chunk, n_tok); break;
     }
   }
   if (observer_) observer_->on_reglu(il, n_assign, F, n_zero);
@@ -123,17 +126,25 @@ ExpertChunk Forward::gather_expert_acts(int il, std::span<const int32_t> ids, co
   return chunk;
 }
 
-// The chunk's layout and activation types, which every expert of a layer shares.
+namespace {
+// Down's layout names the path an expert is computed on (moe_block's switch).
+WeightLayout moe_path(WeightLayout down) {
+  return down == WeightLayout::bundle_part || down == WeightLayout::transposed ? down : WeightLayout::rows;
+}
+}  // namespace
+
+// The chunk's layouts and activation types, which every expert of a layer shares.
 ExpertChunk Forward::describe_chunk(int il, std::span<const int32_t> ids, const std::vector<ExpertLease>& leases) const {
   const ExpertView& v0 = leases.front().view();
   for (const auto& l : leases) {
     const ExpertView& v = l.view();
     if (v.gate.type != v0.gate.type || v.up.type != v0.up.type)
       throw std::runtime_error("layer " + std::to_string(il) + ": experts of one layer must share their tensor types");
-    if (v.layout != v0.layout) throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their layout");
+    if (moe_path(v.down.layout) != moe_path(v0.down.layout))
+      throw std::logic_error("layer " + std::to_string(il) + ": experts disagree on their layout");
   }
   const bool separate_up = kernel_table(v0.gate.type).vec_dot_type != kernel_table(v0.up.type).vec_dot_type;
-  return {ids, &leases, separate_up, v0.layout};
+  return {ids, &leases, separate_up, v0.layouts()};
 }
 
 // Weighted sum of each token's K expert outputs in top-K order, then the residual add.

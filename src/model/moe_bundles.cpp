@@ -41,7 +41,7 @@ int64_t Forward::bundled_experts(int il, const ExpertChunk& chunk) {
       const auto [b, n] = S.expert_rows(e);
       const QuantizedActs& qa = (chunk.separate_up ? S.expert_act_up : S.expert_act)[static_cast<size_t>(e)];
       float* out = (p == 0 ? S.expert_out.data() : S.expert_out2.data()) + b * H;
-      const BundleCounts c = bundle_ffn(shape, chunk.view(a).bundles[p], p, S.gate.data() + b * F, n, qa.row(0),
+      const BundleCounts c = bundle_ffn(shape, (p == 0 ? chunk.view(a).up : chunk.view(a).down).data, p, S.gate.data() + b * F, n, qa.row(0),
                                         qa.row_bytes, qa.block_sums.data(), out);
       z += c.zero;
       r += c.rows_read;

@@ -64,7 +64,8 @@ class GateUp {
   GateUp(ForwardScratch& S, const ExpertChunk& chunk, int64_t F, bool sparse)
       : S_(S), chunk_(chunk), gate_(S.gate.data()), up_(S.up.data()), F_(F), sparse_(sparse), row_chunk_(item_rows(F)),
         per_expert_((F + row_chunk_ - 1) / row_chunk_) {
-    for (size_t a = 0; a < chunk.ids.size(); ++a) up_on_request_ = up_on_request_ || chunk.view(a).up_on_request;
+    for (size_t a = 0; a < chunk.ids.size(); ++a)
+      up_on_request_ = up_on_request_ || chunk.view(a).up.layout == WeightLayout::requested_rows;
   }
   int64_t n_items() const { return static_cast<int64_t>(chunk_.ids.size()) * per_expert_; }
   // Some expert's up rows are read on request (neuron-sparse reads): every gate product
@@ -211,7 +212,7 @@ void Forward::request_up_rows(int il, const ExpertChunk& chunk) {
   const int64_t F = config_.n_ff_exp;
   int32_t* rows = grow(S.up_rows_needed, static_cast<size_t>(F));
   for (size_t a = 0; a < chunk.ids.size(); ++a) {
-    if (!chunk.view(a).up_on_request) continue;
+    if (chunk.view(a).up.layout != WeightLayout::requested_rows) continue;
     const auto [b, n] = S.expert_rows(chunk.ids[a]);
     size_t n_rows = 0;
     for (int64_t r = 0; r < F; ++r)

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "formats/tensor_type.h"
+#include "model/expert_layout.h"
 
 namespace st {
 
@@ -14,9 +15,7 @@ struct TensorView {
   int64_t n_rows = 0;      // output features
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
-  // Rows interleaved in groups of 16 (kernels/row_groups.h): only matmuls read such a view;
-  // row() and rows() must then stay on group boundaries.
-  bool row_groups = false;
+  WeightLayout layout = WeightLayout::rows;  // model/expert_layout.h
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   size_t n_bytes() const { return static_cast<size_t>(n_rows) * row_bytes; }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/page_buffer.h"
+#include "model/expert_layout.h"
 #include "model/weights.h"
 
 namespace st {
@@ -22,20 +23,16 @@ using ByteProgress = std::function<void(uint64_t done, uint64_t total)>;
 // unless it is tied to the token embeddings (whose rows are looked up one by one).
 std::vector<TensorView*> dense_matmul_views(ModelWeights& w);
 
-// True when `v` can be packed: a type with a row-group kernel on this CPU, and row counts
-// (of the whole view and of each `unit_rows` slice, e.g. one expert's) in whole groups.
-bool can_pack_rows(const TensorView& v, int64_t unit_rows);
+// The budget case: the dense copies (runtime/dense_weights.h) are the caller's own memory,
+// packed where they are (one 64-row slice at a time: no matrix-sized buffer on top).
+void pack_dense_in_place(ModelWeights& w);
 
-// Packs v's bytes in place (memory the caller owns) through `scratch` (grown to 64 rows per
-// thread), in slices over the pool when given; sets v.row_groups.
-void pack_view_in_place(TensorView& v, std::vector<uint8_t>& scratch, ThreadPool* pool = nullptr);
-
-// The resident case: packed copies of every packable matmul weight (dense and experts),
-// views re-pointed to them, and `release_original` called on each original range (so a
-// file mapping can drop those pages).
+// The resident case: packed copies (relay_matrix, model/expert_layout.h) of every packable
+// matmul weight (dense and experts), views re-pointed to them, and `release_original` called
+// on each original range (so a file mapping can drop those pages).
 class PackedWeights {
  public:
-  PackedWeights(ModelWeights& w, ThreadPool* pool, const std::function<void(const uint8_t*, size_t)>& release_original,
+  PackedWeights(ModelWeights& w, ThreadPool* pool, const ReleaseBytes& release_original,
                 const ByteProgress& progress = {});
   // Frees the packed copy that starts at `data`, if this object owns it (a matrix that now
   // lives in another layout: model/expert_layout.h). Returns whether it did.

@@ -105,11 +105,13 @@ ModelWeights weights_from_gguf(const GgufFile& file, const ModelConfig& c) {
     L.up_exps = ld.experts(name(names::kFfnUpExps), c.n_embd, c.n_ff_exp);
     // PowerInfer files may store down transposed; the shape tells (only when F != H).
     const GgufTensorInfo* down = file.find_tensor(name(names::kFfnDownExps));
-    L.down_transposed = down && c.n_ff_exp != c.n_embd && down->ne[0] == c.n_embd && down->ne[1] == c.n_ff_exp;
-    if (L.down_transposed)
+    const bool transposed = down && c.n_ff_exp != c.n_embd && down->ne[0] == c.n_embd && down->ne[1] == c.n_ff_exp;
+    if (transposed) {
       L.down_exps = ld.experts(name(names::kFfnDownExps), c.n_embd, c.n_ff_exp);
-    else
+      L.down_exps.all.layout = WeightLayout::transposed;
+    } else {
       L.down_exps = ld.experts(name(names::kFfnDownExps), c.n_ff_exp, c.n_embd);
+    }
   }
   return w;
 }

@@ -33,8 +33,8 @@ struct LayerWeights {
   TensorView router;              // [n_expert rows x n_embd]   ffn_gate_inp
   ExpertTensor gate_exps;         // per expert [n_ff_exp rows x n_embd]
   ExpertTensor up_exps;           // per expert [n_ff_exp rows x n_embd]
-  ExpertTensor down_exps;         // per expert [n_embd rows x n_ff_exp] ([n_ff_exp x n_embd] if transposed)
-  bool down_transposed = false;   // ffn_down_exps stored as ne {H, F, E} (PowerInfer files)
+  ExpertTensor down_exps;         // per expert [n_embd rows x n_ff_exp]; PowerInfer files may store it as
+                                  // ne {H, F, E}: then [n_ff_exp x n_embd] in layout `transposed`
 };
 
 struct ModelWeights {

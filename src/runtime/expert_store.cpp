@@ -54,7 +54,7 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
   error_.assign(static_cast<size_t>(o.n_slots), 0);
   slot_layer_.assign(static_cast<size_t>(o.n_slots), -1);
   slot_expert_.assign(static_cast<size_t>(o.n_slots), -1);
-  slot_layout_.assign(static_cast<size_t>(o.n_slots), 0);
+  slot_layouts_.assign(static_cast<size_t>(o.n_slots), {});
   layer_sparse_.assign(static_cast<size_t>(config.n_layer), 0);
   row_groups_ = o.row_groups;
   pool_ = o.pool;
@@ -65,7 +65,7 @@ ExpertStore::ExpertStore(const std::string& path, const ModelConfig& config, con
     bool all = true;
     size_t largest = 0;
     for (const auto& L : weights.layers) {
-      all = all && can_bundle(L.up_exps.expert(0), L.down_exps.expert(0), L.down_transposed);
+      all = all && can_bundle(L.up_exps.expert(0), L.down_exps.expert(0));
       largest = std::max(largest, L.up_exps.expert_bytes() + L.down_exps.expert_bytes());
     }
     bundles_ = all;
@@ -121,7 +121,7 @@ int ExpertStore::bring_in(int layer, int expert, bool prefetching, bool speculat
   // before the slot is refilled, or their completions would be counted for the new reads.
   drain(a.slot);
   slot_layer_[s] = layer;
-  slot_layout_[s] = 0;
+  slot_layouts_[s] = {WeightLayout::rows, WeightLayout::rows, weights_.layers[static_cast<size_t>(layer)].down_exps.all.layout};
   slot_expert_[s] = expert;
   error_[s] = 0;
   pending_[s] = 0;
@@ -309,50 +309,33 @@ ExpertView ExpertStore::acquire(int layer, int expert) {
     v.data = base + part_offset_[w] + part(layer, w, expert).skip;
     return v;
   };
-  ExpertView v{view(0), view(1), view(2), L.down_transposed ? ExpertLayout::down_transposed : ExpertLayout::dense};
-  v.up_on_request = sparse_up_ && sparse_up_->is_sparse(slot);
+  ExpertView v{view(0), view(1), view(2)};
   return convert_slot(slot, layer, v);
 }
 
-// Converts a slot's parts in place, once per read (model/expert_layout.h): row groups for the
-// matmuls (only speed: results are the same on the file layout), and once sparse ReGLU
-// switched the layer, up and down into neuron bundles (the two parts in up's and down's
-// places), as the resident source serves them. With neuron-sparse reads, up rows are read on
-// request after this, so no slot is bundled (the layer's experts must share one layout): up
-// stays in rows, down dense.
+// Converts a slot's parts in place, once per read (relay_expert, model/expert_layout.h): row
+// groups for the matmuls (only speed: results are the same on the file layout), and once
+// sparse ReGLU switched the layer, up and down into neuron bundles (the two parts in up's and
+// down's places), as the resident source serves them. With neuron-sparse reads, up rows are
+// read on request after this, so no slot is bundled (the layer's experts must share one
+// path): up stays in rows (requested_rows while its rows are read on request).
 ExpertView ExpertStore::convert_slot(int slot, int layer, ExpertView v) {
-  uint8_t& done = slot_layout_[static_cast<size_t>(slot)];
-  const bool sparse = layer_sparse_[static_cast<size_t>(layer)] != 0;
-  v.gate.row_groups = done & kGatePacked;
-  v.up.row_groups = done & kUpPacked;
-  v.down.row_groups = done & kDownPacked;
-  auto pack = [&](TensorView& t, uint8_t bit) {
-    if (t.row_groups || !row_groups_ || !can_pack_rows(t, t.n_rows)) return;
-    pack_view_in_place(t, convert_buf_, pool_);  // our own slot memory
-    done |= bit;
-  };
-  pack(v.gate, kGatePacked);
-  auto* up = const_cast<uint8_t*>(v.up.data);  // our own slot memory
-  auto* down = const_cast<uint8_t*>(v.down.data);
-  if (sparse && bundles_ && !sparse_reads_) {
-    if (!(done & kBundles)) {
-      convert_to_bundles(v.up, v.down, up, down, convert_buf_, pool_);
-      done = static_cast<uint8_t>((done & ~(kUpPacked | kDownPacked)) | kBundles);
-    }
-    v.layout = ExpertLayout::bundles;
-    v.bundles[0] = up;
-    v.bundles[1] = down;
-    return v;
+  ExpertLayouts& now = slot_layouts_[static_cast<size_t>(slot)];
+  v.gate.layout = now.gate;
+  v.up.layout = now.up;
+  v.down.layout = now.down;
+  const bool up_requested = sparse_up_ && sparse_up_->is_sparse(slot);
+  if (up_requested) v.up.layout = WeightLayout::requested_rows;
+  const WeightLayout dense = row_groups_ ? WeightLayout::row_groups : WeightLayout::rows;
+  ExpertLayouts want{dense, dense, dense};
+  if (layer_sparse_[static_cast<size_t>(layer)]) {
+    want.up = bundles_ && !sparse_reads_ ? WeightLayout::bundle_part : WeightLayout::rows;
+    if (want.up == WeightLayout::bundle_part) want.down = WeightLayout::bundle_part;
   }
-  if (sparse && v.up.row_groups) {  // packed before the layer switched: back to rows
-    copy_as_rows(v.up, up, convert_buf_);
-    v.up.row_groups = false;
-    done = static_cast<uint8_t>(done & ~kUpPacked);
-  }
-  if (!v.up_on_request && !sparse) pack(v.up, kUpPacked);
-  // A transposed down is read row by row (one row per neuron), never by a matmul: it stays
-  // in the file's rows (as PackedWeights leaves it).
-  if (v.layout != ExpertLayout::down_transposed) pack(v.down, kDownPacked);
+  auto own = [](const TensorView& t) { return const_cast<uint8_t*>(t.data); };  // our own slot memory
+  relay_expert(v, want, {own(v.gate), own(v.up), own(v.down)}, convert_buf_, pool_);
+  now = v.layouts();
+  if (up_requested) now.up = WeightLayout::rows;  // once its rows are all read, up is in rows
   return v;
 }
 

@@ -108,9 +108,7 @@ class ExpertStore final : public ExpertSource, public ExpertSourceHints {
   std::vector<int32_t> pending_;   // per slot: reads still in flight (parts, up page runs)
   std::vector<int> error_;         // per slot: errno of a failed read
   std::vector<int32_t> slot_layer_, slot_expert_;
-  // Per slot: which parts are no longer in the file's layout (kPacked* bits, kBundles).
-  enum : uint8_t { kGatePacked = 1, kUpPacked = 2, kDownPacked = 4, kBundles = 8 };
-  std::vector<uint8_t> slot_layout_;
+  std::vector<ExpertLayouts> slot_layouts_;  // per slot: its gate, up and down layouts now
   std::vector<uint8_t> layer_sparse_;   // per layer: neuron bundles (or up in rows) for sparse ReGLU
   bool bundles_ = false;                // neuron bundles possible for every layer
   bool row_groups_ = false;

@@ -161,7 +161,7 @@ class ExpertStoreTest : public testing::TestWithParam<IoParam> {
       return testing::AssertionFailure() << "part " << which << " has " << tv.n_rows << " rows";
     std::vector<uint8_t> rows;  // a re-laid part, back in the file's layout
     const uint8_t* have = tv.data;
-    if (tv.row_groups) {
+    if (tv.layout == WeightLayout::row_groups) {
       rows.resize(t.expert_bytes());
       unpack_row_groups(tv.type, tv.data, tv.n_rows, tv.n_cols, rows.data());
       have = rows.data();
@@ -210,7 +210,7 @@ TEST_P(ExpertStoreTest, EveryExpertMatchesTheFileThroughEvictions) {
     }
     lru.push_front({l, e});
     ExpertLease lease(*store_, l, e);
-    EXPECT_FALSE(lease.view().up_on_request);
+    EXPECT_NE(lease.view().up.layout, WeightLayout::requested_rows);
     for (int w = 0; w < 3; ++w) ASSERT_TRUE(part_matches(lease.view(), l, w, e));
   }
   EXPECT_EQ(store_->cache_stats().hits, hits);
@@ -235,8 +235,8 @@ TEST_P(ExpertStoreTest, ReLaidPartsHoldTheFileBytesInGroupOrder) {
         const ExpertView& v = lease.view();
         for (int w = 0; w < 3; ++w) {
           const TensorView& tv = w == 0 ? v.gate : w == 1 ? v.up : v.down;
-          EXPECT_EQ(tv.row_groups, row_groups_supported(tv.type, tv.n_rows)) << "part " << w;
-          relaid += tv.row_groups;
+          EXPECT_EQ(tv.layout == WeightLayout::row_groups, row_groups_supported(tv.type, tv.n_rows)) << "part " << w;
+          relaid += tv.layout == WeightLayout::row_groups;
           ASSERT_TRUE(part_matches(v, l, w, e));
         }
       }
@@ -302,7 +302,7 @@ TEST_P(ExpertStoreTest, SparseUpReadsHoldRequestedRowsAndZerosElsewhere) {
                aligned_bytes(weights_.layers[static_cast<size_t>(l)].down_exps, e, bytes_.size());
       saved += static_cast<int64_t>(aligned_bytes(up, e, bytes_.size()));
     }
-    ASSERT_TRUE(v.up_on_request);
+    ASSERT_EQ(v.up.layout, WeightLayout::requested_rows);
     EXPECT_TRUE(part_matches(v, l, 0, e));
     EXPECT_TRUE(part_matches(v, l, 2, e));
     // About 2% of the rows, ascending, as the forward pass asks for them (a page holds 30 rows:
@@ -360,7 +360,7 @@ TEST_P(ExpertStoreTest, SparseReadsOfEveryRowEqualTheWholeExpertAndTurnThemselve
   for (int round = 0; round < 4; ++round) {
     for (int e = 0; e < kExperts; ++e) {
       ExpertLease lease(*store_, 2, e);
-      if (lease.view().up_on_request) ++sparse_fills;
+      if (lease.view().up.layout == WeightLayout::requested_rows) ++sparse_fills;
       else if (round >= 3) ++whole_fills_late;
       store_->request_up_rows(2, e, all);
       store_->request_up_rows(2, e, all);  // already present: nothing more is read
@@ -418,7 +418,7 @@ TEST_P(ExpertStoreTest, FileTruncatedAfterOpenGivesAnErrorNamingIt) {
 TEST_P(ExpertStoreTest, SparseUpRowsPastATruncationGiveAnErrorNamingIt) {
   OPEN_OR_SKIP(4, true);
   ExpertLease lease(*store_, 2, 3);  // gate and down read while the file was whole
-  ASSERT_TRUE(lease.view().up_on_request);
+  ASSERT_EQ(lease.view().up.layout, WeightLayout::requested_rows);
   ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(cut_offset(weights_))), 0);
   const int32_t before[] = {0, 1, 2};  // pages before the cut: still fine
   store_->request_up_rows(2, 3, before);
