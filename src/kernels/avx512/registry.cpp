@@ -46,11 +46,23 @@ void override_kernels(KernelTable& t, bool has_bf16) {
       t.gemm = gemm_q6_k;
       t.gemm_groups = gemm_groups_q6_k;
       break;
-    // Q2_K, Q3_K, IQ4_NL and IQ4_XS have AVX-512 kernels (q2_k.cpp, q3_k.cpp, iq4_xs.cpp,
-    // row_groups_q2_k.cpp, row_groups_q3_k.cpp, written beside the AVX2 ones) that have not yet
-    // run on an AVX-512 machine: they were built on an AVX2-only one. Until kernels_tests has
-    // passed with them registered on such a machine, these types keep the AVX2 table's kernels
-    // (dispatch applies the AVX2 overrides first), which are tested.
+    // The low-bit K-quants and the i-quant with super-blocks: the tile gemm and the row-group
+    // kernels on VNNI; vec_dot/gemv stay on the AVX2 super-block kernels (maddubs + madd
+    // already folds the sub-block scales into the widening step).
+    case TensorType::Q2_K:
+      t.gemm = gemm_q2_k;
+      t.gemm_groups = gemm_groups_q2_k;
+      break;
+    case TensorType::Q3_K:
+      t.gemm = gemm_q3_k;
+      t.gemm_groups = gemm_groups_q3_k;
+      break;
+    // IQ4_NL: grid values biased to u8 (v + 128) for vpdpbusd, the bias removed through the
+    // activations' block sums as for Q8_0.
+    case TensorType::IQ4_NL:
+      BlockKernels<PackBiased<PackIQ4_NL>, DotVnni, TileDotVnni, ActQ8_0<128>>::fill(t, false);
+      break;
+    case TensorType::IQ4_XS: t.gemm = gemm_iq4_xs; break;
     default: break;
   }
   if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
