@@ -124,6 +124,34 @@ TEST_P(IqKernels, GemvGemmMatchScalarTwin) {
   }
 }
 
+// Each ISA's vec_dot against the scalar twin on odd row sizes, extreme blocks included.
+TEST_P(IqKernels, VecDotMatchesScalarTwin) {
+  const T type = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  for (Isa isa : available_isas()) {
+    const auto& k = kernel_table(type, isa);
+    for (int64_t n : {256, 1280, 2304}) {
+      for (uint32_t seed = 1; seed <= 3; ++seed) {
+        const auto w = random_iq_row(type, n, seed * 7 + 1000, seed == 1);
+        const auto a = q8k_row(n, seed + 2000);
+        const float want = ref.vec_dot(n, w.data(), a.data());
+        EXPECT_NEAR(k.vec_dot(n, w.data(), a.data()), want, 1e-5f * (1.f + std::fabs(want)))
+            << isa_name(isa) << " n=" << n << " seed " << seed;
+      }
+    }
+  }
+}
+
+// IQ2_XS and IQ3_S have AVX2 kernels of their own (avx2/iq_grid.cpp), so the checks above compare
+// two implementations there; make sure the table really holds them.
+TEST(IqKernelsDispatch, Avx2KernelsRegistered) {
+  for (Isa isa : available_isas()) {
+    if (isa != Isa::avx2 && isa != Isa::avx512) continue;
+    for (T t : {T::IQ2_XS, T::IQ3_S})
+      EXPECT_NE(kernel_table(t, isa).vec_dot, kernel_table(t, Isa::scalar).vec_dot) << tensor_type_name(t);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, IqKernels, ::testing::ValuesIn(kIqTypes), name_of);
 
 }  // namespace
