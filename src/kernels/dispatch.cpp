@@ -26,7 +26,9 @@ namespace {
 constexpr std::array kTypes{TensorType::F32,  TensorType::F16,    TensorType::BF16,  TensorType::Q4_0, TensorType::Q4_1,
                             TensorType::Q5_0, TensorType::Q5_1,   TensorType::Q8_0,  TensorType::Q8_1, TensorType::Q2_K,
                             TensorType::Q3_K, TensorType::Q4_K,   TensorType::Q5_K,  TensorType::Q6_K, TensorType::Q8_K,
-                            TensorType::IQ4_NL, TensorType::IQ4_XS};
+                            TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::IQ2_XXS, TensorType::IQ2_XS,
+                            TensorType::IQ2_S, TensorType::IQ3_XXS, TensorType::IQ3_S, TensorType::IQ1_S,
+                            TensorType::IQ1_M};
 constexpr std::array kIsas{Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon, Isa::neon_dotprod};
 
 std::invalid_argument no_kernels(TensorType type) {
@@ -77,6 +79,20 @@ KernelTable ref_table(TensorType type) {
       return weight_table<ref::vec_dot_iq4_nl>(type, T::Q8_0, ref::dequantize_row_iq4_nl, ref::quantize_row_iq4_nl);
     case T::IQ4_XS:
       return weight_table<ref::vec_dot_iq4_xs>(type, T::Q8_K, ref::dequantize_row_iq4_xs, ref::quantize_row_iq4_xs);
+    case T::IQ2_XXS:
+      return weight_table<ref::vec_dot_iq2_xxs>(type, T::Q8_K, ref::dequantize_row_iq2_xxs, nullptr);
+    case T::IQ2_XS:
+      return weight_table<ref::vec_dot_iq2_xs>(type, T::Q8_K, ref::dequantize_row_iq2_xs, nullptr);
+    case T::IQ2_S:
+      return weight_table<ref::vec_dot_iq2_s>(type, T::Q8_K, ref::dequantize_row_iq2_s, nullptr);
+    case T::IQ3_XXS:
+      return weight_table<ref::vec_dot_iq3_xxs>(type, T::Q8_K, ref::dequantize_row_iq3_xxs, nullptr);
+    case T::IQ3_S:
+      return weight_table<ref::vec_dot_iq3_s>(type, T::Q8_K, ref::dequantize_row_iq3_s, nullptr);
+    case T::IQ1_S:
+      return weight_table<ref::vec_dot_iq1_s>(type, T::Q8_K, ref::dequantize_row_iq1_s, nullptr);
+    case T::IQ1_M:
+      return weight_table<ref::vec_dot_iq1_m>(type, T::Q8_K, ref::dequantize_row_iq1_m, nullptr);
     // Activation-only types: produced by quantize_row, never multiplied as weights.
     case T::Q8_1: return {type, type, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr, nullptr, nullptr};
     case T::Q8_K: return {type, type, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr, nullptr, nullptr};

@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf  # noqa: E402
+import iquants  # noqa: E402
 import quants  # noqa: E402
 
 VARIANTS = {
@@ -39,13 +40,16 @@ K_GEOMETRY = {
     "4b-tied": dict(H=256, n_head=8, n_head_kv=2, hd=32, F=256),
     "21b": dict(H=256, n_head=4, n_head_kv=2, hd=128, F=256, L=5),
 }
-TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "mix"]
+TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "mix",
+         "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"]
+# i-quant matrices get random codes at the intended scale (iquants.random_weights), not a quantizer
+IQ_TYPES = set(TYPES[-7:])
 MIX = ["q4_k", "q5_k", "q6_k", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16", "bf16"]
 
 
 def variant_params(variant, type_name, window=None, **over):
     p = dict(VARIANTS[variant])
-    if type_name in ("q4_k", "q5_k", "q6_k", "mix"):
+    if type_name in ("q4_k", "q5_k", "q6_k", "mix") or type_name in IQ_TYPES:
         p.update(K_GEOMETRY[variant])
     if window is not None:
         p["window"] = window
@@ -137,7 +141,13 @@ def make_tiny_model(path, variant="4b", type_name="f32", seed=0, window=None, al
 
     def add(name, arr, t):
         kind = name.split(".")[-2] if name.startswith("blk.") else name.split(".")[0]
-        w.add_array(name, arr, type_overrides.get(kind, t))
+        t = type_overrides.get(kind, t)
+        if t in IQ_TYPES:
+            rms = float(np.sqrt(np.mean(arr.astype(np.float64) ** 2)))
+            gt = quants.type_from_name(t)
+            w.add_tensor(name, tuple(reversed(arr.shape)), gt, iquants.random_weights(rng, arr.shape, rms, gt))
+            return
+        w.add_array(name, arr, t)
 
     def ty(layer=0):
         if type_name != "mix":

@@ -16,6 +16,7 @@ bit-identical to ggml's scalar dequantize_row_*:
     Q3_K  : y = (d * (sc - 32)) * (q - 4)                      (sub-blocks of 16, 3-bit q, 6-bit sc)
     IQ4_NL: y = d * GRID[nibble]                               (blocks of 32)
     IQ4_XS: y = (d * (ls - 32)) * GRID[nibble]                 (sub-blocks of 32, 6-bit ls)
+    IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M: grid codebooks, see iquants.py
 (d, m, dmin are fp16 converted to f32 first; GRID is the IQ4_NL table of 16 int8 values.)  Note that in every format the products are exact in
 float32 (fp16 has an 11-bit significand, quants and scales at most 8 bits), so the only rounding is
 the final "+ m" / "- m1"; fused multiply-add therefore gives the same bits as the unfused form.
@@ -24,6 +25,8 @@ quantize(x, type) is a plain round-to-nearest quantizer used to build test model
 to match ggml's quantizer (only dequantization defines a file's values).
 """
 import numpy as np
+
+import iquants
 
 # ggml type ids (GGUF on-disk numbering)
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 = 0, 1, 2, 3, 6, 7, 8, 9
@@ -49,7 +52,7 @@ NAME_TO_TYPE = {v[0]: k for k, v in TYPE_INFO.items()}
 IQ4_NL, IQ4_XS = 20, 23
 
 # the weight formats this oracle dequantizes (and the engine must support)
-SUPPORTED = [F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS]
+SUPPORTED = [F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS] + iquants.TYPES
 
 # the non-linear 4-bit grid of IQ4_NL / IQ4_XS (ggml-common.h kvalues_iq4nl)
 IQ4_GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
@@ -221,6 +224,8 @@ def dequantize(raw, t, n_elements):
         idx = np.concatenate([qs & 0xF, qs >> 4], axis=2)
         dl = d[:, None] * ls.astype(f32)
         return (dl[:, :, None] * IQ4_GRID[idx].astype(f32)).reshape(-1)
+    if t in iquants.TYPES:
+        return iquants.dequantize(b, t)
     raise NotImplementedError("dequantize: type %s" % type_name(t))
 
 
@@ -427,6 +432,8 @@ def random_blocks(rng, t, n_elements):
         put(108)
     elif t in (IQ4_NL, IQ4_XS):
         put(0)
+    elif t in iquants.TYPES:
+        return iquants.random_blocks(rng, t, n, random_fp16_scales(rng, n)).tobytes()
     else:
         raise NotImplementedError(type_name(t))
     return b.tobytes()

@@ -117,7 +117,8 @@ def fmt(m):
 def simulate(model, toks, type_name):
     """The oracle imitating an engine (int8 / half activations, f16 KV cache): its logits per mode
     ('q8': blocks of 32 with fp16 scales; 'q8k': blocks of 256 with f32 scales, K-quant rows only)."""
-    modes = ("q8", "q8k") if type_name in ("q4_k", "q5_k", "q6_k", "mix") else ("q8",)
+    k_rows = type_name in ("q4_k", "q5_k", "q6_k", "mix") or type_name.startswith(("iq1", "iq2", "iq3"))
+    modes = ("q8", "q8k") if k_rows else ("q8",)
     ref = model.forward(toks)
     out = {}
     for mode in modes:

@@ -32,6 +32,15 @@ float vec_dot_iq4_xs(int64_t n, const void* w_row, const void* act_row);
 void gemv_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                  int64_t n_tok, float* y, int64_t ldy);
+// The grid i-quants (avx2/iq_grid.cpp).
+float vec_dot_iq2_xs(int64_t n, const void* w_row, const void* act_row);
+void gemv_iq2_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_iq2_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+                 int64_t n_tok, float* y, int64_t ldy);
+float vec_dot_iq3_s(int64_t n, const void* w_row, const void* act_row);
+void gemv_iq3_s(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
+void gemm_iq3_s(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
+                int64_t n_tok, float* y, int64_t ldy);
 float vec_dot_q4_k(int64_t n, const void* w_row, const void* act_row);
 void gemv_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,

@@ -78,6 +78,9 @@ void override_kernels(KernelTable& t) {
     // IQ4_NL: grid values (signed) through the Q8_0 sign-trick policies.
     case TensorType::IQ4_NL: BlockKernels<PackIQ4_NL, DotS8S8, Avx2DotS, ActQ8_0<0>>::fill(t, false); break;
     case TensorType::IQ4_XS: dots(vec_dot_iq4_xs, gemv_iq4_xs, gemm_iq4_xs); break;
+    // Grid i-quants (avx2/iq_grid.cpp); the others run ref/.
+    case TensorType::IQ2_XS: dots(vec_dot_iq2_xs, gemv_iq2_xs, gemm_iq2_xs); break;
+    case TensorType::IQ3_S: dots(vec_dot_iq3_s, gemv_iq3_s, gemm_iq3_s); break;
     default: break;
   }
   if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;

@@ -26,6 +26,13 @@ void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_k(const void* src, float* dst, int64_t n);
 void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n);
 void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_xxs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_xs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_m(const void* src, float* dst, int64_t n);
 
 void quantize_row_f32(const float* src, void* dst, int64_t n);
 void quantize_row_f16(const float* src, void* dst, int64_t n);
@@ -60,6 +67,14 @@ float vec_dot_q5_k(int64_t n, const void* w_row, const void* act_row);  // act: 
 float vec_dot_q6_k(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
 float vec_dot_iq4_nl(int64_t n, const void* w_row, const void* act_row);  // act: Q8_0
 float vec_dot_iq4_xs(int64_t n, const void* w_row, const void* act_row);  // act: Q8_K
+// The grid i-quants (ref/iq_quants.cpp): dequantization and dot only (no quantizer yet). act: Q8_K
+float vec_dot_iq2_xxs(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq2_xs(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq2_s(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq3_xxs(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq3_s(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq1_s(int64_t n, const void* w_row, const void* act_row);
+float vec_dot_iq1_m(int64_t n, const void* w_row, const void* act_row);
 
 // Attention's loops over float rows (DotRowsFn, AxpyRowsFn in kernel_table.h) for F32 / F16 /
 // BF16 tables (ref/float_rows.cpp).
