@@ -30,6 +30,7 @@ GroupShape group_shape(TensorType type) {
   if (type == TensorType::Q4_0) return {kQK, static_cast<int>(sizeof(BlockQ4_0)), 1, false, 4, 0};
   if (type == TensorType::Q8_0) return {kQK, static_cast<int>(sizeof(BlockQ8_0)), 1, false, 8, 0x80};
   if (type == TensorType::Q4_K) return {kQK_K, static_cast<int>(sizeof(BlockQ4_K)), 2, false, 35, 0};
+  if (type == TensorType::Q5_K) return {kQK_K, static_cast<int>(sizeof(BlockQ5_K)), 2, false, 43, 0};
   if (type == TensorType::Q6_K) return {kQK_K, static_cast<int>(sizeof(BlockQ6_K)), 1, true, 52, 0};
   if (type == TensorType::Q2_K) return {kQK_K, static_cast<int>(sizeof(BlockQ2_K)), 2, true, 20, 0};
   if (type == TensorType::Q3_K) return {kQK_K, static_cast<int>(sizeof(BlockQ3_K)), 1, true, 27, 0};
@@ -89,8 +90,8 @@ void move_block(const uint8_t* from, uint8_t* to, int r, const GroupShape& s) {
 
 bool row_groups_supported(TensorType type, int64_t n_rows, Isa isa) {
   if (n_rows <= 0 || n_rows % kGroupRows != 0) return false;
-  if (type != TensorType::Q4_0 && type != TensorType::Q8_0 && type != TensorType::Q4_K && type != TensorType::Q6_K &&
-      type != TensorType::Q3_K && type != TensorType::Q2_K)
+  if (type != TensorType::Q4_0 && type != TensorType::Q8_0 && type != TensorType::Q4_K && type != TensorType::Q5_K &&
+      type != TensorType::Q6_K && type != TensorType::Q3_K && type != TensorType::Q2_K)
     return false;
   return kernel_table(type, isa).gemm_groups != nullptr;
 }

@@ -16,7 +16,8 @@
 // Q4_K (256-element super-blocks, 144 bytes per row) the same way, 2304 bytes per group and
 // super-block: 16 fp16 d (32 bytes), 16 fp16 dmin (32 bytes), then the row's 12 scale bytes
 // and 128 code bytes as 35 chunks of 4 bytes (chunks 0-2 the scales, 3-34 the codes), chunk k
-// of every row together in 64 bytes. Q6_K likewise, 3360 bytes: 16 fp16 d (its last field in
+// of every row together in 64 bytes. Q5_K the same way, 2816 bytes: d, dmin, then 43 chunks:
+// the scales (0-2), qh (3-10) and qs (11-42). Q6_K likewise, 3360 bytes: 16 fp16 d (its last field in
 // the file), then 52 chunks: ql (0-31), qh (32-47), the 16 int8 scales (48-51). Q3_K, 1760
 // bytes: 16 fp16 d (also last in the file), then 27 chunks: hmask (0-7), qs (8-23), scales (24-26).
 // Q2_K, 1344 bytes: 16 fp16 d, 16 fp16 dmin (last in the file), then 20 chunks: the scale/min

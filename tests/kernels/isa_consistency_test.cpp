@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernel_test_util.h"
+#include "kernels/row_groups.h"
 
 namespace st {
 namespace {
@@ -117,6 +118,42 @@ TEST_P(WeightTypes, VecDotGemvGemmMatchRef) {
           for (int64_t r = 0; r < rows; ++r) check(yy[t * ldy + r], r, t, "gemm");
           for (int64_t r = rows; r < ldy; ++r) ASSERT_EQ(yy[t * ldy + r], -7.f) << "gemm wrote outside its rows";
         }
+      }
+    }
+  }
+}
+
+// The row-group kernels (kernels/row_groups.h) of every ISA that has one for the type, on
+// rows packed by the plain packer, against ref/'s vec_dot on the file rows: two groups, token
+// counts around the kernels' passes, padded activation strides.
+TEST_P(WeightTypes, GemmGroupsMatchRef) {
+  const auto [type, isa] = GetParam();
+  const auto& ref = kernel_table(type, Isa::scalar);
+  const auto& simd = kernel_table(type, isa);
+  if (!simd.gemm_groups) GTEST_SKIP() << "no row-group kernel";
+  const TensorType at = ref.vec_dot_type;
+  for (int64_t n : test_lengths(type)) {
+    constexpr int64_t kRows = 32, kMaxTok = 5;
+    const size_t wrb = row_bytes(type, n), arb = row_bytes(at, n) + 4;
+    const auto w = test::quantized_rows(type, n, kRows, wrb, 400 + static_cast<uint32_t>(n));
+    std::vector<uint8_t> packed(w.size());
+    pack_row_groups_ref(type, w.data(), kRows, n, packed.data());
+    const auto act = test::quantized_rows(at, n, kMaxTok, arb, 500 + static_cast<uint32_t>(n), 3.0f);
+    std::vector<int32_t> sums(static_cast<size_t>(kMaxTok * (n / 32)));
+    if (at == TensorType::Q8_0)
+      for (int64_t t = 0; t < kMaxTok; ++t) q8_0_block_sums(act.data() + t * arb, n, sums.data() + t * (n / 32));
+    for (int64_t toks = 1; toks <= kMaxTok; ++toks) {
+      const int64_t ldy = kRows + 3;
+      std::vector<float> y(static_cast<size_t>(ldy * toks), -7.f);
+      simd.gemm_groups(n, packed.data(), wrb, kRows, act.data(), arb, sums.data(), toks, y.data(), ldy);
+      for (int64_t t = 0; t < toks; ++t) {
+        for (int64_t r = 0; r < kRows; ++r) {
+          const uint8_t* wr = w.data() + static_cast<size_t>(r) * wrb;
+          const uint8_t* ar = act.data() + static_cast<size_t>(t) * arb;
+          ASSERT_NEAR(y[t * ldy + r], ref.vec_dot(n, wr, ar), 1e-5 * dot_magnitude(type, wr, ar, n) + 1e-30)
+              << "gemm_groups n=" << n << " row " << r << " tok " << t << " of " << toks;
+        }
+        for (int64_t r = kRows; r < ldy; ++r) ASSERT_EQ(y[t * ldy + r], -7.f) << "gemm_groups wrote outside its rows";
       }
     }
   }

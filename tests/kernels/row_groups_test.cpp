@@ -18,8 +18,8 @@
 namespace st {
 namespace {
 
-const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q3_K,
-                             TensorType::Q2_K};
+const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K,
+                             TensorType::Q6_K, TensorType::Q3_K, TensorType::Q2_K};
 
 // Tests name sizes in 32-element blocks; the K-quants' blocks are 256 elements, so their
 // matrices get 8x the columns (the same number of blocks, at least one super-block).
@@ -290,6 +290,29 @@ TEST(RowGroups, EveryQ4KKernelIsExactAtExtremeCodes) {
   const std::vector<float> x = sign_patterns(kTok, kCols, 32);
   if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
     GTEST_SKIP() << "no Q4_K row-group kernel on this CPU";
+}
+
+// Q5_K at its extremes: every code 31 (or 0, or 15 / 16 by the fifth bit, or mixed per
+// sub-block), scales and mins 63 (or mixed), against activations of +-1: AVX2 adds four
+// chunks' vpmaddubsw pairs of a sub-block in int16 (4 x 2 x 31 x 128 = 31744).
+TEST(RowGroups, EveryQ5KKernelIsExactAtExtremeCodes) {
+  constexpr TensorType t = TensorType::Q5_K;
+  constexpr int64_t kRows = 32, kCols = 512, kTok = 5;
+  const size_t rb = st::row_bytes(t, kCols);
+  std::vector<uint8_t> rows(rb * kRows), packed(rows.size());
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t b = 0; b < kCols / 256; ++b) {
+      auto* blk = reinterpret_cast<BlockQ5_K*>(rows.data() + static_cast<size_t>(r) * rb) + b;
+      blk->d = blk->dmin = 0x3C00;  // fp16 1.0
+      std::memset(blk->scales, r % 3 == 2 ? (b % 2 ? 0xA5 : 0x5A) : 0xFF, sizeof(blk->scales));
+      const int kind = static_cast<int>(r % 5);
+      std::memset(blk->qs, kind == 1 ? 0x00 : kind == 2 ? 0x0F : kind == 3 ? 0xF0 : 0xFF, sizeof(blk->qs));
+      std::memset(blk->qh, kind == 1 ? 0x00 : kind == 2 ? 0xAA : kind == 4 ? 0x0F : 0xFF, sizeof(blk->qh));
+    }
+  pack_row_groups_ref(t, rows.data(), kRows, kCols, packed.data());
+  const std::vector<float> x = sign_patterns(kTok, kCols, 32);
+  if (every_k_kernel_matches_the_plain_product(t, packed, kRows, kCols, x) == 0)
+    GTEST_SKIP() << "no Q5_K row-group kernel on this CPU";
 }
 
 // Q6_K at its extremes: every code 63 (or 0, or mixed), int8 scales of 127 and -128, against

@@ -38,7 +38,7 @@ void ModelArgs::add_to(CLI::App& app) {
   app.add_flag("--sparse-reads", model.sparse_reads,
                "under --memory: read a missed expert's up rows only for neurons its gate turned on");
   app.add_flag("!--no-repack", model.repack,
-               "keep Q4_0/Q8_0/Q4_K/Q6_K weights in the file's row layout (staged through the 16-row kernels per use: "
+               "keep Q4_0/Q8_0/Q2_K-Q6_K weights in the file's row layout (staged through the 16-row kernels per use: "
                "same results, slower; for comparison)");
   app.add_flag("!--no-sparse", model.sparse_reglu,
                "compute every ReGLU neuron (dense experts) instead of skipping the zero ones");

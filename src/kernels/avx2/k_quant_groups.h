@@ -29,6 +29,54 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// vpshufb control: in each row's 32-bit lane, the lane's bytes b0 and b1 zero-extended into
+// its low and high int16 halves (vpmaddwd operands built with one shuffle, no shifts).
+inline __m256i lane_bytes_to_i16(uint32_t b0, uint32_t b1) {
+  const uint32_t c = 0x80008000u | b0 | (b1 << 16);
+  const auto at = [c](uint32_t lane) { return static_cast<int>(c + 0x00040004u * lane); };
+  return _mm256_setr_epi32(at(0), at(1), at(2), at(3), at(0), at(1), at(2), at(3));
+}
+
+// The eight 6-bit scales and mins of a Q4_K / Q5_K super-block for 8 rows (the
+// unpack_scale_min_k4 rule on whole vectors): byte j of a row's lane in sc[0] is its scale j,
+// in sc[1] its scale 4 + j; the same for the mins. Nine operations for all 64 values.
+struct KScales {
+  __m256i sc[2], m[2];
+};
+
+inline KScales unpack_k_scales(const uint8_t* chunk0) {  // the three scale chunks, 64 bytes apart
+  const auto load = [chunk0](int k) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk0 + 64 * k)); };
+  const __m256i s0 = load(0), s1 = load(1), s2 = load(2);
+  const __m256i m6 = _mm256_set1_epi8(0x3F), m4 = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
+  KScales k;
+  k.sc[0] = _mm256_and_si256(s0, m6);
+  k.m[0] = _mm256_and_si256(s1, m6);
+  k.sc[1] = _mm256_or_si256(_mm256_and_si256(s2, m4), _mm256_and_si256(_mm256_srli_epi32(s0, 2), top2));
+  k.m[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), m4), _mm256_and_si256(_mm256_srli_epi32(s1, 2), top2));
+  return k;
+}
+
+// Scale of sub-block j in both int16 halves of each row's lane (vpmaddwd against two int16 sums).
+template <int j>
+inline __m256i k_scale16(const KScales& k) {
+  return _mm256_shuffle_epi8(k.sc[j / 4], lane_bytes_to_i16(j % 4, j % 4));
+}
+
+// The mins' integer term of a super-block for 8 rows: sum over the eight 32-element
+// sub-blocks of m_j x (the activation's sum over sub-block j), four vpmaddwd on (m_2c, m_2c+1)
+// x (sum_2c, sum_2c+1) pairs (|sum| <= 32 x 128 fits int16).
+inline __m256i k_min_term(const KScales& k, const BlockQ8_K* a) {
+  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->bsums));
+  const __m256i sums = _mm256_hadd_epi16(bs, bs);  // 32-bit lanes 0, 1, 4, 5: the pairs c = 0..3
+  __m256i t = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    const __m256i m = _mm256_shuffle_epi8(k.m[c / 2], lane_bytes_to_i16(2 * (c % 2), 2 * (c % 2) + 1));
+    const __m256i pair = _mm256_permutevar8x32_epi32(sums, _mm256_set1_epi32(c < 2 ? c : c + 2));
+    t = _mm256_add_epi32(t, _mm256_madd_epi16(m, pair));
+  }
+  return t;
+}
+
 // T tokens over one group: y[t * ldy + r].
 template <class K, int T>
 void k_pass(const uint8_t* wg, int64_t nsb, const uint8_t* act, size_t act_row_bytes, float* y, int64_t ldy) {

@@ -89,9 +89,13 @@ void gemm_groups_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_ro
 // Q3_K on the row-group layout (avx2/row_groups_q3_k.cpp): Q8_K activations, act_sums unused.
 void gemm_groups_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
+// Q5_K on the row-group layout (avx2/row_groups_q4_k.cpp, with Q4_K).
+void gemm_groups_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                      size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* act_sums, int64_t n_tok, float* y, int64_t ldy);
 void pack_groups_q4_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
+void pack_groups_q5_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
 void pack_groups_q4_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
 void pack_groups_q8_0(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups);
 

@@ -61,7 +61,11 @@ void override_kernels(KernelTable& t) {
       t.gemm_groups = gemm_groups_q4_k;
       t.pack_groups = pack_groups_q4_k;
       break;
-    case TensorType::Q5_K: dots(vec_dot_q5_k, gemv_q5_k, gemm_q5_k); break;
+    case TensorType::Q5_K:
+      dots(vec_dot_q5_k, gemv_q5_k, gemm_q5_k);
+      t.gemm_groups = gemm_groups_q5_k;
+      t.pack_groups = pack_groups_q5_k;
+      break;
     case TensorType::Q6_K:
       dots(vec_dot_q6_k, gemv_q6_k, gemm_q6_k);
       t.gemm_groups = gemm_groups_q6_k;

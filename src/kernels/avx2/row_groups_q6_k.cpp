@@ -3,8 +3,10 @@
 // chunks with byte masks) go through vpmaddubsw against the signed activations; a pair is at
 // most 2 x 63 x 128 = 16128, so two chunks' pairs add up in int16 and are then widened by a
 // vpmaddwd with the sub-block's int8 scale (in both halves of the row's lane); four chunks
-// could overflow int16. The -32 offset is -32 x scale x the 16-element
-// activation sum (Q8_K bsums). Integers are exact; d x da scales the super-block in f32.
+// could overflow int16. The -32 offset is -32 x scale x the 16-element activation sum (Q8_K
+// bsums), once per half super-block for all 16 sub-blocks (eight vpmaddwd on pairs); scales
+// are sign-extended with one vpshufb and a shift. Integers are exact; d x da scales the
+// super-block in f32.
 #include <immintrin.h>
 
 #include <cstring>
@@ -21,15 +23,38 @@ inline __m256i chunk(const uint8_t* half, int k) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(half + 32 + 64 * k));
 }
 
-// The int8 scale of 16-element sub-block s of each of the 8 rows, in both int16 halves of
-// the row's lane (for vpmaddwd).
-inline __m256i scale16_of(const uint8_t* half, int s) {
-  const __m256i sc = _mm256_srai_epi32(_mm256_slli_epi32(chunk(half, 48 + s / 4), 24 - 8 * (s % 4)), 24);
-  return _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
+// vpshufb control: the lane's int8 bytes b0 and b1 into the high bytes of its two int16
+// halves (an arithmetic shift by 8 then sign-extends them).
+inline __m256i lane_bytes_high(uint32_t b0, uint32_t b1) {
+  const uint32_t c = 0x00800080u | (b0 << 8) | (b1 << 24);
+  const auto at = [c](uint32_t lane) { return static_cast<int>(c + 0x04000400u * lane); };
+  return _mm256_setr_epi32(at(0), at(1), at(2), at(3), at(0), at(1), at(2), at(3));
+}
+
+// The int8 scales of 16-element sub-blocks s0 and s1 (same scale chunk) of each of the 8 rows,
+// in the low and high int16 halves of the row's lane (for vpmaddwd).
+inline __m256i scale_pair16(const uint8_t* half, int s0, int s1) {
+  return _mm256_srai_epi16(_mm256_shuffle_epi8(chunk(half, 48 + s0 / 4), lane_bytes_high(s0 % 4, s1 % 4)), 8);
+}
+
+// The scale of sub-block s in both int16 halves of the row's lane.
+inline __m256i scale16_of(const uint8_t* half, int s) { return scale_pair16(half, s, s); }
+
+// The codes' -32 offset for T tokens: 32 x sum over the 16 sub-blocks of scale x (the
+// activation's 16-element sum), eight vpmaddwd on pairs of sub-blocks (|bsum| <= 2048).
+template <int T>
+__attribute__((always_inline)) inline void offset_term(const uint8_t* half, const BlockQ8_K* const a[T], __m256i isum[T]) {
+  __m256i off[T];
+  for (int t = 0; t < T; ++t) off[t] = _mm256_setzero_si256();
+  for (int i = 0; i < 8; ++i) {
+    const __m256i sc = scale_pair16(half, 2 * i, 2 * i + 1);
+    for (int t = 0; t < T; ++t) off[t] = _mm256_add_epi32(off[t], _mm256_madd_epi16(sc, bcast4(reinterpret_cast<const int8_t*>(a[t]->bsums + 2 * i))));
+  }
+  for (int t = 0; t < T; ++t) isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(off[t], 5));
 }
 
 // Elements 128n + [16q, 16q + 16) + {0, 32, 64, 96} (sub-blocks 8n + q + {0, 2, 4, 6}) of one
-// half super-block for T tokens: adds scale x (dot - 32 x bsum) to isum.
+// half super-block for T tokens: adds scale x dot to isum (offset_term subtracts the -32's).
 template <int n, int q, int T>
 __attribute__((always_inline)) inline void quarter(const uint8_t* half, const BlockQ8_K* const a[T], __m256i isum[T]) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
@@ -54,13 +79,6 @@ __attribute__((always_inline)) inline void quarter(const uint8_t* half, const Bl
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc16[w]));
       }
   }
-  for (int w = 0; w < 4; ++w) {
-    const int s = 8 * n + q + 2 * w;
-    for (int t = 0; t < T; ++t) {  // 32 x scale x bsum: vpmaddwd with bsum (|bsum| <= 2048) in the low half
-      const __m256i sb = _mm256_madd_epi16(sc16[w], _mm256_set1_epi32(a[t]->bsums[s] & 0xFFFF));
-      isum[t] = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(sb, 5));
-    }
-  }
 }
 
 // Rows 8h .. 8h + 7 of one super-block for T tokens (the k_quant_groups.h contract).
@@ -76,6 +94,7 @@ struct Q6K {
     quarter<0, 1, T>(half, a, isum);
     quarter<1, 0, T>(half, a, isum);
     quarter<1, 1, T>(half, a, isum);
+    offset_term<T>(half, a, isum);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
     for (int t = 0; t < T; ++t)
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(a[t]->d)), acc[t]);
