@@ -148,25 +148,26 @@ void bench_pair(benchmark::State& state, TensorType type, Isa isa, bool pair) {
   set_counters(state, static_cast<double>(w.size()), 2.0 * static_cast<double>(n * n_rows));
 }
 
-// Attention of the 4B shape (12 query heads, 2 KV heads of 128) over an F16 cache of `n_past`
-// positions plus `n_tok` fresh tokens, one thread: decode (n_tok = 1) at several context
-// lengths, and a prefill batch. Counter: KV cache bytes read per second.
-void bench_attention(benchmark::State& state, int64_t n_past, int64_t n_tok) {
+// Attention of the 4B shape (12 query heads, 2 KV heads of 128) over a cache of `n_past`
+// positions (K and V in `type`) plus `n_tok` fresh tokens on `threads` threads: decode
+// (n_tok = 1) at several context lengths, and a prefill batch. Counter: KV cache bytes read
+// per second.
+void bench_attention(benchmark::State& state, TensorType type, int threads, int64_t n_past, int64_t n_tok) {
   const ops::AttentionShape shape{12, 2, 128, 0};
   const int64_t kvw = 2 * 128, qw = 12 * 128;
-  const auto& f16 = kernel_table(TensorType::F16);
-  const size_t rb = row_bytes(TensorType::F16, kvw);
+  const auto& kt = kernel_table(type);
+  const size_t rb = row_bytes(type, kvw);
   std::vector<uint8_t> k(rb * static_cast<size_t>(n_past + n_tok)), v(k.size());
   for (int64_t p = 0; p < n_past + n_tok; ++p) {
-    f16.quantize_row(gaussian(kvw, 1000 + static_cast<uint32_t>(p)).data(), k.data() + p * rb, kvw);
-    f16.quantize_row(gaussian(kvw, 9000 + static_cast<uint32_t>(p)).data(), v.data() + p * rb, kvw);
+    kt.quantize_row(gaussian(kvw, 1000 + static_cast<uint32_t>(p)).data(), k.data() + p * rb, kvw);
+    kt.quantize_row(gaussian(kvw, 9000 + static_cast<uint32_t>(p)).data(), v.data() + p * rb, kvw);
   }
   const auto q = gaussian(qw * n_tok, 5);
   std::vector<int64_t> pos(static_cast<size_t>(n_tok));
   for (int64_t t = 0; t < n_tok; ++t) pos[static_cast<size_t>(t)] = n_past + t;
-  const std::vector<ops::KvSegment> segs{{0, n_past + n_tok, TensorType::F16, TensorType::F16, k.data(), v.data(), rb, rb}};
+  const std::vector<ops::KvSegment> segs{{0, n_past + n_tok, type, type, k.data(), v.data(), rb, rb}};
   std::vector<float> out(static_cast<size_t>(qw * n_tok));
-  ThreadPool pool(1);
+  ThreadPool pool(threads);
   for (auto _ : state) {
     ops::attention(shape, q.data(), pos.data(), n_tok, segs, out.data(), pool);
     benchmark::DoNotOptimize(out.data());
@@ -219,10 +220,18 @@ int register_all() {
     for (T t : {T::Q8_0, T::Q8_1, T::Q8_K})
       benchmark::RegisterBenchmark(name("quantize", t, isa, "1536").c_str(), bench_quantize, t, isa, 1536);
   }
-  for (int64_t ctx : {64, 512, 4096})
-    benchmark::RegisterBenchmark(("attention/f16/decode/ctx" + std::to_string(ctx)).c_str(), bench_attention, ctx - 1, 1)
-        ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("attention/f16/prefill/512", bench_attention, 0, 512)->Unit(benchmark::kMicrosecond);
+  for (T t : {T::F16, T::Q8_0})
+    for (int threads : {1, 2}) {
+      const std::string pre = "attention/" + std::string(tensor_type_name(t)) + "/t" + std::to_string(threads);
+      for (int64_t ctx : {64, 512, 4096, 16384})
+        benchmark::RegisterBenchmark((pre + "/decode/ctx" + std::to_string(ctx)).c_str(), bench_attention, t, threads,
+                                     ctx - 1, 1)
+            ->Unit(benchmark::kMicrosecond);
+      for (int64_t depth : {0, 4096})
+        benchmark::RegisterBenchmark((pre + "/prefill/512/d" + std::to_string(depth)).c_str(), bench_attention, t,
+                                     threads, depth, 512)
+            ->Unit(benchmark::kMicrosecond);
+    }
   return 0;
 }
 

@@ -47,6 +47,61 @@ void dot_rows(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w
   }
 }
 
+// R query rows x KJ key rows per pass, all R * KJ sums in registers: each key vector is loaded
+// (and converted from f16 / bf16 / codes) once for R rows instead of once per row, and each
+// query vector once for KJ keys. With few rows (a decode step: the 6 or 7 query heads of a KV
+// head) this is the loop's whole cost, the K rows read once for all heads that share them.
+// Rows past n_x and keys past n_w repeat the last one, their sums dropped. Needs n % W == 0.
+// (R * KJ) % 4 == 0.
+template <class V, class L, int R, int KJ>
+void dot_rows_shared(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
+                     int64_t n_w, float* y, int64_t ldy) {
+  constexpr int64_t W = V::W;
+  static_assert((R * KJ) % 4 == 0);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int64_t r0 = 0; r0 < n_x; r0 += R) {
+    const int64_t rn = std::min<int64_t>(R, n_x - r0);
+    if constexpr (R > 2) {
+      if (rn <= 2) {  // a short remainder (7 = 6 + 1 heads per KV head): two rows at a time
+        dot_rows_shared<V, L, 2, KJ>(n, x + r0 * ldx, ldx, rn, w, w_row_bytes, n_w, y + r0 * ldy, ldy);
+        return;
+      }
+    }
+    const float* xr[R];
+    for (int64_t r = 0; r < R; ++r) xr[r] = x + (r0 + std::min<int64_t>(r, rn - 1)) * ldx;
+    for (int64_t j = 0; j < n_w; j += KJ) {
+      const int64_t jn = std::min<int64_t>(KJ, n_w - j);
+      const uint8_t* row[KJ];
+      for (int64_t k = 0; k < KJ; ++k) row[k] = wb + static_cast<size_t>(j + std::min<int64_t>(k, jn - 1)) * w_row_bytes;
+      typename V::vec a[R * KJ];
+      for (auto& v : a) v = V::zero();
+      for (int64_t i = 0; i < n; i += W) {
+        typename V::vec kv[KJ];
+        for (int k = 0; k < KJ; ++k) kv[k] = L::load(row[k], i);
+        for (int r = 0; r < R; ++r) {
+          const typename V::vec xv = V::load(xr[r] + i);
+          for (int k = 0; k < KJ; ++k) a[r * KJ + k] = V::fma(xv, kv[k], a[r * KJ + k]);
+        }
+      }
+      float s[R * KJ];
+      for (int q = 0; q < R * KJ; q += 4) V::reduce4(a[q], a[q + 1], a[q + 2], a[q + 3], s + q);
+      for (int64_t r = 0; r < rn; ++r)
+        for (int64_t k = 0; k < jn; ++k) y[(r0 + r) * ldy + j + k] = s[r * KJ + k];
+    }
+  }
+}
+
+// The shared loop where the head size allows it (n a whole number of vectors), else the
+// one-row loop above.
+template <class V, class L, int R, int KJ>
+void dot_rows_grouped(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
+                      int64_t n_w, float* y, int64_t ldy) {
+  if (n % V::W == 0)
+    dot_rows_shared<V, L, R, KJ>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+  else
+    dot_rows<V, L>(n, x, ldx, n_x, w, w_row_bytes, n_w, y, ldy);
+}
+
 // acc rows in pairs, C vectors of each at a time, held in registers over all n_w rows of w:
 // each converted w vector feeds both rows.
 template <class V, class L, int C>
@@ -80,6 +135,45 @@ void axpy_chunk(int64_t i0, const float* p, int64_t ldp, int64_t n_p, const uint
   }
 }
 
+// R acc rows x C vectors of each in registers over all n_w rows of w: each w vector is loaded
+// (and converted) once for R rows -- the V rows read once for all query heads of a KV head.
+// Rows past n_p repeat the last one and are not stored. Needs n % (C * W) == 0 from i0 on.
+template <class V, class L, int R, int C>
+void axpy_shared_chunk(int64_t i0, const float* p, int64_t ldp, int64_t n_p, const uint8_t* wb, size_t w_row_bytes,
+                       int64_t n_w, float* acc, int64_t ldacc) {
+  constexpr int64_t W = V::W;
+  for (int64_t r0 = 0; r0 < n_p; r0 += R) {
+    const int64_t rn = std::min<int64_t>(R, n_p - r0);
+    if constexpr (R > 2) {
+      if (rn <= 2) {  // a short remainder (7 = 6 + 1 heads per KV head): two rows at a time
+        axpy_shared_chunk<V, L, 2, C>(i0, p + r0 * ldp, ldp, rn, wb, w_row_bytes, n_w, acc + r0 * ldacc, ldacc);
+        return;
+      }
+    }
+    const float* pr[R];
+    float* out[R];
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t rr = r0 + std::min<int64_t>(r, rn - 1);
+      pr[r] = p + rr * ldp;
+      out[r] = acc + rr * ldacc + i0;
+    }
+    typename V::vec a[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) a[r][c] = V::load(out[r] + c * W);
+    for (int64_t j = 0; j < n_w; ++j) {
+      const uint8_t* row = wb + static_cast<size_t>(j) * w_row_bytes;
+      typename V::vec wv[C];
+      for (int c = 0; c < C; ++c) wv[c] = L::load(row, i0 + c * W);
+      for (int r = 0; r < R; ++r) {
+        const typename V::vec b = V::broadcast(pr[r][j]);
+        for (int c = 0; c < C; ++c) a[r][c] = V::fma(b, wv[c], a[r][c]);
+      }
+    }
+    for (int64_t r = 0; r < rn; ++r)  // only the real rows: a repeated one aliases the last
+      for (int c = 0; c < C; ++c) V::store(out[r] + c * W, a[r][c]);
+  }
+}
+
 template <class V, class L>
 void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes, int64_t n_w,
                float* acc, int64_t ldacc) {
@@ -93,6 +187,21 @@ void axpy_rows(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* 
       const uint8_t* row = wb + static_cast<size_t>(j) * w_row_bytes;
       for (int64_t i = i0; i < n; ++i) acc[r * ldacc + i] += p[r * ldp + j] * L::load1(row, i);
     }
+}
+
+// The shared loop where the head size is a whole number of vectors (four at a time, then
+// one), else axpy_rows.
+template <class V, class L, int R>
+void axpy_rows_grouped(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes,
+                       int64_t n_w, float* acc, int64_t ldacc) {
+  constexpr int64_t W = V::W;
+  if constexpr (requires { L::load1(w, 0); }) {  // float rows; block rows are whole vectors
+    if (n % W != 0) return axpy_rows<V, L>(n, p, ldp, n_p, w, w_row_bytes, n_w, acc, ldacc);
+  }
+  const auto* wb = static_cast<const uint8_t*>(w);
+  int64_t i0 = 0;
+  for (; i0 + 4 * W <= n; i0 += 4 * W) axpy_shared_chunk<V, L, R, 4>(i0, p, ldp, n_p, wb, w_row_bytes, n_w, acc, ldacc);
+  for (; i0 < n; i0 += W) axpy_shared_chunk<V, L, R, 1>(i0, p, ldp, n_p, wb, w_row_bytes, n_w, acc, ldacc);
 }
 
 }  // namespace
@@ -133,6 +242,16 @@ void dot_rows_blocks(int64_t n, const float* x, int64_t ldx, int64_t n_x, const 
     }
   }
 }
+
+// A block row's values as f32 for dot_rows_shared: code * scale, which is exact in f32 (an
+// 8-bit code times an f16 scale needs at most 19 significant bits), so the same values as
+// dequantize_row's.
+template <class V, class L>
+struct ScaledCodes {
+  static typename V::vec load(const void* row, int64_t i) {
+    return V::fma(L::codes(row, i), V::broadcast(L::scale(row, i)), V::zero());
+  }
+};
 
 template <class V, class L>
 void axpy_rows_blocks(int64_t n, const float* p, int64_t ldp, int64_t n_p, const void* w, size_t w_row_bytes,

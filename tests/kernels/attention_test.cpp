@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <random>
 
@@ -59,9 +60,13 @@ TEST_P(AttentionTest, MatchesDirectSoftmax) {
 
   std::vector<int64_t> pos(static_cast<size_t>(c.n_tok));
   for (int64_t t = 0; t < c.n_tok; ++t) pos[static_cast<size_t>(t)] = n_cached + t;
-  std::vector<float> out(q.size());
-  ThreadPool pool(2);
-  attention({c.n_head, c.n_head_kv, c.head_dim, c.window}, q.data(), pos.data(), c.n_tok, segs, out.data(), pool);
+  std::vector<float> out(q.size()), out1(q.size());
+  ThreadPool pool(2), pool1(1);
+  const AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.window};
+  attention(shape, q.data(), pos.data(), c.n_tok, segs, out.data(), pool);
+  // Work is cut the same way for any thread count (the decode split included): bit-identical.
+  attention(shape, q.data(), pos.data(), c.n_tok, segs, out1.data(), pool1);
+  ASSERT_EQ(0, std::memcmp(out.data(), out1.data(), out.size() * sizeof(float))) << "1 and 2 threads differ";
 
   const int group = c.n_head / c.n_head_kv;
   for (int64_t t = 0; t < c.n_tok; ++t) {
@@ -106,7 +111,18 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                                            Case{6, 2, 96, 0, 150, 40, TensorType::Q4_0},
                                            Case{7, 1, 32, 9, 100, 30, TensorType::Q8_0, TensorType::F16},
                                            Case{4, 2, 160, 0, 90, 3, TensorType::BF16, TensorType::Q4_0},
-                                           Case{12, 2, 128, 40, 300, 200, TensorType::Q8_0, TensorType::Q8_0}));
+                                           Case{12, 2, 128, 40, 300, 200, TensorType::Q8_0, TensorType::Q8_0},
+                                           // deep contexts: decode split into key chunks (GQA 6 and 7,
+                                           // odd lengths, windows past and inside a chunk, every type)
+                                           Case{12, 2, 32, 0, 5001, 1, TensorType::F16},
+                                           Case{12, 2, 32, 0, 5001, 1, TensorType::Q8_0},
+                                           Case{12, 2, 64, 0, 2049, 3, TensorType::Q4_0},
+                                           Case{14, 2, 32, 4096, 5003, 1, TensorType::BF16},
+                                           Case{14, 2, 32, 4096, 5003, 7, TensorType::Q8_0, TensorType::Q4_0},
+                                           Case{7, 1, 32, 700, 1537, 13, TensorType::F16, TensorType::Q8_0},
+                                           Case{12, 2, 32, 0, 513, 1, TensorType::F32},  // one key past a chunk
+                                           // prefill tiles far past a sliding window
+                                           Case{14, 2, 32, 300, 3001, 257, TensorType::Q4_0, TensorType::F16}));
 
 // Quantized K/V need a head slice that is whole blocks: anything else is refused, not misread.
 TEST(Attention, RefusesHeadSizesThatSplitABlock) {

@@ -179,7 +179,7 @@ TEST_P(FloatTypes, DotRowsAndAxpyRowsMatchRef) {
     std::vector<float> wf(static_cast<size_t>(kRows * n));  // for the tolerances
     for (int64_t j = 0; j < kRows; ++j) ref.dequantize_row(w.data() + static_cast<size_t>(j) * wrb, wf.data() + j * n, n);
     auto wv = [&](int64_t j, int64_t i) { return static_cast<double>(wf[static_cast<size_t>(j * n + i)]); };
-    for (int64_t n_x : {1, 2, 6, 7}) {
+    for (int64_t n_x : {1, 2, 6, 7, 8, 13}) {
       const int64_t ldx = n + 3;
       const auto x = test::gaussian(ldx * n_x, 9, 1.5f);
       for (int64_t n_w : {1, 3, 4, 5, 19}) {

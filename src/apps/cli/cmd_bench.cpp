@@ -26,6 +26,7 @@ struct BenchArgs {
   bool json = false;
   int parallel = 0;  // > 1: also decode this many sequences together (BatchDecoder)
   bool no_roofline = false;
+  std::vector<int> depths;  // -d: pp and tg measured after this many tokens of context
 };
 
 struct Stat {
@@ -69,6 +70,93 @@ std::vector<double> parallel_decode(const std::shared_ptr<smallthinker::Model>& 
   return out;
 }
 
+// Tokens appended to the slot in steps of at most n_batch (as Session::eval does).
+void append(smallthinker::BatchDecoder& decoder, std::span<const int32_t> tokens) {
+  for (size_t b = 0; b < tokens.size(); b += static_cast<size_t>(decoder.n_batch())) {
+    const size_t n = std::min(tokens.size() - b, static_cast<size_t>(decoder.n_batch()));
+    const smallthinker::BatchDecoder::Chunk chunk{0, tokens.subspan(b, n)};
+    decoder.step(std::span<const smallthinker::BatchDecoder::Chunk>(&chunk, 1));
+  }
+}
+
+struct DepthResult {
+  int depth = 0;
+  Stat pp, tg;
+};
+
+// llama-bench's -d: a context of `depth` random tokens is built once (not timed); each round
+// keeps those and measures a prompt of n_prompt tokens, then keeps them again and measures
+// n_gen single-token steps. One slot of BatchDecoder is the session's forward pass, with a
+// prefix that can be kept. Where a sliding-window ring has already overwritten part of the
+// context (keep returns less), the context is built again, untimed.
+DepthResult bench_depth(const std::shared_ptr<smallthinker::Model>& model, smallthinker::SessionOptions so, int depth,
+                        const BenchArgs& a, std::mt19937& rng, std::uniform_int_distribution<int32_t>& dist) {
+  using clock = std::chrono::steady_clock;
+  so.n_ctx = depth + std::max(a.n_prompt, a.n_gen) + 1;
+  smallthinker::BatchDecoder decoder(model, 1, so);
+  std::vector<int32_t> context(static_cast<size_t>(depth));
+  for (auto& t : context) t = dist(rng);
+  auto back_to_depth = [&] {
+    if (decoder.keep(0, depth) == depth) return;
+    decoder.keep(0, 0);
+    append(decoder, context);
+  };
+  append(decoder, context);
+  std::vector<double> pp, tg;
+  for (int r = 0; r < a.reps + 1; ++r) {  // the first round warms up, not counted
+    if (a.n_prompt > 0) {
+      back_to_depth();
+      std::vector<int32_t> prompt(static_cast<size_t>(a.n_prompt));
+      for (auto& t : prompt) t = dist(rng);
+      const auto t0 = clock::now();
+      append(decoder, prompt);
+      if (r > 0) pp.push_back(a.n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    if (a.n_gen > 0) {
+      back_to_depth();
+      const auto t0 = clock::now();
+      for (int i = 0; i < a.n_gen; ++i) {
+        const int32_t tok = dist(rng);
+        append(decoder, std::span<const int32_t>(&tok, 1));
+      }
+      if (r > 0) tg.push_back(a.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+  }
+  return {depth, stat(pp), stat(tg)};
+}
+
+int run_depth_sweep(const BenchArgs& a) {
+  auto model = a.model.load();
+  const auto so = a.model.session_options();
+  const std::string kv_k = so.kv_f32 ? "f32" : so.kv_types.k, kv_v = so.kv_f32 ? "f32" : so.kv_types.v;
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(std::min<int64_t>(model->info().n_vocab, 32000) - 1));
+  if (!a.json)
+    std::printf("model: %s, threads: %d, KV cache: K %s, V %s\n", a.model.model.path.c_str(), model->n_threads(),
+                kv_k.c_str(), kv_v.c_str());
+  std::string rows;
+  for (int depth : a.depths) {
+    const DepthResult d = bench_depth(model, so, depth, a, rng, dist);
+    if (a.json) {
+      rows += fmt::format("{}{{\"depth\": {}, \"prefill_tok_s\": {:.3f}, \"prefill_tok_s_stddev\": {:.3f}, "
+                          "\"decode_tok_s\": {:.3f}, \"decode_tok_s_stddev\": {:.3f}}}",
+                          rows.empty() ? "" : ", ", d.depth, d.pp.mean, d.pp.stddev, d.tg.mean, d.tg.stddev);
+      continue;
+    }
+    if (a.n_prompt > 0) std::printf("pp%d @ d%d %10.2f ± %.2f tok/s\n", a.n_prompt, d.depth, d.pp.mean, d.pp.stddev);
+    if (a.n_gen > 0) std::printf("tg%d @ d%d %10.2f ± %.2f tok/s\n", a.n_gen, d.depth, d.tg.mean, d.tg.stddev);
+    std::fflush(stdout);
+  }
+  if (a.json)
+    std::printf("{\"model\": \"%s\", \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, "
+                "\"cache_type_k\": \"%s\", \"cache_type_v\": \"%s\", \"depths\": [%s], \"peak_rss_bytes\": %llu}\n",
+                a.model.model.path.c_str(), model->n_threads(), a.n_prompt, a.n_gen, a.reps, kv_k.c_str(), kv_v.c_str(),
+                rows.c_str(), static_cast<unsigned long long>(smallthinker::peak_rss_bytes()));
+  else
+    std::printf("peak RSS: %.1f MiB\n", static_cast<double>(smallthinker::peak_rss_bytes()) / (1 << 20));
+  return 0;
+}
+
 // measure_read_bandwidth in a child process, so that its 512 MiB buffer never counts in this
 // process's peak RSS (which bench reports); 0 if the child cannot be run.
 double bandwidth_in_child(int n_threads) {
@@ -96,6 +184,7 @@ double bandwidth_in_child(int n_threads) {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (!a.depths.empty()) return run_depth_sweep(a);
   using clock = std::chrono::steady_clock;
   // The machine's read bandwidth, with the decode's thread count, before and after the timed
   // rounds; the roofline uses the higher reading, because on a shared machine the bandwidth
@@ -257,6 +346,11 @@ const bool registered = register_command({"bench", "measure prompt processing an
   app.add_flag("--no-roofline", a->no_roofline, "skip measuring the machine's read bandwidth (512 MiB, before and after the timed rounds, ~1 s each; always skipped under --memory)");
   app.add_option("--parallel", a->parallel, "also decode N sequences together (aggregate tok/s, like the server's slots)")
       ->check(CLI::Range(0, 1024));
+  app.add_option("-d,--n-depth", a->depths,
+                 "context depths, comma-separated (llama-bench's -d): pp and tg measured after this many tokens of "
+                 "context, one line each (no roofline or runtime statistics)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 20));
   return [a] { return run_bench(*a); };
 }});
 

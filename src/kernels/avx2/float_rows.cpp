@@ -57,23 +57,23 @@ struct RowsQ4_0 {
 void set_float_rows(KernelTable& t) {
   switch (t.type) {
     case TensorType::F32:
-      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvF32>>;
-      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvF32>>;
+      t.dot_rows = float_rows::dot_rows_grouped<V8, Rows<simd::ConvF32>, 6, 2>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V8, Rows<simd::ConvF32>, 2>;
       break;
     case TensorType::F16:
-      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvF16>>;
-      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvF16>>;
+      t.dot_rows = float_rows::dot_rows_grouped<V8, Rows<simd::ConvF16>, 6, 2>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V8, Rows<simd::ConvF16>, 2>;
       break;
     case TensorType::BF16:
-      t.dot_rows = float_rows::dot_rows<V8, Rows<simd::ConvBF16>>;
-      t.axpy_rows = float_rows::axpy_rows<V8, Rows<simd::ConvBF16>>;
+      t.dot_rows = float_rows::dot_rows_grouped<V8, Rows<simd::ConvBF16>, 6, 2>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V8, Rows<simd::ConvBF16>, 2>;
       break;
     case TensorType::Q8_0:
-      t.dot_rows = float_rows::dot_rows_blocks<V8, RowsQ8_0>;
+      t.dot_rows = float_rows::dot_rows_shared<V8, float_rows::ScaledCodes<V8, RowsQ8_0>, 6, 2>;
       t.axpy_rows = float_rows::axpy_rows_blocks<V8, RowsQ8_0>;
       break;
     case TensorType::Q4_0:
-      t.dot_rows = float_rows::dot_rows_blocks<V8, RowsQ4_0>;
+      t.dot_rows = float_rows::dot_rows_shared<V8, float_rows::ScaledCodes<V8, RowsQ4_0>, 6, 2>;
       t.axpy_rows = float_rows::axpy_rows_blocks<V8, RowsQ4_0>;
       break;
     default: break;

@@ -77,24 +77,24 @@ struct RowsQ4_0 {
 void set_float_rows(KernelTable& t) {
   switch (t.type) {
     case TensorType::F32:
-      t.dot_rows = float_rows::dot_rows<V16, RowsF32>;
-      t.axpy_rows = float_rows::axpy_rows<V16, RowsF32>;
+      t.dot_rows = float_rows::dot_rows_grouped<V16, RowsF32, 6, 4>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V16, RowsF32, 6>;
       break;
     case TensorType::F16:
-      t.dot_rows = float_rows::dot_rows<V16, RowsF16>;
-      t.axpy_rows = float_rows::axpy_rows<V16, RowsF16>;
+      t.dot_rows = float_rows::dot_rows_grouped<V16, RowsF16, 6, 4>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V16, RowsF16, 6>;
       break;
     case TensorType::BF16:
-      t.dot_rows = float_rows::dot_rows<V16, RowsBF16>;
-      t.axpy_rows = float_rows::axpy_rows<V16, RowsBF16>;
+      t.dot_rows = float_rows::dot_rows_grouped<V16, RowsBF16, 6, 4>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V16, RowsBF16, 6>;
       break;
     case TensorType::Q8_0:
-      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ8_0>;
-      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ8_0>;
+      t.dot_rows = float_rows::dot_rows_shared<V16, float_rows::ScaledCodes<V16, RowsQ8_0>, 6, 4>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V16, float_rows::ScaledCodes<V16, RowsQ8_0>, 6>;
       break;
     case TensorType::Q4_0:
-      t.dot_rows = float_rows::dot_rows_blocks<V16, RowsQ4_0>;
-      t.axpy_rows = float_rows::axpy_rows_blocks<V16, RowsQ4_0>;
+      t.dot_rows = float_rows::dot_rows_shared<V16, float_rows::ScaledCodes<V16, RowsQ4_0>, 6, 4>;
+      t.axpy_rows = float_rows::axpy_rows_grouped<V16, float_rows::ScaledCodes<V16, RowsQ4_0>, 6>;
       break;
     default: break;
   }
