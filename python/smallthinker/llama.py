@@ -98,7 +98,6 @@ class Llama(CompletionMixin):
         self.logits_all = logits_all
         self._model = c_void_p()
         self._session = c_void_p()
-        self._keep = []  # C strings the options point to
         opts = _ffi.ModelOptions()
         lib.st_model_options_init(byref(opts))
         opts.path = self._c(model_path)
@@ -120,12 +119,10 @@ class Llama(CompletionMixin):
         self._tokens: List[int] = []
         self._last_logits: Optional[np.ndarray] = None
 
-    def _c(self, text: Optional[str]) -> Optional[bytes]:
-        if text is None:
-            return None
-        b = text.encode()
-        self._keep.append(b)
-        return b
+    @staticmethod
+    def _c(text: Optional[str]) -> Optional[bytes]:
+        """A str as the bytes a c_char_p field takes (the structure keeps them alive)."""
+        return None if text is None else text.encode()
 
     @staticmethod
     def _grow(fn, *args) -> List[int]:
