@@ -27,9 +27,17 @@
  * thread (progress: the thread calling st_model_load).
  *
  * Versions. SMALLTHINKER_API_VERSION grows by one whenever functions or struct fields are
- * added; st_api_version() tells what the loaded library implements. Option structs carry
- * their size (struct_size, set by the _init functions), so a program built against an older
- * header keeps working with a newer library.
+ * added; st_api_version() tells what the loaded library implements. Structs carry their size
+ * (struct_size, set by the _init functions or sizeof), so a program built against an older
+ * header keeps working with a newer library: fields it does not know get their defaults (option
+ * structs) or are not written (info and statistics). Fields marked "v2" came with API version 2.
+ *
+ * Misuse. NULL handles and pointers, a struct_size below the first version's, sizes that do not
+ * match and values out of range are refused with ST_ERR_INVALID_ARGUMENT and a message naming
+ * the argument. The library keeps a registry of the handles it issued and not yet freed: a
+ * call with a freed handle (or a pointer it never issued) is refused the same way without the
+ * freed memory being read, and freeing a handle twice does nothing. (A stale pointer that a
+ * newer handle happens to reuse cannot be told apart from that handle.)
  */
 #ifndef SMALLTHINKER_H
 #define SMALLTHINKER_H
@@ -41,7 +49,7 @@
 extern "C" {
 #endif
 
-#define SMALLTHINKER_API_VERSION 1
+#define SMALLTHINKER_API_VERSION 2
 
 #if defined(SMALLTHINKER_BUILDING_LIBRARY) && defined(__GNUC__)
 #define SMALLTHINKER_EXPORT __attribute__((visibility("default")))
@@ -83,14 +91,26 @@ typedef struct st_model_options {
   const char *path;            /* the GGUF file (copied during the call) */
   int32_t n_threads;           /* 0: one per physical core */
   uint64_t memory_budget;      /* bytes; 0: none (the file is mapped, every weight may stay in RAM).
-                                  With a budget, experts stream from the file through a cache. */
+                                  With a budget, experts stream from the file through a cache.
+                                  It caps the whole process: what it holds before the model (its
+                                  anonymous memory and every file it runs code from, e.g. a
+                                  Python interpreter's libraries or sanitizer runtimes) counts.
+                                  Below the minimum: ST_ERR_INVALID_ARGUMENT naming memory_budget
+                                  and the minimum. */
   int64_t n_ctx;               /* context sessions get by default (and the memory plan reserves);
                                   0: the model's training context */
   st_progress_fn progress;     /* may be NULL */
   void *progress_user_data;
+  /* v2 */
+  const char *cache_policy;    /* under a budget, which experts the cache keeps: "lru", "lfu"
+                                  (frequency with ageing) or "lfu_cyclic"; NULL: "lfu" */
+  const char *kv_type_k;       /* element types of the KV cache: "f16", "bf16", "q8_0", "q4_0" */
+  const char *kv_type_v;       /* or "f32"; what the memory plan sizes for and sessions use by
+                                  default. NULL: "f16" */
 } st_model_options;
 
-/* Fills *options with the defaults: 0 threads, no budget, n_ctx 4096, no progress. */
+/* Fills *options with the defaults: 0 threads, no budget, n_ctx 4096, no progress, cache policy
+ * lfu, f16 KV cache. */
 SMALLTHINKER_EXPORT void st_model_options_init(st_model_options *options);
 
 /* Loads a model; on success *out_model is the caller's (st_model_free). */
@@ -145,12 +165,19 @@ SMALLTHINKER_EXPORT st_status st_chat_apply_template(st_model *model, const st_c
 SMALLTHINKER_EXPORT st_status st_chat_tokens(st_model *model, const st_chat_message *messages, size_t n_messages,
                                 int add_generation_prompt, int32_t *tokens, size_t capacity, size_t *n_tokens);
 
+/* v2. The tokens that end a generation (<|im_end|>, <|endoftext|>, eos), as for st_tokenize's
+ * output; what st_session_generate stops at. */
+SMALLTHINKER_EXPORT st_status st_model_stop_tokens(st_model *model, int32_t *tokens, size_t capacity, size_t *n_tokens);
+
 /* ---- Session: a KV cache over a model ---- */
 
 typedef struct st_session_options {
   size_t struct_size;          /* sizeof(st_session_options); set by st_session_options_init */
   int64_t n_ctx;               /* tokens the KV cache holds; 0: the model options' n_ctx */
   int64_t n_batch;             /* prompt tokens per forward pass (default 512) */
+  /* v2 */
+  const char *kv_type_k;       /* KV cache element types (see st_model_options); NULL: the model */
+  const char *kv_type_v;       /* options' */
 } st_session_options;
 
 SMALLTHINKER_EXPORT void st_session_options_init(st_session_options *options);
@@ -168,6 +195,18 @@ SMALLTHINKER_EXPORT int64_t st_session_n_past(const st_session *session); /* tok
 SMALLTHINKER_EXPORT int64_t st_session_n_ctx(const st_session *session);  /* its capacity; -1 for NULL */
 SMALLTHINKER_EXPORT st_status st_session_reset(st_session *session);      /* empties the context */
 
+/* v2. The token ids the session's context holds, in order (as for st_tokenize's output). */
+SMALLTHINKER_EXPORT st_status st_session_tokens(st_session *session, int32_t *tokens, size_t capacity, size_t *n_tokens);
+
+/* v2. State save and restore. The state is the context's token ids (with a header naming the
+ * model's vocabulary size), not the KV cache's bytes: st_session_load_state empties the session
+ * and evaluates those tokens again, which gives the same KV cache and logits (evaluation is
+ * deterministic) at the cost of a prompt evaluation. The state of a session can be loaded into
+ * any session of a model with the same vocabulary whose context is large enough.
+ * st_session_save_state writes as st_detokenize does (the size needed on BUFFER_TOO_SMALL). */
+SMALLTHINKER_EXPORT st_status st_session_save_state(st_session *session, void *state, size_t capacity, size_t *state_size);
+SMALLTHINKER_EXPORT st_status st_session_load_state(st_session *session, const void *state, size_t state_size);
+
 /* What sparse ReGLU skipped in this session so far: ReGLU outputs computed (token x expert x
  * neuron) and how many were exactly zero. */
 SMALLTHINKER_EXPORT st_status st_session_reglu_stats(st_session *session, uint64_t *neurons, uint64_t *zero);
@@ -181,6 +220,12 @@ typedef struct st_runtime_stats {
   double expert_hit_rate;
   uint64_t experts_read, bytes_read;
   double io_wait_seconds;
+  /* v2 */
+  int32_t cache_slots;         /* experts the cache holds at most */
+  int32_t cache_resident;      /* ... and holds now */
+  uint64_t prefetched;         /* reads started before attention (vs. at use) */
+  uint64_t speculated;         /* reads started by look-ahead guesses */
+  double lookahead_accuracy;   /* share of guessed experts the router then chose */
 } st_runtime_stats;
 
 SMALLTHINKER_EXPORT st_status st_model_runtime_stats(st_model *model, st_runtime_stats *stats);
@@ -198,10 +243,18 @@ typedef struct st_sampling_params {
   float presence_penalty;      /* 0: off */
   float frequency_penalty;     /* 0: off */
   uint64_t seed;               /* UINT64_MAX: random */
+  /* v2: constraints (need the model's tokenizer) */
+  int32_t json_object;         /* != 0: only text that is one JSON object can be drawn, and an
+                                  end-of-generation token only once it is complete */
+  const char *json_schema;     /* a JSON Schema document (NUL-terminated; copied by st_sampler_new
+                                  and st_session_generate): the object must also validate. The
+                                  subset: objects of string/number/integer/boolean/enum/const
+                                  properties; an unsupported keyword is ST_ERR_INVALID_ARGUMENT
+                                  naming it. NULL: none */
 } st_sampling_params;
 
 /* Defaults as the CLI's: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1,
- * repeat_last_n 64, no presence/frequency penalty, random seed. */
+ * repeat_last_n 64, no presence/frequency penalty, random seed, no constraint. */
 SMALLTHINKER_EXPORT void st_sampling_params_init(st_sampling_params *params);
 
 /* A sampler picks tokens from logits (penalties -> top_k -> top_p -> min_p -> temperature ->
@@ -211,8 +264,22 @@ SMALLTHINKER_EXPORT void st_sampler_free(st_sampler *sampler);
 SMALLTHINKER_EXPORT const char *st_sampler_last_error(const st_sampler *sampler);
 /* Picks a token from n_vocab logits (n_vocab must be the model's). Does not accept it. */
 SMALLTHINKER_EXPORT st_status st_sampler_sample(st_sampler *sampler, const float *logits, size_t n_vocab, int32_t *token);
-/* Records tokens of the context (prompt or generated) for the penalties. */
+/* Records generated tokens: for the penalties and, with a constraint, to advance it (so a
+ * token the constraint forbids is ST_ERR_INVALID_ARGUMENT). */
 SMALLTHINKER_EXPORT st_status st_sampler_accept(st_sampler *sampler, const int32_t *tokens, size_t n_tokens);
+/* v2. Records prompt tokens: for the penalties only (the constraint applies to generated text). */
+SMALLTHINKER_EXPORT st_status st_sampler_accept_prompt(st_sampler *sampler, const int32_t *tokens, size_t n_tokens);
+/* v2. st_sampler_sample, also reporting log-probabilities (natural log) of the distribution the
+ * token was drawn from, after the penalties and the constraint (a forbidden token: -INFINITY)
+ * and before temperature and the top-k/top-p/min-p cuts: *logprob of the chosen token and the
+ * n_top most likely tokens, most likely first, into top_tokens/top_logprobs (n_top each; may
+ * be NULL when n_top is 0). */
+SMALLTHINKER_EXPORT st_status st_sampler_sample_logprobs(st_sampler *sampler, const float *logits, size_t n_vocab,
+                                                         int32_t *token, float *logprob, size_t n_top,
+                                                         int32_t *top_tokens, float *top_logprobs);
+/* v2. *complete = 1 when the constrained output so far is a whole JSON value, 0 while it is not
+ * (always 1 without a constraint). */
+SMALLTHINKER_EXPORT st_status st_sampler_json_complete(st_sampler *sampler, int *complete);
 
 /* ---- Generation ---- */
 
@@ -226,7 +293,8 @@ typedef int (*st_token_fn)(int32_t token, const char *text, size_t text_len, voi
  * n_predict tokens (0: only evaluate),
  * stopping early at an end-of-generation token (<|im_end|>, eos; reported to the callback
  * too), when the callback returns 0 or when the context is full. params may be NULL (the
- * defaults), on_token may be NULL. *n_generated (may be NULL) gets the tokens generated.
+ * defaults; its JSON constraint applies), on_token may be NULL. *n_generated (may be NULL)
+ * gets the tokens generated.
  * The callback runs while the model's compute lock is held: it must not evaluate or generate
  * with a session of the same model (that would wait for itself). */
 SMALLTHINKER_EXPORT st_status st_session_generate(st_session *session, const int32_t *prompt, size_t n_prompt, int32_t n_predict,

@@ -21,6 +21,9 @@ PACKAGES=(
   g++-aarch64-linux-gnu qemu-user
   # independent oracles and the nano model's training (python3-torch uses OpenBLAS when installed)
   python3-numpy python3-torch python3-regex python3-matplotlib libopenblas0-pthread bible-kjv
+  # the Python package (pip install --no-build-isolation . in a venv, offline) and its tests;
+  # make builds examples/c
+  python3-setuptools python3-pip python3-venv python3-wheel python3-pytest python3-jsonschema make
 )
 # npm: Debian's package, unless the installed nodejs already brings its own (NodeSource's
 # nodejs conflicts with Debian's npm package).

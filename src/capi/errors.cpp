@@ -3,6 +3,7 @@
 #include <new>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_set>
 
 #include "capi/handles.h"
 
@@ -65,6 +66,35 @@ void check_struct_size(size_t given, size_t needed, const char* what) {
 
 void require(const void* p, const char* what) {
   if (!p) fail(ST_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL");
+}
+
+namespace {
+std::mutex live_mutex;
+std::unordered_set<const void*>& live_handles() {
+  static auto* handles = new std::unordered_set<const void*>;  // never destroyed: frees may run at exit
+  return *handles;
+}
+}  // namespace
+
+void register_handle(const void* handle) {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  live_handles().insert(handle);
+}
+
+bool unregister_handle(const void* handle) {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  return live_handles().erase(handle) == 1;
+}
+
+bool is_live(const void* handle) {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  return live_handles().count(handle) == 1;
+}
+
+void require_live(const void* handle, const char* what) {
+  require(handle, what);
+  if (!is_live(handle))
+    fail(ST_ERR_INVALID_ARGUMENT, std::string(what) + " is not a live handle of this library (already freed?)");
 }
 
 }  // namespace st_capi

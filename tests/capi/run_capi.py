@@ -5,6 +5,8 @@ on a model synthesized here, then checks from outside:
     prompt (an independent path: the CLI links the static library, not the C API);
   - `cmake --install` gives a prefix from which `pkg-config --cflags --libs smallthinker`
     builds and runs the same program;
+  - capi_v2_test (API version 2 and misuse) passes, and the text it generated under a JSON
+    schema parses with Python's json and validates with jsonschema (Debian's python3-jsonschema);
   - libsmallthinker.so has the soname libsmallthinker.so.<major> and exports only st_* symbols
     (`nm -D --defined-only`), and capi_test needs that library and no C++ layer of ours.
 Environment: ST_BIN (the CLI), ST_CAPI_TEST, ST_CAPI_LIB (set by tests/capi/CMakeLists.txt)."""
@@ -19,6 +21,9 @@ import numpy as np
 ST_BIN = os.environ.get("ST_BIN")
 CAPI_TEST = os.environ.get("ST_CAPI_TEST")
 CAPI_LIB = os.environ.get("ST_CAPI_LIB")
+CAPI_V2_TEST = os.environ.get("ST_CAPI_V2_TEST")
+SCHEMA = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}, "ok": {"type": "boolean"}},
+          "required": ["colour", "ok"]}  # as kSchema in capi_v2_test.c
 PROMPT = "Once upon a time"
 N_PREDICT = 24
 SAMPLED = ["--temp", "0.9", "--top-k", "20", "--top-p", "0.9", "--min-p", "0.02", "--repeat-penalty", "1.1", "-s", "7"]
@@ -123,8 +128,29 @@ def check_install(model, tmp):
     check(r.returncode == 0, "the installed build passes capi_test%s" % ("" if r.returncode == 0 else ":\n" + r.stdout.decode()))
 
 
+def check_v2(model, tmp):
+    import json
+    import jsonschema
+    out = os.path.join(tmp, "v2")
+    r = run([CAPI_V2_TEST, model, out])
+    sys.stdout.write(r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace"))
+    check(r.returncode == 0, "capi_v2_test passes")
+    if not os.path.exists(out + ".json"):
+        return
+    text = open(out + ".json", "rb").read().decode()
+    if os.path.exists(out + ".json.complete"):
+        try:
+            jsonschema.validate(json.loads(text), SCHEMA)
+            ok = True
+        except (ValueError, jsonschema.ValidationError) as e:
+            ok = False
+            print("  %s" % e)
+        check(ok, "the schema-constrained generation %r parses and validates (jsonschema)" % text)
+
+
 def main():
-    for name, path in (("ST_BIN", ST_BIN), ("ST_CAPI_TEST", CAPI_TEST), ("ST_CAPI_LIB", CAPI_LIB)):
+    for name, path in (("ST_BIN", ST_BIN), ("ST_CAPI_TEST", CAPI_TEST), ("ST_CAPI_LIB", CAPI_LIB),
+                       ("ST_CAPI_V2_TEST", CAPI_V2_TEST)):
         if not path or not os.path.exists(path):
             print("FAIL: %s is not set to an existing file (%r)" % (name, path))
             return 1
@@ -148,6 +174,7 @@ def main():
             same_generation(cli_generation(model, SAMPLED), f.read(), "seeded sampling")
     if os.path.exists(out + ".greedy.ids"):
         check_greedy_tokens(model, out + ".greedy.ids", tmp)
+    check_v2(model, tmp)
     check_library()
     check_install(model, tmp)
     print("%d failure(s)" % len(failures))
