@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -296,6 +297,25 @@ class Sampler {
   // unsupported schema (naming the keyword).
   Sampler(const Model& model, const SamplingOptions& options, bool json_object = false,
           const std::string& json_schema = {});
+  // Tool calls in the Qwen/Hermes convention (<tool_call>{"name": ..., "arguments": ...}</tool_call>):
+  // once a call starts its JSON is constrained to {"name": one of `tools`, "arguments": valid for
+  // that tool's parameters schema (the json_schema subset)}. Throws ToolSchemaError for a schema
+  // it cannot constrain.
+  struct Tool {
+    std::string name;
+    std::string parameters;  // JSON Schema text of the arguments object; empty: no arguments
+  };
+  enum class ToolChoice {
+    automatic,  // free text, or calls (constrained from their open tag on)
+    required,   // the reply starts with a call (a named function: required with that one tool)
+    none,       // no call: the open tag cannot be written
+  };
+  struct ToolSchemaError : std::invalid_argument {
+    size_t tool;  // index into `tools`
+    ToolSchemaError(size_t tool_, const std::string& message) : std::invalid_argument(message), tool(tool_) {}
+  };
+  Sampler(const Model& model, const SamplingOptions& options, const std::vector<Tool>& tools, ToolChoice choice,
+          bool parallel_calls);
   ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;

@@ -14,6 +14,7 @@
 
 #if __has_include("sampling/json_constraint.h")
 #include "sampling/json_constraint.h"
+#include "sampling/tool_call_constraint.h"
 #define ST_HAVE_JSON_CONSTRAINT 1
 #endif
 
@@ -26,15 +27,17 @@ struct Sampler::Impl {
   st::Sampler sampler;
 #ifdef ST_HAVE_JSON_CONSTRAINT
   std::unique_ptr<st::JsonConstraint> json;
+  std::unique_ptr<st::ToolCallConstraint> tools;
   std::vector<float> masked;  // logits with the constraint applied (reused every step)
 #endif
   std::vector<float> adjusted;  // logprobs: the logits after penalties and bias (reused)
   // The logits sample() draws from: the caller's, or masked by the JSON constraint.
   std::span<const float> constrained(std::span<const float> logits) {
 #ifdef ST_HAVE_JSON_CONSTRAINT
-    if (json) {
+    if (json || tools) {
       masked.assign(logits.begin(), logits.end());
-      json->apply(masked);
+      if (json) json->apply(masked);
+      if (tools) tools->apply(masked);
       return masked;
     }
 #endif
@@ -87,6 +90,27 @@ Sampler::Sampler(const Model& model, const SamplingOptions& options, bool json_o
 #endif
 }
 
+Sampler::Sampler(const Model& model, const SamplingOptions& options, const std::vector<Tool>& tools, ToolChoice choice,
+                 bool parallel_calls)
+    : impl_(std::make_unique<Impl>(sampler_params(options), static_cast<int>(model.info().n_vocab))) {
+#ifdef ST_HAVE_JSON_CONSTRAINT
+  std::vector<st::ToolCallConstraint::Tool> specs;
+  for (const Tool& t : tools) specs.push_back({t.name, t.parameters});
+  const auto mode = choice == ToolChoice::required ? st::ToolCallConstraint::Mode::required
+                    : choice == ToolChoice::none   ? st::ToolCallConstraint::Mode::none
+                                                   : st::ToolCallConstraint::Mode::automatic;
+  try {
+    impl_->tools = std::make_unique<st::ToolCallConstraint>(model.token_bytes(), model.stop_tokens(), std::move(specs), mode,
+                                                            parallel_calls);
+  } catch (const st::ToolCallConstraint::SchemaError& e) {
+    throw ToolSchemaError(e.tool, e.what());
+  }
+#else
+  (void)tools, (void)choice, (void)parallel_calls;
+  throw std::runtime_error("constrained tool calls are not available in this build");
+#endif
+}
+
 Sampler::~Sampler() = default;
 
 int32_t Sampler::sample(std::span<const float> logits) { return impl_->sampler.sample(impl_->constrained(logits)); }
@@ -103,6 +127,7 @@ void Sampler::accept(int32_t token) {
   impl_->sampler.accept(token);
 #ifdef ST_HAVE_JSON_CONSTRAINT
   if (impl_->json) impl_->json->accept(token);
+  if (impl_->tools) impl_->tools->accept(token);
 #endif
 }
 

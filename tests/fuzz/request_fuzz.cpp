@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "apps/server/http_framing.h"
@@ -50,7 +51,9 @@ void check_request(std::string_view body, st::server::Endpoint endpoint) {
     check(r.sampling.min_p >= 0 && r.sampling.min_p <= 1 && r.sampling.top_k >= 0, "min_p, top_k in range");
     if (endpoint == Endpoint::chat) check(!r.messages.empty(), "chat requests have messages");
     for (const auto& m : r.messages)
-      check(m.role == "system" || m.role == "user" || m.role == "assistant", "known roles only");
+      check(m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool", "known roles only");
+    if (r.tool_choice == ToolChoice::named) check(r.tool_choice_index < r.tools.size(), "a named tool is one of the tools");
+    if (r.tool_choice == ToolChoice::required) check(!r.tools.empty(), "required needs tools");
     ReplyHead head{endpoint, "id", 0, r.model};
     const std::string text = endpoint == Endpoint::chat ? r.messages.back().content : r.prompt;
     const json reply = full_reply(head, text, "stop", {1, 2}, {});
@@ -83,6 +86,36 @@ void check_stop_matcher(std::string_view data) {
   const size_t cut = std::string(text).find(stop);
   const std::string expected(text.substr(0, cut == std::string::npos ? text.size() : cut));
   check(out == expected, "stop matcher emits exactly the text before the first stop string");
+}
+
+// The tool-call parser, fed the input whole and in pieces whose sizes come from its own bytes,
+// passes on the same content and the same calls (names, reassembled arguments).
+std::pair<std::string, std::vector<std::pair<std::string, std::string>>> parse_calls(std::string_view text, bool pieces) {
+  st::server::ToolCallParser p;
+  std::string content;
+  std::vector<std::pair<std::string, std::string>> calls;
+  auto add = [&](const st::server::ToolCallParser::Output& o) {
+    content += o.content;
+    for (const auto& e : o.calls) {
+      if (e.opens) {
+        check(static_cast<size_t>(e.index) == calls.size(), "calls open in order");
+        calls.push_back({e.name, ""});
+      }
+      check(static_cast<size_t>(e.index) < calls.size(), "arguments of an opened call");
+      calls[static_cast<size_t>(e.index)].second += e.arguments;
+    }
+  };
+  for (size_t i = 0; i < text.size();) {
+    const size_t piece = pieces ? 1 + static_cast<uint8_t>(text[i]) % 7 : text.size();
+    add(p.push(text.substr(i, piece)));
+    i += piece;
+  }
+  add(p.finish());
+  return {content, calls};
+}
+
+void check_tool_call_parser(std::string_view data) {
+  check(parse_calls(data, false) == parse_calls(data, true), "tool-call parsing does not depend on the pieces");
 }
 
 // Nesting of `depth` arrays put where a client controls it; the parse must stop at the limit.
@@ -196,6 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_request(body, st::server::Endpoint::chat);
   check_request(body, st::server::Endpoint::completion);
   check_stop_matcher(body);
+  check_tool_call_parser(body);
   check_deep_nesting(body);
   check_framing(body);
   check_chunked(body);

@@ -36,8 +36,8 @@ json chat(json extra = json::object()) {
 
 TEST(ProtocolFields, UnsupportedFieldsAreRefusedByName) {
   EXPECT_EQ(refused_param(chat({{"frobnicate", 1}})), "frobnicate");
-  EXPECT_EQ(refused_param(chat({{"tools", json::array({{{"type", "function"}}})}})), "tools");
-  EXPECT_EQ(refused_param(chat({{"tool_choice", "auto"}})), "tool_choice");
+  EXPECT_EQ(refused_param(chat({{"tools", json::array({{{"type", "function"}}})}})), "tools[0].function");
+  EXPECT_EQ(refused_param(chat({{"tool_choice", "sometimes"}})), "tool_choice");
   EXPECT_EQ(refused_param(chat({{"tool_choice", "required"}})), "tool_choice");
   EXPECT_EQ(refused_param(chat({{"grammar", "root ::= \"a\""}})), "grammar");
   EXPECT_EQ(refused_param(chat({{"logit_bias", {{"5", 1}}}})), "logit_bias");

@@ -139,9 +139,9 @@ await withServer(["--api-key", key, "--parallel", "2", "-c", "512", "--max-token
 
   // Fields not supported yet: a 400 naming the field, never a 200 with another meaning.
   const hi = [{ role: "user", content: "hi" }];
-  const tool = { type: "function", function: { name: "add", parameters: { type: "object", properties: {} } } };
-  await expect400(client.chat.completions.create({ model, messages: hi, tools: [tool] }), "tools", "tools");
-  await expect400(client.chat.completions.create({ model, messages: hi, tool_choice: "auto" }), "tool_choice", "tool_choice auto");
+  const tool = { type: "function", function: { parameters: { type: "object", properties: {} } } };
+  await expect400(client.chat.completions.create({ model, messages: hi, tools: [tool] }), "tools[0].function.name", "tool without a name");
+  await expect400(client.chat.completions.create({ model, messages: hi, tool_choice: "required" }), "tool_choice", "tool_choice required without tools");
   await expect400(client.chat.completions.create({ model, messages: hi, grammar: "root ::= \"a\"" }), "grammar", "grammar");
   await expect400(client.chat.completions.create({ model, messages: hi, frobnicate: 3 }), "frobnicate", "unknown field");
   await expect400(client.chat.completions.create({ model, messages: hi, logit_bias: { 42: 5 } }), "logit_bias", "logit_bias");

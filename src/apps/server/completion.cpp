@@ -23,9 +23,11 @@ namespace {
 class CompletionReply : public ReplySource {
  public:
   CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra,
-                  std::vector<std::string> warnings)
+                  std::vector<std::string> warnings, bool tool_calls)
       : job_(std::move(job)), head_(std::move(head)), stream_(stream), include_usage_(include_usage), extra_(std::move(extra)),
-        warnings_(std::move(warnings)) {}
+        warnings_(std::move(warnings)) {
+    if (tool_calls) parser_ = std::make_unique<ToolCallParser>();
+  }
 
   void start(std::function<void()> wake) override {
     std::lock_guard<std::mutex> lock(job_->mutex);
@@ -50,16 +52,58 @@ class CompletionReply : public ReplySource {
     return head_.endpoint == Endpoint::chat ? chat_logprobs_json(probs) : completion_logprobs_json(probs, text_offset_);
   }
 
+  // The reply's finish_reason: "tool_calls" when it made calls and ended by itself.
+  std::string finish_reason() const {
+    return parser_ && parser_->calls() > 0 && job_->finish_reason == "stop" ? "tool_calls" : job_->finish_reason;
+  }
+
+  // OpenAI's id of a call: unique with the completion's id.
+  std::string call_id(int index) const {
+    return "call_" + head_.id.substr(head_.id.find('-') + 1) + "_" + std::to_string(index);
+  }
+
+  // Parser events as delta.tool_calls entries (streaming) and into calls_ (whole replies).
+  json call_deltas(const std::vector<ToolCallParser::Event>& events) {
+    json out = json::array();
+    for (const auto& e : events) {
+      if (e.opens) {
+        calls_.push_back({{"id", call_id(e.index)}, {"type", "function"}, {"function", {{"name", e.name}, {"arguments", ""}}}});
+        out.push_back({{"index", e.index}, {"id", call_id(e.index)}, {"type", "function"},
+                       {"function", {{"name", e.name}, {"arguments", e.arguments}}}});
+      } else {
+        calls_[static_cast<size_t>(e.index)]["function"]["arguments"] =
+            calls_[static_cast<size_t>(e.index)]["function"]["arguments"].get<std::string>() + e.arguments;
+        out.push_back({{"index", e.index}, {"function", {{"arguments", e.arguments}}}});
+      }
+    }
+    return out;
+  }
+
+  // Text -> content and call events (everything is content without tools).
+  ToolCallParser::Output split(const std::string& text, bool done) {
+    if (!parser_) return {text, {}};
+    ToolCallParser::Output out = parser_->push(text);
+    if (done) {
+      ToolCallParser::Output rest = parser_->finish();
+      out.content += rest.content;
+      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
+    }
+    return out;
+  }
+
   Piece whole_reply(const std::string& text, std::vector<TokenLogprobs>& probs, bool done) {
-    text_ += text;
+    const ToolCallParser::Output parts = split(text, done);
+    text_ += parts.content;
+    call_deltas(parts.calls);
     std::move(probs.begin(), probs.end(), std::back_inserter(probs_));
     Piece p;
     if (!done) return p;
     p.done = true;
     std::lock_guard<std::mutex> lock(job_->mutex);
     p.head = job_->error ? error_response(*job_->error, extra_)
-                         : json_response(200, full_reply(head_, text_, job_->finish_reason, job_->usage, job_->timings,
-                                                         logprobs_json(probs_), warnings_), extra_);
+                         : json_response(200, full_reply(head_, text_, finish_reason(), job_->usage, job_->timings,
+                                                         logprobs_json(probs_), warnings_,
+                                                         calls_.empty() ? json(nullptr) : calls_), extra_);
     return p;
   }
 
@@ -75,16 +119,23 @@ class CompletionReply : public ReplySource {
     // A chat stream's first event carries the role, even before any text.
     // Log-probabilities go with the text that arrives with them (a token held back as part of a
     // UTF-8 character or a possible stop string reports in the chunk where it is taken).
-    const bool first_chat = first_ && head_.endpoint == Endpoint::chat;
-    if (first_chat || !text.empty() || !probs.empty())
-      p.data += sse_event(text_chunk(head_, text, first_chat, probs.empty() ? json(nullptr) : logprobs_json(probs)));
+    // With tools, the log-probabilities ride on the first chunk of this round, content or call.
+    bool first_chat = first_ && head_.endpoint == Endpoint::chat;
+    json lp = probs.empty() ? json(nullptr) : logprobs_json(probs);
+    const ToolCallParser::Output parts = split(text, done);
+    if (first_chat || !parts.content.empty() || (!lp.is_null() && parts.calls.empty())) {
+      p.data += sse_event(text_chunk(head_, parts.content, first_chat, lp));
+      first_chat = false;
+      lp = nullptr;
+    }
+    if (!parts.calls.empty()) p.data += sse_event(tool_calls_chunk(head_, call_deltas(parts.calls), first_chat, lp));
     first_ = false;
     if (done) {
       std::lock_guard<std::mutex> lock(job_->mutex);
       if (job_->error) {
         p.data += sse_event(error_body(*job_->error));
       } else {
-        p.data += sse_event(final_chunk(head_, job_->finish_reason, job_->timings, warnings_));
+        p.data += sse_event(final_chunk(head_, finish_reason(), job_->timings, warnings_));
         if (include_usage_) p.data += sse_event(usage_chunk(head_, job_->usage));
       }
       p.data += "data: [DONE]\n\n";
@@ -101,6 +152,8 @@ class CompletionReply : public ReplySource {
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
   std::vector<TokenLogprobs> probs_;  // ... and its log-probabilities
+  std::unique_ptr<ToolCallParser> parser_;  // null: no tools (all text is content)
+  json calls_ = json::array();        // the calls so far, arguments accumulated
   int64_t text_offset_ = 0;           // completions logprobs: characters generated before the next token
 };
 
@@ -117,15 +170,42 @@ std::string Completions::next_id(Endpoint e) {
   return std::string(e == Endpoint::chat ? "chatcmpl-" : "cmpl-") + buf;
 }
 
+// Calls constrained to the offered tools (a named choice: that one, from the first token);
+// tool_choice none masks the open tag.
+std::unique_ptr<smallthinker::Sampler> Completions::tool_sampler(const CompletionRequest& r) const {
+  using Choice = smallthinker::Sampler::ToolChoice;
+  std::vector<smallthinker::Sampler::Tool> tools;
+  std::vector<size_t> index;  // tools[k] is r.tools[index[k]]
+  for (size_t i = 0; i < r.tools.size(); ++i)
+    if (r.tool_choice != ToolChoice::named || i == r.tool_choice_index) {
+      tools.push_back({r.tools[i].name, r.tools[i].parameters});
+      index.push_back(i);
+    }
+  const Choice choice = r.tool_choice == ToolChoice::none       ? Choice::none
+                        : r.tool_choice == ToolChoice::automatic ? Choice::automatic
+                                                                 : Choice::required;
+  try {
+    return std::make_unique<smallthinker::Sampler>(*model_, r.sampling, tools, choice, r.parallel_tool_calls);
+  } catch (const smallthinker::Sampler::ToolSchemaError& e) {
+    const std::string param = "tools[" + std::to_string(index[e.tool]) + "].function.parameters";
+    throw ApiError(400, "'" + param + "': " + e.what(), "invalid_request_error", param);
+  } catch (const std::exception& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "tools");
+  }
+}
+
 // Tokenizes and checks a parsed request; throws ApiError for anything the client got wrong.
 std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
   // Any model name is accepted, as llama-server does: the reply's "model" names the one served.
   auto job = std::make_shared<Job>();
   const char* input = r.endpoint == Endpoint::chat ? "messages" : "prompt";
   try {
-    job->prompt = r.endpoint == Endpoint::chat ? model_->chat_tokens(r.messages) : model_->tokenize(r.prompt, true);
+    if (r.endpoint == Endpoint::chat && (r.tool_history || !r.tools.empty()))
+      job->prompt = model_->render_chat(r.messages_json, r.tools_json).tokens;  // the template shows the tools
+    else
+      job->prompt = r.endpoint == Endpoint::chat ? model_->chat_tokens(r.messages) : model_->tokenize(r.prompt, true);
   } catch (const std::exception& e) {
-    throw ApiError(400, std::string("could not tokenize the request: ") + e.what(), "invalid_request_error", input);
+    throw ApiError(400, std::string("could not render or tokenize the request: ") + e.what(), "invalid_request_error", input);
   }
   if (job->prompt.empty()) throw ApiError(400, "the prompt is empty", "invalid_request_error", "prompt");
   const int64_t ctx = scheduler_.slot_ctx();
@@ -137,6 +217,10 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
   job->stop = r.stop;
   job->sampling = r.sampling;
   job->n_probs = r.logprobs;
+  if (!r.tools.empty() && !r.json_object && r.json_schema.empty()) {  // (with tool_choice none, JSON output wins)
+    job->sampler = tool_sampler(r);
+    return job;
+  }
   try {
     job->sampler = std::make_unique<smallthinker::Sampler>(*model_, r.sampling, r.json_object, r.json_schema);
   } catch (const std::exception& e) {
@@ -161,7 +245,7 @@ Outcome Completions::start(const std::string& body, Endpoint endpoint, const Ext
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.max_tokens));
     }
     auto reply = std::make_shared<CompletionReply>(job, std::move(head), r.stream, r.include_usage, std::move(headers),
-                                                   std::move(warnings));
+                                                   std::move(warnings), r.wants_tool_calls());
     switch (scheduler_.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

@@ -30,6 +30,7 @@ class Completions {
 
  private:
   std::shared_ptr<Job> make_job(const CompletionRequest& r);
+  std::unique_ptr<smallthinker::Sampler> tool_sampler(const CompletionRequest& r) const;
   std::string next_id(Endpoint e);
 
   std::shared_ptr<smallthinker::Model> model_;

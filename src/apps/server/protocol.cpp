@@ -1,6 +1,7 @@
 #include "apps/server/protocol.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <string_view>
@@ -88,14 +89,69 @@ bool is_empty_value(const json& v) {
   return v.is_null() || (v.is_boolean() && !v.get<bool>()) || ((v.is_array() || v.is_object()) && v.empty());
 }
 
-// Keys of a message besides role and content: "name" is accepted without effect (ChatML has no
-// place for it), anything else must be empty.
-void check_message_fields(const json& m, const std::string& p) {
+// Keys of a message besides role and content: "name" goes to the template, tool_calls
+// (assistant) and tool_call_id (tool) are checked by parse_tool_calls; anything else must be empty.
+void check_message_fields(const json& m, const std::string& p, const std::string& role) {
   for (const auto& [key, value] : m.items()) {
     if (key == "role" || key == "content" || key == "name" || is_empty_value(value)) continue;
-    if (key == "tool_calls" || key == "tool_call_id" || key == "function_call") not_supported(p + "." + key, "tool calling");
+    if (key == "tool_calls" && role == "assistant") continue;
+    if (key == "tool_call_id" && role == "tool") continue;
+    if (key == "function_call") not_supported(p + "." + key, "the legacy function_call; send tool_calls");
     bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
   }
+}
+
+// An assistant message's tool_calls as the template gets them: OpenAI sends the arguments as a
+// JSON string, chat templates (Qwen's `tool_call.arguments | tojson`) expect the object.
+json template_tool_calls(const json& calls, const std::string& p) {
+  if (!calls.is_array()) bad(p, "'" + p + "' must be an array");
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const json& c = calls[i];
+    const std::string q = p + "[" + std::to_string(i) + "]";
+    if (!c.is_object()) bad(q, "'" + q + "' must be an object");
+    const auto type = c.find("type");
+    if (type != c.end() && !type->is_null() && *type != "function") bad(q + ".type", "'" + q + ".type' must be \"function\"");
+    const auto fn = c.find("function");
+    if (fn == c.end() || !fn->is_object()) bad(q + ".function", "'" + q + ".function' must be an object");
+    const auto name = fn->find("name");
+    if (name == fn->end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+      bad(q + ".function.name", "'" + q + ".function.name' must be a non-empty string");
+    json args = json::object();
+    if (const auto a = fn->find("arguments"); a != fn->end() && !a->is_null()) {
+      if (a->is_string()) {
+        args = json::parse(a->get<std::string>(), nullptr, false);
+        if (args.is_discarded()) bad(q + ".function.arguments", "'" + q + ".function.arguments' is not valid JSON");
+      } else if (a->is_object()) {
+        args = *a;
+      } else {
+        bad(q + ".function.arguments", "'" + q + ".function.arguments' must be a string of JSON");
+      }
+    }
+    json entry = {{"type", "function"}, {"function", {{"name", *name}, {"arguments", std::move(args)}}}};
+    if (const auto id = c.find("id"); id != c.end() && !id->is_null()) {
+      if (!id->is_string()) bad(q + ".id", "'" + q + ".id' must be a string");
+      entry["id"] = *id;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// The message as the chat template gets it.
+json template_message(const json& m, const std::string& p, const std::string& role, const std::string& content) {
+  json out = {{"role", role}, {"content", content}};
+  if (const auto name = m.find("name"); name != m.end() && !is_empty_value(*name)) {
+    if (!name->is_string()) bad(p + ".name", "'" + p + ".name' must be a string");
+    out["name"] = *name;
+  }
+  if (const auto calls = m.find("tool_calls"); calls != m.end() && !is_empty_value(*calls))
+    out["tool_calls"] = template_tool_calls(*calls, p + ".tool_calls");
+  if (const auto id = m.find("tool_call_id"); id != m.end() && !id->is_null()) {
+    if (!id->is_string()) bad(p + ".tool_call_id", "'" + p + ".tool_call_id' must be a string");
+    out["tool_call_id"] = *id;
+  }
+  return out;
 }
 
 void parse_messages(const json& body, const Limits& limits, CompletionRequest& r) {
@@ -104,6 +160,8 @@ void parse_messages(const json& body, const Limits& limits, CompletionRequest& r
   if (!it->is_array() || it->empty()) bad("messages", "'messages' must be a non-empty array");
   if (it->size() > limits.max_messages)
     bad("messages", "too many messages (" + std::to_string(it->size()) + "; at most " + std::to_string(limits.max_messages) + ")");
+  json for_template = json::array();
+  bool tool_history = false;
   for (size_t i = 0; i < it->size(); ++i) {
     const json& m = (*it)[i];
     const std::string p = "messages[" + std::to_string(i) + "]";
@@ -112,13 +170,18 @@ void parse_messages(const json& body, const Limits& limits, CompletionRequest& r
     if (role == m.end() || !role->is_string()) bad(p + ".role", "'" + p + ".role' must be a string");
     std::string r_name = role->get<std::string>();
     if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
-    if (r_name != "system" && r_name != "user" && r_name != "assistant")
-      bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
-    check_message_fields(m, p);
+    if (r_name != "system" && r_name != "user" && r_name != "assistant" && r_name != "tool")
+      bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\", \"assistant\" or \"tool\"");
+    check_message_fields(m, p, r_name);
     const auto content = m.find("content");
     if (content == m.end() && r_name != "assistant") bad(p + ".content", "'" + p + ".content' is required");
-    r.messages.push_back({r_name, content == m.end() ? "" : message_content(*content, p + ".content")});
+    std::string text = content == m.end() ? "" : message_content(*content, p + ".content");
+    for_template.push_back(template_message(m, p, r_name, text));
+    tool_history = tool_history || r_name == "tool" || for_template.back().contains("tool_calls");
+    r.messages.push_back({r_name, std::move(text)});
   }
+  r.messages_json = for_template.dump();
+  r.tool_history = tool_history;
 }
 
 void parse_prompt(const json& body, CompletionRequest& r) {
@@ -172,7 +235,7 @@ constexpr std::string_view kCommonFields[] = {
     "model", "max_tokens", "max_completion_tokens", "n", "stop", "temperature", "top_p", "top_k", "min_p",
     "presence_penalty", "frequency_penalty", "repeat_penalty", "seed", "stream", "stream_options",
     "response_format", "logprobs", "n_probs"};
-constexpr std::string_view kChatFields[] = {"messages", "top_logprobs", "parallel_tool_calls"};
+constexpr std::string_view kChatFields[] = {"messages", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls"};
 constexpr std::string_view kCompletionFields[] = {"prompt"};
 
 template <size_t N>
@@ -193,12 +256,7 @@ void check_fields(const json& body, Endpoint endpoint) {
         std::end(kHarmlessFields))
       continue;
     if (endpoint == Endpoint::chat ? listed(kChatFields, key) : listed(kCompletionFields, key)) continue;
-    if (endpoint == Endpoint::chat && key == "tools") {
-      if (!value.is_array()) bad(key, "'tools' must be an array");
-      if (!value.empty()) not_supported(key, "tool calling");
-    } else if (endpoint == Endpoint::chat && key == "tool_choice") {
-      if (!(value.is_string() && value.get<std::string>() == "none")) not_supported(key, "tool calling; only \"none\" is accepted");
-    } else if (key == "grammar") {
+    if (key == "grammar") {
       if (!is_empty_value(value)) not_supported(key, "GBNF grammars");
     } else if (key == "logit_bias") {
       if (!value.is_object()) bad(key, "'logit_bias' must be an object");
@@ -213,6 +271,91 @@ void check_fields(const json& body, Endpoint endpoint) {
       bad(key, "unknown field '" + key + "': this server does not support it; remove it from the request");
     }
   }
+}
+
+// A function name as OpenAI allows it: 1-64 of a-z A-Z 0-9 _ - (and '.', which some clients use).
+bool valid_tool_name(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+ToolSpec parse_tool(const json& t, const std::string& p) {
+  if (!t.is_object()) bad(p, "'" + p + "' must be an object");
+  const auto type = t.find("type");
+  if (type == t.end() || *type != "function") bad(p + ".type", "'" + p + ".type' must be \"function\"");
+  const auto fn = t.find("function");
+  if (fn == t.end() || !fn->is_object()) bad(p + ".function", "'" + p + ".function' must be an object");
+  for (const auto& item : t.items())
+    if (item.key() != "type" && item.key() != "function" && !item.value().is_null())
+      bad(p + "." + item.key(), "unknown field '" + p + "." + item.key() + "'");
+  ToolSpec spec;
+  const auto name = fn->find("name");
+  if (name == fn->end() || !name->is_string() || !valid_tool_name(name->get<std::string>()))
+    bad(p + ".function.name", "'" + p + ".function.name' is required: 1 to 64 letters, digits, '_', '-' or '.'");
+  spec.name = name->get<std::string>();
+  for (const auto& item : fn->items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
+    const std::string q = p + ".function." + key;
+    if (key == "name" || v.is_null()) continue;
+    if (key == "description" && !v.is_string()) bad(q, "'" + q + "' must be a string");
+    else if (key == "strict" && !v.is_boolean()) bad(q, "'" + q + "' must be true or false");
+    else if (key == "parameters") {
+      if (!v.is_object()) bad(q, "'" + q + "' must be a JSON Schema object");
+      if (const auto ty = v.find("type"); ty != v.end() && *ty != "object")
+        bad(q + ".type", "'" + q + ".type' must be \"object\" (the arguments are an object)");
+      spec.parameters = v.dump();
+    } else if (key != "description" && key != "strict") {
+      bad(q, "unknown field '" + q + "'");
+    }
+  }
+  return spec;
+}
+
+void parse_tool_choice(const json& v, CompletionRequest& r) {
+  if (v.is_string()) {
+    const std::string c = v.get<std::string>();
+    if (c == "auto") r.tool_choice = ToolChoice::automatic;
+    else if (c == "none") r.tool_choice = ToolChoice::none;
+    else if (c == "required") r.tool_choice = ToolChoice::required;
+    else bad("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+  } else if (v.is_object()) {
+    const auto type = v.find("type");
+    if (type == v.end() || *type != "function") bad("tool_choice.type", "'tool_choice.type' must be \"function\"");
+    const auto fn = v.find("function");
+    if (fn == v.end() || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string())
+      bad("tool_choice.function.name", "'tool_choice.function.name' must name one of the tools");
+    const std::string name = (*fn)["name"].get<std::string>();
+    const auto hit = std::find_if(r.tools.begin(), r.tools.end(), [&](const ToolSpec& t) { return t.name == name; });
+    if (hit == r.tools.end())
+      bad("tool_choice.function.name", "'tool_choice.function.name' is '" + name + "', which is not one of the tools");
+    r.tool_choice = ToolChoice::named;
+    r.tool_choice_index = static_cast<size_t>(hit - r.tools.begin());
+  } else {
+    bad("tool_choice", "'tool_choice' must be a string or an object");
+  }
+  if ((r.tool_choice == ToolChoice::required) && r.tools.empty())
+    bad("tool_choice", "'tool_choice' is \"required\" but the request has no 'tools'");
+}
+
+// tools, tool_choice, parallel_tool_calls (chat).
+void parse_tools(const json& body, CompletionRequest& r) {
+  if (const auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) bad("tools", "'tools' must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string p = "tools[" + std::to_string(i) + "]";
+      ToolSpec spec = parse_tool((*it)[i], p);
+      for (const ToolSpec& t : r.tools)
+        if (t.name == spec.name) bad(p + ".function.name", "'" + p + ".function.name': two tools are named '" + spec.name + "'");
+      r.tools.push_back(std::move(spec));
+    }
+    if (!it->empty()) r.tools_json = it->dump();
+  }
+  if (const auto it = body.find("tool_choice"); it != body.end() && !it->is_null()) parse_tool_choice(*it, r);
+  r.parallel_tool_calls = bool_field(body, "parallel_tool_calls").value_or(true);
+  if (r.wants_tool_calls() && (r.json_object || !r.json_schema.empty()))
+    bad("response_format", "'response_format' cannot be combined with 'tools' (unless 'tool_choice' is \"none\")");
 }
 
 // chat: logprobs (bool) + top_logprobs; completions: logprobs (an integer); both: llama.cpp's
@@ -327,6 +470,7 @@ CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, c
       bad("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
     }
   }
+  if (endpoint == Endpoint::chat) parse_tools(body, r);
   return r;
 }
 
@@ -412,11 +556,16 @@ json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& te
 }
 
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
-                const Timings& t, const json& logprobs, const std::vector<std::string>& warnings) {
+                const Timings& t, const json& logprobs, const std::vector<std::string>& warnings, const json& tool_calls) {
   json j = head_json(h, false);
   json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", logprobs}};
-  if (h.endpoint == Endpoint::chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
+  if (h.endpoint == Endpoint::chat) {
+    const bool calls = tool_calls.is_array() && !tool_calls.empty();
+    choice["message"] = {{"role", "assistant"}, {"content", calls && text.empty() ? json(nullptr) : json(text)}};
+    if (calls) choice["message"]["tool_calls"] = tool_calls;
+  } else {
+    choice["text"] = text;
+  }
   j["choices"] = json::array({choice});
   j["usage"] = usage_json(u);
   j["timings"] = timings_json(t);
@@ -433,6 +582,14 @@ json text_chunk(const ReplyHead& h, const std::string& text, bool first, const j
     choice["text"] = text;
   }
   j["choices"] = json::array({choice});
+  return j;
+}
+
+json tool_calls_chunk(const ReplyHead& h, const json& tool_calls, bool first, const json& logprobs) {
+  json j = head_json(h, true);
+  json delta = {{"tool_calls", tool_calls}};
+  if (first) delta["role"] = "assistant";
+  j["choices"] = json::array({{{"index", 0}, {"finish_reason", nullptr}, {"logprobs", logprobs}, {"delta", std::move(delta)}}});
   return j;
 }
 
@@ -487,6 +644,206 @@ std::string StopMatcher::push(std::string_view text) {
 std::string StopMatcher::finish() {
   std::string out = stopped_ ? std::string() : pending_;
   pending_.clear();
+  return out;
+}
+
+}  // namespace st::server
+
+// ---- Tool calls in the generated text -----------------------------------------------------
+
+namespace st::server {
+namespace {
+
+constexpr std::string_view kOpenTag = "<tool_call>";
+constexpr std::string_view kCloseTag = "</tool_call>";
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+// The longest tail of `text` that is a proper prefix of `tag` (it may become the tag).
+size_t partial_tag_tail(std::string_view text, std::string_view tag) {
+  for (size_t n = std::min(tag.size() - 1, text.size()); n > 0; --n)
+    if (text.substr(text.size() - n) == tag.substr(0, n)) return n;
+  return 0;
+}
+
+enum class Match { more, fail, ok };
+
+// `{"name": "<string>", "arguments":` at the start of a call's body (whitespace anywhere
+// between): on ok, `name` is the decoded name and `end` where the arguments' value may begin.
+Match match_header(std::string_view body, std::string& name, size_t& end) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < body.size() && is_space(body[i])) ++i;
+  };
+  auto literal = [&](std::string_view lit) {
+    skip_space();
+    for (char c : lit) {
+      if (i == body.size()) return Match::more;
+      if (body[i++] != c) return Match::fail;
+    }
+    return Match::ok;
+  };
+  for (std::string_view lit : {"{", "\"name\"", ":"})
+    if (const Match m = literal(lit); m != Match::ok) return m;
+  skip_space();
+  if (i == body.size()) return Match::more;
+  if (body[i] != '"') return Match::fail;
+  size_t j = i + 1;
+  for (bool escaped = false; j < body.size(); ++j) {
+    if (escaped) escaped = false;
+    else if (body[j] == '\\') escaped = true;
+    else if (body[j] == '"') break;
+  }
+  if (j == body.size()) return Match::more;
+  const json decoded = json::parse(body.substr(i, j + 1 - i), nullptr, false);
+  if (!decoded.is_string()) return Match::fail;
+  i = j + 1;
+  for (std::string_view lit : {",", "\"arguments\"", ":"})
+    if (const Match m = literal(lit); m != Match::ok) return m;
+  name = decoded.get<std::string>();
+  end = i;
+  return Match::ok;
+}
+
+}  // namespace
+
+ToolCallParser::Output ToolCallParser::push(std::string_view text) {
+  Output out;
+  buffer_ += text;
+  for (;;) {
+    if (!in_call_) {
+      content_step(out);
+      if (!in_call_) return out;
+    }
+    if (!call_step(out)) return out;
+  }
+}
+
+// Content up to an open tag (then in_call_), holding back what may be the start of one and
+// trailing whitespace (dropped if a call follows).
+void ToolCallParser::content_step(Output& out) {
+  const size_t tag = buffer_.find(kOpenTag);
+  size_t emit = tag;
+  if (tag == std::string::npos) {
+    emit = buffer_.size() - partial_tag_tail(buffer_, kOpenTag);
+    while (emit > 0 && is_space(buffer_[emit - 1])) --emit;
+  } else {
+    while (emit > 0 && is_space(buffer_[emit - 1])) --emit;
+  }
+  size_t from = 0;
+  if (after_call_) {  // whitespace after a call is not content
+    while (from < emit && is_space(buffer_[from])) ++from;
+    if (from < emit) after_call_ = false;
+  }
+  out.content.append(buffer_, from, emit - from);
+  if (tag == std::string::npos) {
+    buffer_.erase(0, from < emit ? emit : from);
+    return;
+  }
+  held_space_ = buffer_.substr(std::max(emit, from), tag - std::max(emit, from));  // restored if the block is no call
+  buffer_.erase(0, tag + kOpenTag.size());
+  in_call_ = true;
+  opened_ = header_failed_ = args_done_ = args_started_ = in_string_ = escaped_ = false;
+  depth_ = 0;
+}
+
+// Passes on the arguments' value as it arrives; false when it needs more text.
+bool ToolCallParser::scan_arguments(Output& out) {
+  std::string fragment;
+  size_t i = 0;
+  for (; i < buffer_.size() && !args_done_; ++i) {
+    const char c = buffer_[i];
+    if (!args_started_) {
+      if (is_space(c)) continue;
+      args_started_ = true;
+    }
+    if (in_string_) {
+      if (escaped_) escaped_ = false;
+      else if (c == '\\') escaped_ = true;
+      else if (c == '"') in_string_ = false, args_done_ = depth_ == 0;
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if (c == '}' || c == ']') {
+      if (depth_ == 0) {  // closes the call's object: a scalar value ended before it
+        args_done_ = true;
+        break;
+      }
+      args_done_ = --depth_ == 0;
+    } else if (depth_ == 0 && (c == ',' || c == '<' || is_space(c))) {
+      args_done_ = true;  // a scalar value ended
+      break;
+    } else if (c == '<') {  // not JSON: the call is cut short (its close tag follows)
+      args_done_ = true;
+      break;
+    }
+    fragment += c;
+  }
+  buffer_.erase(0, i);
+  if (!fragment.empty()) out.calls.push_back({n_calls_ - 1, false, "", std::move(fragment)});
+  return args_done_;
+}
+
+bool ToolCallParser::call_step(Output& out) {
+  if (!opened_ && !header_failed_) {
+    std::string name;
+    size_t end = 0;
+    switch (match_header(buffer_, name, end)) {
+      case Match::more: return false;
+      case Match::fail: header_failed_ = true; break;
+      case Match::ok:
+        out.calls.push_back({n_calls_++, true, std::move(name), ""});
+        opened_ = true;
+        buffer_.erase(0, end);
+        break;
+    }
+  }
+  if (opened_ && !args_done_ && !scan_arguments(out)) return false;
+  const size_t close = buffer_.find(kCloseTag);
+  if (close == std::string::npos) return false;
+  close_call(out, close);
+  return true;
+}
+
+// The close tag is at `close`: a call whose header did not match is parsed whole here.
+void ToolCallParser::close_call(Output& out, size_t close) {
+  if (!opened_) parse_whole(out, buffer_.substr(0, close), true);
+  buffer_.erase(0, close + kCloseTag.size());
+  in_call_ = false;
+  after_call_ = n_calls_ > 0;
+}
+
+void ToolCallParser::parse_whole(Output& out, const std::string& body, bool closed) {
+  const json j = json::parse(body, nullptr, false);
+  const auto name = j.is_object() ? j.find("name") : j.end();
+  if (j.is_object() && name != j.end() && name->is_string()) {
+    const auto args = j.find("arguments");
+    std::string arguments = "{}";
+    if (args != j.end()) arguments = args->is_string() ? args->get<std::string>() : args->dump();
+    out.calls.push_back({n_calls_, true, name->get<std::string>(), ""});
+    out.calls.push_back({n_calls_++, false, "", std::move(arguments)});
+    return;
+  }
+  out.content += held_space_ + std::string(kOpenTag) + body + (closed ? std::string(kCloseTag) : std::string());
+}
+
+ToolCallParser::Output ToolCallParser::finish() {
+  Output out;
+  if (in_call_) {
+    if (!opened_) parse_whole(out, buffer_, false);
+    in_call_ = false;
+  } else {
+    std::string rest = std::move(buffer_);
+    if (n_calls_ > 0) {
+      size_t b = 0, e = rest.size();
+      while (b < e && is_space(rest[b]) && after_call_) ++b;
+      while (e > b && is_space(rest[e - 1])) --e;
+      rest = rest.substr(b, e - b);
+    }
+    out.content += rest;
+  }
+  buffer_.clear();
   return out;
 }
 

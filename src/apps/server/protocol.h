@@ -42,6 +42,13 @@ struct Limits {
 
 enum class Endpoint { chat, completion };
 
+// A function the client offers (`tools[i]`, OpenAI's {"type": "function", "function": {...}}).
+struct ToolSpec {
+  std::string name;
+  std::string parameters;  // its JSON Schema as JSON text; empty when the client gave none
+};
+enum class ToolChoice { automatic, none, required, named };
+
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::chat;
   std::string model;                 // empty when the client named none
@@ -58,6 +65,19 @@ struct CompletionRequest {
   // top_logprobs, completions logprobs: N, llama.cpp's n_probs).
   int logprobs = -1;
   int64_t max_tokens_requested = 0; // > max_tokens when the request asked for more than the cap (clamped)
+  // Tool calling (chat). messages_json: the messages as the chat template gets them (content
+  // flattened to a string, tool_calls' arguments parsed to objects). A request with tools or a
+  // conversation with tool calls or results (tool_history) renders them through the model's
+  // template; the others keep the plain role + content path (`messages`).
+  std::vector<ToolSpec> tools;
+  std::string tools_json;            // the `tools` array as the template gets it (empty: none)
+  std::string messages_json;
+  bool tool_history = false;
+  ToolChoice tool_choice = ToolChoice::automatic;
+  size_t tool_choice_index = 0;      // named: which of `tools`
+  bool parallel_tool_calls = true;
+  // Whether the reply is parsed for <tool_call> blocks (tools offered and tool_choice not none).
+  bool wants_tool_calls() const { return !tools.empty() && tool_choice != ToolChoice::none; }
 };
 
 // Request fields accepted but without effect (documented in the README's server section).
@@ -111,8 +131,15 @@ json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& te
 
 // `logprobs` (null when not requested) and `warnings` (omitted when empty) go into the choice
 // and the body as given.
+// `tool_calls` (an array, or null for none) makes a chat message's "tool_calls", and then an
+// empty `text` becomes "content": null.
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
-                const Timings& t, const json& logprobs = nullptr, const std::vector<std::string>& warnings = {});
+                const Timings& t, const json& logprobs = nullptr, const std::vector<std::string>& warnings = {},
+                const json& tool_calls = nullptr);
+// A streamed chat chunk whose delta holds `tool_calls` (an array of OpenAI's delta entries:
+// {index, id, type, function: {name, arguments}} to open a call, {index, function: {arguments}}
+// for more of its arguments).
+json tool_calls_chunk(const ReplyHead& h, const json& tool_calls, bool first, const json& logprobs = nullptr);
 // A streamed piece of text; `first` chat chunks also carry the assistant role.
 json text_chunk(const ReplyHead& h, const std::string& text, bool first, const json& logprobs = nullptr);
 // The last chunk with choices: empty delta/text and the finish reason (+ timings).
@@ -138,6 +165,50 @@ class StopMatcher {
   std::vector<std::string> stops_;
   std::string pending_;  // not yet sent
   bool stopped_ = false;
+};
+
+// Splits generated text into content and tool calls in the Qwen/Hermes convention:
+//   text <tool_call>{"name": "f", "arguments": {...}}</tool_call> <tool_call>...</tool_call>
+// Fed piece by piece as the text is generated: a call opens as soon as its name is known and
+// its arguments are passed on as they arrive (the raw JSON text of the "arguments" value), so a
+// stream of the events reassembles to what parsing the whole text at once gives. Whitespace
+// before a call and between or after calls is dropped. A block that is not such an object
+// (arguments before the name, or a reply with other key names) is parsed once its close tag
+// arrives; one that is not a call at all stays content.
+class ToolCallParser {
+ public:
+  struct Event {
+    int index = 0;          // the call's number in the reply, from 0
+    bool opens = false;     // first event of the call: `name` is set
+    std::string name;
+    std::string arguments;  // more of the arguments' JSON text
+  };
+  struct Output {
+    std::string content;
+    std::vector<Event> calls;
+  };
+  Output push(std::string_view text);
+  // The text has ended: content held back; a call cut off (max_tokens) keeps what it has.
+  Output finish();
+  int calls() const { return n_calls_; }
+
+ private:
+  void content_step(Output& out);
+  bool call_step(Output& out);       // false: needs more text
+  bool scan_arguments(Output& out);  // false: the arguments' value goes on
+  void close_call(Output& out, size_t close);
+  void parse_whole(Output& out, const std::string& body, bool closed);
+
+  std::string buffer_;          // text not yet handled (in a call: from after what was parsed)
+  std::string held_space_;      // whitespace before the open tag (content again if the block is no call)
+  bool in_call_ = false;
+  bool after_call_ = false;     // leading whitespace of the content is dropped
+  bool opened_ = false;         // the current call's name has been passed on
+  bool header_failed_ = false;  // not `{"name": ..., "arguments": ...`: parsed at the close tag
+  bool args_started_ = false, args_done_ = false;
+  bool in_string_ = false, escaped_ = false;
+  int depth_ = 0;               // open brackets in the arguments' value
+  int n_calls_ = 0;
 };
 
 }  // namespace st::server

@@ -1,0 +1,218 @@
+// ToolCallConstraint: random walks over a synthetic vocabulary (any allowed token, picked at
+// random) must always end in text that an independent oracle reads as calls of the offered tools
+// in the Qwen/Hermes convention: nlohmann::json parses each <tool_call> body, its name is a tool
+// and its arguments validate against that tool's schema (checked here by hand, property by
+// property), with only whitespace between the calls.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "sampling/tool_call_constraint.h"
+
+namespace st {
+namespace {
+
+using Vocab = std::vector<std::string>;
+
+const std::vector<std::string> kMulti = {"<tool_call>", "</tool_call>", "<tool", "_call", ">", ">\n", "\n", "\n\n",
+                                         "{\"", "\":\"", "\":", "\",\"", "\"}", "}}", "name", "arguments", "get_weather",
+                                         "add", "ping", "city", "Paris", "12", "\"c\"", " ", "</", "tool_call>\n",
+                                         "Hello", "<tool_call>x"};
+constexpr int32_t kFirstMulti = 256;
+const int32_t kEnd = kFirstMulti + int32_t(kMulti.size());
+
+std::shared_ptr<const Vocab> vocab() {
+  static const auto v = [] {
+    auto out = std::make_shared<Vocab>();
+    for (int b = 0; b < 256; ++b) out->push_back(std::string(1, char(b)));
+    for (const auto& t : kMulti) out->push_back(t);
+    out->push_back("");  // kEnd: a control token
+    return out;
+  }();
+  return v;
+}
+
+int32_t id(const std::string& bytes) {
+  const auto it = std::find(kMulti.begin(), kMulti.end(), bytes);
+  if (it != kMulti.end()) return kFirstMulti + int32_t(it - kMulti.begin());
+  EXPECT_EQ(bytes.size(), 1u) << bytes;
+  return uint8_t(bytes[0]);
+}
+
+const std::vector<ToolCallConstraint::Tool> kTools = {
+    {"get_weather",
+     R"({"type":"object","properties":{"city":{"type":"string"},"unit":{"enum":["c","f"]}},"required":["city"]})"},
+    {"add", R"({"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"number"}}})"},
+    {"ping", ""}};
+
+// The oracle's check of one call body.
+void expect_valid_call(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << body;
+  ASSERT_TRUE(j.contains("name") && j["name"].is_string()) << body;
+  ASSERT_TRUE(j.contains("arguments") && j["arguments"].is_object()) << body;
+  const std::string name = j["name"];
+  const auto& a = j["arguments"];
+  if (name == "get_weather") {
+    EXPECT_TRUE(a.contains("city") && a["city"].is_string()) << body;
+    if (a.contains("unit")) EXPECT_TRUE(a["unit"] == "c" || a["unit"] == "f") << body;
+  } else if (name == "add") {
+    if (a.contains("a")) EXPECT_TRUE(a["a"].is_number_integer()) << body;
+    if (a.contains("b")) EXPECT_TRUE(a["b"].is_number()) << body;
+  } else {
+    EXPECT_EQ(name, "ping") << body;
+    EXPECT_TRUE(a.empty()) << body;
+  }
+}
+
+bool only_space(const std::string& s) {
+  return s.find_first_not_of(" \n\t\r") == std::string::npos;
+}
+
+// Splits text into what precedes the first call and the call bodies; checks each body and that
+// only whitespace lies between and after the calls. Returns the number of calls.
+int expect_calls(const std::string& text, std::string* before = nullptr) {
+  size_t at = text.find(ToolCallConstraint::kOpenTag);
+  if (before) *before = text.substr(0, at);
+  int n = 0;
+  while (at != std::string::npos) {
+    const size_t body = at + std::string(ToolCallConstraint::kOpenTag).size();
+    const size_t close = text.find(ToolCallConstraint::kCloseTag, body);
+    if (close == std::string::npos) {
+      ADD_FAILURE() << "unclosed call: " << text;
+      return n;
+    }
+    expect_valid_call(text.substr(body, close - body));
+    ++n;
+    const size_t next_from = close + std::string(ToolCallConstraint::kCloseTag).size();
+    at = text.find(ToolCallConstraint::kOpenTag, next_from);
+    EXPECT_TRUE(only_space(text.substr(next_from, at == std::string::npos ? std::string::npos : at - next_from))) << text;
+  }
+  return n;
+}
+
+std::vector<int32_t> allowed_ids(ToolCallConstraint& c) {
+  std::vector<float> logits(vocab()->size(), 0.0f);
+  c.apply(logits);
+  std::vector<int32_t> out;
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (!std::isinf(logits[i])) out.push_back(int32_t(i));
+  return out;
+}
+
+// Random allowed tokens; after `wander` steps, the first allowed of a list that finishes things.
+std::string walk(ToolCallConstraint& c, std::mt19937& rng, int wander) {
+  // The quote first: inside a JSON string every other closer is plain text.
+  const std::vector<int32_t> closers = {kEnd, id("\""), id("}}"), id("\"}"), id("}"), id("</tool_call>"), id("1"), id("c")};
+  std::string text;
+  for (int step = 0; step < 3000; ++step) {
+    const auto allowed = allowed_ids(c);
+    if (allowed.empty()) {
+      ADD_FAILURE() << "nothing allowed after: " << text;
+      return text;
+    }
+    int32_t pick = allowed[std::uniform_int_distribution<size_t>(0, allowed.size() - 1)(rng)];
+    if (step >= wander)
+      for (int32_t want : closers)
+        if (std::find(allowed.begin(), allowed.end(), want) != allowed.end()) {
+          pick = want;
+          break;
+        }
+    if (pick == kEnd) return text;
+    c.accept(pick);
+    text += (*vocab())[size_t(pick)];
+  }
+  ADD_FAILURE() << "walk did not end: " << text.substr(0, 300);
+  return text;
+}
+
+TEST(ToolCallConstraint, RequiredWalksAreValidCalls) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 150; ++i) {
+    const bool parallel = i % 2 == 0;
+    ToolCallConstraint c(vocab(), {kEnd}, kTools, ToolCallConstraint::Mode::required, parallel);
+    const std::string text = walk(c, rng, i % 50);
+    std::string before;
+    const int n = expect_calls(text, &before);
+    EXPECT_EQ(before, "") << "required: the reply starts with the call: " << text;
+    EXPECT_GE(n, 1) << text;
+    if (!parallel) EXPECT_EQ(n, 1) << text;
+    EXPECT_EQ(n, c.calls());
+  }
+}
+
+TEST(ToolCallConstraint, NamedToolOnly) {
+  std::mt19937 rng(3);
+  for (int i = 0; i < 40; ++i) {
+    ToolCallConstraint c(vocab(), {kEnd}, {kTools[1]}, ToolCallConstraint::Mode::required, false);
+    const std::string text = walk(c, rng, i);
+    ASSERT_EQ(expect_calls(text), 1) << text;
+    EXPECT_NE(text.find("\"name\":\"add\""), std::string::npos) << text;
+  }
+}
+
+TEST(ToolCallConstraint, AutomaticTextThenCall) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 60; ++i) {
+    ToolCallConstraint c(vocab(), {kEnd}, kTools, ToolCallConstraint::Mode::automatic, true);
+    for (const char* piece : {"Hello", " ", "<tool", "_call"}) c.accept(id(piece));
+    EXPECT_FALSE(c.in_call());
+    const auto allowed = allowed_ids(c);
+    auto has = [&](const std::string& t) { return std::find(allowed.begin(), allowed.end(), id(t)) != allowed.end(); };
+    EXPECT_TRUE(has(">"));      // ends the tag
+    EXPECT_FALSE(has(">\n"));   // runs on past it
+    EXPECT_TRUE(has("x"));      // free text goes on
+    const std::string tag_end = i % 2 ? ">" : "<tool_call>";  // the second spells a whole tag after "<tool_call"
+    c.accept(id(tag_end));
+    EXPECT_TRUE(c.in_call());
+    const std::string text = "Hello <tool_call" + tag_end + walk(c, rng, i);
+    std::string before;
+    EXPECT_GE(expect_calls(text, &before), 1) << text;
+    EXPECT_EQ(before, i % 2 ? "Hello " : "Hello <tool_call") << text;
+  }
+}
+
+TEST(ToolCallConstraint, NoneNeverSpellsTheTag) {
+  ToolCallConstraint c(vocab(), {kEnd}, {}, ToolCallConstraint::Mode::none, true);
+  auto allowed = allowed_ids(c);
+  EXPECT_EQ(std::find(allowed.begin(), allowed.end(), id("<tool_call>")), allowed.end());
+  EXPECT_EQ(std::find(allowed.begin(), allowed.end(), id("<tool_call>x")), allowed.end());
+  for (const char* piece : {"<tool", "_call"}) c.accept(id(piece));
+  allowed = allowed_ids(c);
+  EXPECT_EQ(std::find(allowed.begin(), allowed.end(), id(">")), allowed.end());
+  EXPECT_NE(std::find(allowed.begin(), allowed.end(), kEnd), allowed.end());
+  EXPECT_THROW(c.accept(id(">")), std::invalid_argument);
+}
+
+TEST(ToolCallConstraint, EndTokenOnlyBetweenCalls) {
+  ToolCallConstraint c(vocab(), {kEnd}, kTools, ToolCallConstraint::Mode::required, true);
+  EXPECT_THROW(c.accept(kEnd), std::invalid_argument);
+  for (const char* piece : {"<tool_call>", "\n", "{\"", "name", "\":\"", "ping", "\",\"", "arguments", "\":", "{", "}}"})
+    c.accept(id(piece));
+  EXPECT_THROW(c.accept(kEnd), std::invalid_argument);  // before the close tag
+  c.accept(id("\n"));
+  c.accept(id("</tool_call>"));
+  EXPECT_EQ(c.calls(), 1);
+  EXPECT_NO_THROW(c.accept(kEnd));
+}
+
+TEST(ToolCallConstraint, BadSchemasNameTheTool) {
+  try {
+    ToolCallConstraint c(vocab(), {kEnd},
+                         {kTools[0], {"f", R"({"type":"object","properties":{"x":{"type":"string","pattern":"a+"}}})"}},
+                         ToolCallConstraint::Mode::automatic, true);
+    FAIL() << "accepted an unsupported keyword";
+  } catch (const ToolCallConstraint::SchemaError& e) {
+    EXPECT_EQ(e.tool, 1u);
+    EXPECT_NE(std::string(e.what()).find("pattern"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("$.x"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {{"g", "[1]"}}, ToolCallConstraint::Mode::required, true),
+               ToolCallConstraint::SchemaError);
+  EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {}, ToolCallConstraint::Mode::required, true), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace st
