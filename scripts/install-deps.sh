@@ -39,7 +39,8 @@ fi
 # JavaScript test oracles and clients under tests/, front-end libraries of the chat page.
 for dir in tests/*/ src/apps/server/web/; do
   if [ -f "$dir/package-lock.json" ]; then
-    (cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+    # Again when package-lock.json changed since (npm keeps its own copy in node_modules).
+    (cd "$dir" && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
   fi
 done
 echo "install-deps: ok"
