@@ -4,6 +4,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "apps/server/anthropic_protocol.h"
 #include "apps/server/llama_endpoints.h"
 
 #ifdef ST_HAVE_WEB_ASSETS
@@ -16,9 +17,10 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// Everything but the health check and the chat page's files, as llama-server.
+// Everything but the health check and the chat page's files, as llama-server; Ollama's routes
+// too (Ollama itself has no keys: its clients send one as a Bearer header).
 bool needs_key(std::string_view path) {
-  return path.rfind("/v1/", 0) == 0 || path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
+  return path.rfind("/v1/", 0) == 0 || path.rfind("/api/", 0) == 0 || path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
          path == "/props" || path == "/slots";
 }
 
@@ -54,12 +56,15 @@ Outcome answer(Response r) {
 
 Api::Api(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptions session, const ServerOptions& o)
     : model_(std::move(model)), options_(o), policy_{o.host, o.allowed_hosts, o.cors_origins},
-      scheduler_(model_, o.n_parallel, session, o.max_queue), completions_(model_, scheduler_, o.model_id, o.limits) {}
+      scheduler_(model_, o.n_parallel, session, o.max_queue), completions_(model_, scheduler_, o.model_id, o.limits),
+      compat_{model_, scheduler_, completions_, options_} {}
 
 Outcome Api::handle(Request&& req) {
+  const std::string_view target = req.target();
+  const ApiFamily family = api_family(target.substr(0, target.find('?')));
   const std::string host(req[http::field::host]);
   if (!host_allowed(host, policy_))
-    return answer(error_response(ApiError(403, "the Host '" + host + "' is not a name of this server (a page of another "
+    return answer(family_error(family, ApiError(403, "the Host '" + host + "' is not a name of this server (a page of another "
                                                "site reaching it by DNS rebinding would send its own name); to serve under "
                                                "that name, start the server with --allowed-host NAME",
                                           "invalid_request_error", "", "host_not_allowed")));
@@ -67,7 +72,7 @@ Outcome Api::handle(Request&& req) {
   ExtraHeaders cors;
   switch (check_origin(origin, host, policy_)) {
     case OriginVerdict::refused:
-      return answer(error_response(ApiError(403, "requests from the web page at '" + origin + "' are refused (by default "
+      return answer(family_error(family, ApiError(403, "requests from the web page at '" + origin + "' are refused (by default "
                                                  "only pages on localhost may call this server); to allow it, start the "
                                                  "server with --cors-origin " + origin,
                                             "invalid_request_error", "", "origin_not_allowed")));
@@ -83,7 +88,11 @@ Outcome Api::handle(Request&& req) {
     r.set(http::field::allow, "GET, POST, OPTIONS");
     if (!cors.empty()) {
       r.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-      r.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+      // Authorization must be named; "*" admits the rest (Anthropic's SDK sends x-stainless-*
+      // headers from a browser). Browsers honour "*" for requests without cookies, as these are.
+      r.set(http::field::access_control_allow_headers,
+            "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, "
+            "anthropic-dangerous-direct-browser-access, *");
       r.set(http::field::access_control_max_age, "600");
     }
     return answer(std::move(r));
@@ -91,37 +100,53 @@ Outcome Api::handle(Request&& req) {
   return route(std::move(req), cors);
 }
 
+namespace {
+
+bool is_post_route(std::string_view path) {
+  return path == "/v1/chat/completions" || path == "/v1/completions" || path == "/tokenize" || path == "/detokenize" ||
+         path == "/v1/messages" || path == "/api/chat" || path == "/api/generate" || path == "/api/show";
+}
+
+bool is_get_route(std::string_view path) {
+  return path == "/v1/models" || path == "/health" || path == "/metrics" || path == "/props" || path == "/slots" ||
+         path == "/api/tags" || path == "/api/ps" || path == "/api/version";
+}
+
+// The key as Bearer (OpenAI, llama.cpp and Ollama clients) or x-api-key (Anthropic's).
+bool key_given(const Request& req, const std::string& key) {
+  return bearer_matches(req[http::field::authorization], key) || key_matches(req["x-api-key"], key);
+}
+
+}  // namespace
+
 Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
   const std::string_view target = req.target();
   const std::string path(target.substr(0, target.find('?')));
-  const bool completion = path == "/v1/chat/completions" || path == "/v1/completions";
-  const bool post = completion || path == "/tokenize" || path == "/detokenize";
+  const ApiFamily family = api_family(path);
+  const bool post = is_post_route(path);
   const auto* asset = find_asset(path);
-  if (!post && !asset && path != "/v1/models" && path != "/health" && path != "/metrics" && path != "/props" && path != "/slots")
-    return answer(error_response(error_for_status(404), cors));
+  if (!post && !asset && !is_get_route(path)) return answer(family_error(family, error_for_status(404), cors));
   const http::verb method = post ? http::verb::post : http::verb::get;
   if (req.method() != method) {
-    Response r = error_response(ApiError(405, std::string("method not allowed: use ") + (post ? "POST" : "GET") + " for " + path), cors);
+    Response r = family_error(family, ApiError(405, std::string("method not allowed: use ") + (post ? "POST" : "GET") + " for " + path), cors);
     r.set(http::field::allow, post ? "POST, OPTIONS" : "GET, OPTIONS");
     return answer(std::move(r));
   }
-  if (!options_.api_key.empty() && needs_key(path) && !bearer_matches(req[http::field::authorization], options_.api_key)) {
-    Response r = error_response(error_for_status(401), cors);
+  if (!options_.api_key.empty() && needs_key(path) && !key_given(req, options_.api_key)) {
+    Response r = family_error(family, ApiError(401, "missing or wrong API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')",
+                                               "invalid_request_error", "", "invalid_api_key"), cors);
     r.set(http::field::www_authenticate, "Bearer");
     return answer(std::move(r));
   }
   if (post) {
     const std::string type(req[http::field::content_type]);
     if (!is_json_content_type(type))
-      return answer(error_response(ApiError(415, "the request body must be JSON sent with 'Content-Type: application/json' (got " +
-                                                     (type.empty() ? std::string("none") : "'" + type + "'") + ")",
-                                            "invalid_request_error", "", "unsupported_media_type"), cors));
-    if (!completion) return tokenizer_route(path, std::move(req.body()), cors);
-    Outcome o;
-    const Endpoint endpoint = path == "/v1/chat/completions" ? Endpoint::chat : Endpoint::completion;
-    o.work = [this, body = std::move(req.body()), endpoint, cors] { return completions_.start(body, endpoint, cors); };
-    return o;
+      return answer(family_error(family, ApiError(415, "the request body must be JSON sent with 'Content-Type: application/json' (got " +
+                                                           (type.empty() ? std::string("none") : "'" + type + "'") + ")",
+                                                  "invalid_request_error", "", "unsupported_media_type"), cors));
+    return post_route(path, std::move(req.body()), cors);
   }
+  if (family == ApiFamily::ollama) return answer(ollama::info(compat_, path, "", cors));
   if (path == "/health") return answer(text_response(R"({"status":"ok"})", "application/json", cors));
   if (path == "/metrics") return answer(text_response(metrics(), "text/plain; version=0.0.4", cors));
   if (path == "/v1/models") return answer(models(cors));
@@ -132,6 +157,25 @@ Outcome Api::route(Request&& req, const ExtraHeaders& cors) {
 #else
   return answer(error_response(error_for_status(404), cors));
 #endif
+}
+
+// The body's work runs on a worker thread: parsing, tokenizing and rendering a chat template
+// take a while.
+Outcome Api::post_route(const std::string& path, std::string body, const ExtraHeaders& cors) {
+  Outcome o;
+  if (path == "/tokenize" || path == "/detokenize") return tokenizer_route(path, std::move(body), cors);
+  if (path == "/api/show") {
+    o.work = [this, path, body = std::move(body), cors] { return answer(ollama::info(compat_, path, body, cors)); };
+  } else if (path == "/api/chat" || path == "/api/generate") {
+    const ollama::Route r = path == "/api/chat" ? ollama::Route::chat : ollama::Route::generate;
+    o.work = [this, body = std::move(body), r, cors] { return ollama::start(compat_, body, r, cors); };
+  } else if (path == "/v1/messages") {
+    o.work = [this, body = std::move(body), cors] { return anthropic::start(compat_, body, cors); };
+  } else {
+    const Endpoint endpoint = path == "/v1/chat/completions" ? Endpoint::chat : Endpoint::completion;
+    o.work = [this, body = std::move(body), endpoint, cors] { return completions_.start(body, endpoint, cors); };
+  }
+  return o;
 }
 
 // /tokenize and /detokenize run on a worker thread: a megabyte of text takes a while to tokenize.

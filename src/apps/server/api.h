@@ -1,11 +1,13 @@
 // The routes of `smallthinker serve` and the checks in front of them, in order: Host (DNS
 // rebinding), Origin (other web pages; CORS preflight), route and method, API key,
-// Content-Type. Runs on the connection's I/O thread: cheap routes answer at once, the
+// Content-Type. Besides the OpenAI routes: llama.cpp's, Ollama's (/api/...) and Anthropic's
+// (/v1/messages), each answering errors in its own shape. Runs on the connection's I/O thread: cheap routes answer at once, the
 // completions hand their body to a worker (completion.h).
 #pragma once
 #include <memory>
 #include <string>
 
+#include "apps/server/compat_api.h"
 #include "apps/server/completion.h"
 #include "apps/server/http_exchange.h"
 #include "apps/server/http_policy.h"
@@ -24,6 +26,8 @@ class Api {
 
  private:
   Outcome route(Request&& request, const ExtraHeaders& cors);
+  // A POST route's work, once the request passed every check.
+  Outcome post_route(const std::string& path, std::string body, const ExtraHeaders& cors);
   Response models(const ExtraHeaders& cors) const;
   Outcome tokenizer_route(const std::string& path, std::string body, const ExtraHeaders& cors);
   PropsInfo props_info() const;
@@ -34,6 +38,7 @@ class Api {
   AccessPolicy policy_;
   Scheduler scheduler_;
   Completions completions_;
+  CompatContext compat_;  // the Ollama and Anthropic routes
 };
 
 }  // namespace st::server

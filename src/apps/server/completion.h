@@ -27,9 +27,11 @@ class Completions {
   Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits);
   // On a worker thread: parses the body, queues its Job; the reply (or an error response).
   Outcome start(const std::string& body, Endpoint endpoint, const ExtraHeaders& extra);
+  // Tokenizes and checks a parsed request (also for the Ollama and Anthropic routes, which
+  // translate theirs into this shape); throws ApiError for anything the client got wrong.
+  std::shared_ptr<Job> make_job(const CompletionRequest& r);
 
  private:
-  std::shared_ptr<Job> make_job(const CompletionRequest& r);
   std::unique_ptr<smallthinker::Sampler> tool_sampler(const CompletionRequest& r) const;
   std::string next_id(Endpoint e);
 

@@ -140,7 +140,10 @@ bool bearer_matches(std::string_view authorization, std::string_view key) {
   authorization = trim(authorization);
   const size_t space = authorization.find_first_of(" \t");
   if (space == std::string_view::npos || lower(authorization.substr(0, space)) != "bearer") return false;
-  const std::string_view given = trim(authorization.substr(space));
+  return key_matches(trim(authorization.substr(space)), key);
+}
+
+bool key_matches(std::string_view given, std::string_view key) {
   if (key.empty()) return false;
   // Every byte is compared whatever the first difference, so timing does not reveal the key.
   unsigned diff = given.size() == key.size() ? 0u : 1u;

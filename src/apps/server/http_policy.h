@@ -45,6 +45,10 @@ OriginVerdict check_origin(std::string_view origin, std::string_view host_header
 // "application/json", any case, with or without parameters ("; charset=utf-8").
 bool is_json_content_type(std::string_view content_type);
 
+// A key as sent (Anthropic's "x-api-key: KEY"), compared in constant time. An empty key never
+// matches.
+bool key_matches(std::string_view given, std::string_view key);
+
 // "Authorization: Bearer KEY": the scheme in any case (RFC 9110), the key compared in constant
 // time. An empty key never matches.
 bool bearer_matches(std::string_view authorization, std::string_view key);

@@ -15,6 +15,8 @@ namespace {
   throw ApiError(400, message, "invalid_request_error", param, "invalid_value");
 }
 
+}  // namespace
+
 // A number field within [lo, hi]; booleans are not numbers here (JSON true is not 1).
 std::optional<double> number_field(const json& body, const char* key, double lo, double hi) {
   const auto it = body.find(key);
@@ -55,6 +57,8 @@ std::optional<bool> bool_field(const json& body, const char* key) {
   if (!it->is_boolean()) bad(key, std::string("'") + key + "' must be true or false");
   return it->get<bool>();
 }
+
+namespace {
 
 // Message content: a string, or an array of {"type": "text", "text": "..."} parts.
 std::string message_content(const json& content, const std::string& param) {
@@ -621,7 +625,11 @@ std::string StopMatcher::push(std::string_view text) {
   if (stopped_) return "";
   pending_ += text;
   size_t cut = std::string::npos;
-  for (const auto& s : stops_) cut = std::min(cut, pending_.find(s));
+  for (const auto& s : stops_)
+    if (const size_t at = pending_.find(s); at < cut) {
+      cut = at;
+      matched_ = s;
+    }
   if (cut != std::string::npos) {
     stopped_ = true;
     std::string out = pending_.substr(0, cut);

@@ -84,6 +84,13 @@ struct CompletionRequest {
 inline constexpr const char* kHarmlessFields[] = {"user", "metadata", "store", "service_tier", "cache_prompt"};
 inline constexpr int kMaxTopLogprobs = 20;
 
+// Typed fields of a request body (shared by the Ollama and Anthropic formats): absent or null ->
+// nullopt; the wrong type or out of [lo, hi] -> ApiError 400 naming `key`. Booleans are not
+// numbers; an integer may be written as a float with an integral value.
+std::optional<double> number_field(const json& body, const char* key, double lo, double hi);
+std::optional<int64_t> integer_field(const json& body, const char* key, int64_t lo, int64_t hi);
+std::optional<bool> bool_field(const json& body, const char* key);
+
 // A request body as a JSON object (size and nesting bounded); throws ApiError (400/413).
 json parse_body(std::string_view body, const Limits& limits);
 // Parses and validates a request body; throws ApiError (400) naming the offending field.
@@ -160,10 +167,12 @@ class StopMatcher {
   // Generation ended: returns what was held back (nothing after a stop string).
   std::string finish();
   bool stopped() const { return stopped_; }
+  const std::string& matched() const { return matched_; }  // the stop string found (once stopped)
 
  private:
   std::vector<std::string> stops_;
   std::string pending_;  // not yet sent
+  std::string matched_;
   bool stopped_ = false;
 };
 

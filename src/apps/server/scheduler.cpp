@@ -318,6 +318,7 @@ void Scheduler::finish(Slot& s, const std::string& reason, std::optional<ApiErro
     std::lock_guard<std::mutex> lock(job->mutex);
     job->text += tail;
     job->finish_reason = reason;
+    if (s.stop && s.stop->stopped()) job->stop_sequence = s.stop->matched();
     job->error = std::move(error);
     job->usage.completion_tokens = s.generated;
     job->timings.prompt_ms = std::chrono::duration<double, std::milli>(s.first_token - s.start).count();

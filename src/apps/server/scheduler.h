@@ -45,6 +45,7 @@ struct Job {
   std::vector<TokenLogprobs> logprobs;  // ... and its tokens' log-probabilities (n_probs >= 0)
   bool done = false;
   std::string finish_reason;    // "stop" | "length" (when done without error)
+  std::string stop_sequence;    // the stop string that ended it (empty: an end token, the length)
   std::optional<ApiError> error;
   Usage usage;
   Timings timings;

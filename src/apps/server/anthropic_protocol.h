@@ -1,0 +1,49 @@
+// Anthropic's Messages API (POST /v1/messages, https://docs.anthropic.com/en/api/messages) over
+// the server's own request shape: a body becomes a CompletionRequest (the chat template,
+// scheduler and sampler of the OpenAI routes), the engine's output becomes a message object or
+// its stream of server-sent events. Pure functions over JSON (no HTTP, no model), unit-tested
+// in tests/server/anthropic_protocol_test.cpp.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "apps/server/protocol.h"
+
+namespace st::server::anthropic {
+
+struct Request {
+  CompletionRequest completion;  // chat messages, with the system prompt first
+  // A last assistant message ("prefill"): the reply continues this text (which it does not repeat).
+  std::string prefill;
+};
+
+// Parses and checks a /v1/messages body; throws ApiError (400) whose param names the field
+// ("messages[1].content[0].type"). `tools` and non-text content blocks are refused for now.
+Request parse_request(std::string_view body, const Limits& limits);
+
+// {"type": "error", "error": {"type": "invalid_request_error", "message": ...}}, the error type
+// chosen by HTTP status as Anthropic's API does.
+json error_body(const ApiError& e);
+
+// The engine's finish ("stop" / "length") as a stop_reason: "end_turn", "stop_sequence" (when
+// `stop_sequence` is the string that ended it) or "max_tokens".
+std::string stop_reason(const std::string& finish_reason, const std::string& stop_sequence);
+
+struct Head {
+  std::string id;     // "msg_..."
+  std::string model;  // as the client named it
+};
+// The whole reply: {"id", "type": "message", "role": "assistant", "content": [text block], ...}.
+json message_json(const Head& h, const std::string& text, const std::string& stop_reason, const std::string& stop_sequence,
+                  const Usage& u);
+
+// The streamed events, each "event: NAME\ndata: JSON\n\n".
+std::string event(const json& data);  // NAME is data["type"]
+json message_start(const Head& h, int64_t input_tokens);
+json text_block_start();
+json text_delta(const std::string& text);
+json block_stop();
+json message_delta(const std::string& stop_reason, const std::string& stop_sequence, const Usage& u);
+json message_stop();
+
+}  // namespace st::server::anthropic

@@ -1,0 +1,336 @@
+#include "apps/server/ollama_protocol.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "smallthinker/options_check.h"
+
+namespace st::server::ollama {
+namespace {
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, "invalid_request_error", param, "invalid_value");
+}
+
+[[noreturn]] void not_supported(const std::string& param, const std::string& what) {
+  throw ApiError(400, "'" + param + "' (" + what + ") is not supported by this server; remove it from the request",
+                 "invalid_request_error", param, "unsupported_parameter");
+}
+
+// Runs a field parser for a key inside an object at `prefix` ("options"), so its error names
+// the full path ("options.top_k").
+template <typename F>
+auto nested(const std::string& prefix, F&& parse) {
+  try {
+    return parse();
+  } catch (const ApiError& e) {
+    const std::string param = prefix + "." + e.param;
+    std::string message = e.what();
+    if (const size_t at = message.find("'" + e.param + "'"); at != std::string::npos)
+      message.replace(at, e.param.size() + 2, "'" + param + "'");
+    throw ApiError(e.status, message, e.type, param, e.code);
+  }
+}
+
+// A value that asks for nothing: null, false, "", [] or {}.
+bool is_empty_value(const json& v) {
+  if (v.is_string()) return v.get_ref<const std::string&>().empty();
+  return v.is_null() || (v.is_boolean() && !v.get<bool>()) || ((v.is_array() || v.is_object()) && v.empty());
+}
+
+void parse_stop(const json& value, const Limits& limits, CompletionRequest& r) {
+  std::vector<json> items;
+  if (value.is_string()) items.push_back(value);
+  else if (value.is_array()) items.assign(value.begin(), value.end());
+  else bad("options.stop", "'options.stop' must be an array of strings");
+  if (items.size() > limits.max_stop_strings)
+    bad("options.stop", "at most " + std::to_string(limits.max_stop_strings) + " stop strings are allowed");
+  for (const json& s : items) {
+    if (!s.is_string()) bad("options.stop", "'options.stop' must be an array of strings");
+    std::string v = s.get<std::string>();
+    if (v.size() > limits.max_stop_bytes)
+      bad("options.stop", "a stop string is longer than " + std::to_string(limits.max_stop_bytes) + " bytes");
+    if (!v.empty()) r.stop.push_back(std::move(v));
+  }
+}
+
+// Options that configure how Ollama loads a model; here the server's command line does.
+constexpr std::string_view kLoadOptions[] = {"num_gpu", "main_gpu", "num_thread", "num_batch", "use_mmap", "use_mlock",
+                                             "low_vram", "numa", "f16_kv", "vocab_only", "logits_all", "num_gqa",
+                                             "rope_frequency_base", "rope_frequency_scale", "num_keep"};
+
+// options.num_predict: -1 (no limit) and -2 (fill the context) both mean the server's cap.
+void parse_num_predict(const json& options, const Limits& limits, CompletionRequest& r) {
+  const auto n = nested("options", [&] { return integer_field(options, "num_predict", -2, std::numeric_limits<int64_t>::max()); });
+  if (n && *n == 0) bad("options.num_predict", "'options.num_predict' must be -1 (no limit), -2 or at least 1");
+  const int cap = limits.max_tokens_cap;
+  if (!n) r.max_tokens = std::min(limits.default_max_tokens, cap);
+  else if (*n < 0) r.max_tokens = cap;
+  else {
+    r.max_tokens_requested = *n;
+    r.max_tokens = static_cast<int>(std::min<int64_t>(*n, cap));
+  }
+}
+
+void parse_options(const json& body, const Limits& limits, Request& out) {
+  CompletionRequest& r = out.completion;
+  const auto it = body.find("options");
+  const json none = json::object();
+  const json& options = it == body.end() || it->is_null() ? none : *it;
+  if (!options.is_object()) bad("options", "'options' must be an object");
+  auto& s = r.sampling;
+  constexpr double kAny = 1e30;  // the shared check bounds each field
+  nested("options", [&] {
+    if (auto v = number_field(options, "temperature", -kAny, kAny)) s.temperature = static_cast<float>(*v);
+    if (auto v = number_field(options, "top_p", -kAny, kAny)) s.top_p = static_cast<float>(*v);
+    if (auto v = integer_field(options, "top_k", std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max())) s.top_k = static_cast<int>(*v);
+    if (auto v = number_field(options, "min_p", -kAny, kAny)) s.min_p = static_cast<float>(*v);
+    if (auto v = number_field(options, "repeat_penalty", -kAny, kAny)) s.repeat_penalty = static_cast<float>(*v);
+    if (auto v = integer_field(options, "repeat_last_n", -1, std::numeric_limits<int32_t>::max())) s.repeat_last_n = static_cast<int>(*v);
+    if (auto v = number_field(options, "presence_penalty", -kAny, kAny)) s.presence_penalty = static_cast<float>(*v);
+    if (auto v = number_field(options, "frequency_penalty", -kAny, kAny)) s.frequency_penalty = static_cast<float>(*v);
+    if (auto v = integer_field(options, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
+      s.seed = *v < 0 ? UINT64_MAX : static_cast<uint64_t>(*v);  // negative: random, as Ollama's -1
+    if (auto v = integer_field(options, "num_ctx", 1, std::numeric_limits<int32_t>::max())) out.num_ctx = *v;
+    return 0;
+  });
+  if (const auto p = smallthinker::check_sampling_options(s)) bad("options." + p->field, "'options." + p->field + "' " + p->message);
+  parse_num_predict(options, limits, r);
+  if (const auto stop = options.find("stop"); stop != options.end() && !stop->is_null()) parse_stop(*stop, limits, r);
+  for (const auto& item : options.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
+    static constexpr std::string_view kKnown[] = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
+                                                  "presence_penalty", "frequency_penalty", "seed", "num_ctx", "num_predict", "stop"};
+    if (value.is_null() || std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown)) continue;
+    const std::string param = "options." + key;
+    // Samplers this server does not have, accepted in the value that switches them off.
+    if ((key == "mirostat" && value.is_number() && value.get<double>() == 0) ||
+        ((key == "typical_p" || key == "tfs_z") && value.is_number() && value.get<double>() == 1))
+      continue;
+    if (std::find(std::begin(kLoadOptions), std::end(kLoadOptions), key) != std::end(kLoadOptions))
+      bad(param, "'" + param + "' is a load-time setting; this server sets it on its command line (see `smallthinker serve --help`)");
+    if (key == "mirostat" || key == "mirostat_tau" || key == "mirostat_eta" || key == "typical_p" || key == "tfs_z" ||
+        key == "penalize_newline")
+      not_supported(param, "a sampler this server does not have");
+    bad(param, "unknown option '" + param + "': this server does not support it; remove it from the request");
+  }
+}
+
+void parse_format(const json& body, CompletionRequest& r) {
+  const auto it = body.find("format");
+  if (it == body.end() || is_empty_value(*it)) return;
+  if (it->is_string() && it->get<std::string>() == "json") r.json_object = true;
+  else if (it->is_object()) r.json_schema = it->dump();
+  else bad("format", "'format' must be \"json\" or a JSON Schema object");
+}
+
+// keep_alive: a duration ("5m", "-1", 0). The model stays loaded while the server runs, so it is
+// only checked; see the README's server section.
+void check_keep_alive(const json& body) {
+  const auto it = body.find("keep_alive");
+  if (it == body.end() || it->is_null()) return;
+  if (!it->is_string() && !it->is_number()) bad("keep_alive", "'keep_alive' must be a duration (\"5m\", \"1h\", \"-1\") or a number of seconds");
+}
+
+void check_think(const json& body) {
+  const auto it = body.find("think");
+  if (it == body.end() || is_empty_value(*it)) return;
+  not_supported("think", "separate thinking output");
+}
+
+void parse_message(const json& m, const std::string& p, CompletionRequest& r) {
+  if (!m.is_object()) bad(p, "'" + p + "' must be an object");
+  const auto role = m.find("role");
+  if (role == m.end() || !role->is_string()) bad(p + ".role", "'" + p + ".role' must be a string");
+  const std::string name = role->get<std::string>();
+  if (name == "tool") not_supported(p + ".role", "tool results: tool calling");
+  if (name != "system" && name != "user" && name != "assistant")
+    bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
+  for (const auto& item : m.items()) {
+    const std::string& key = item.key();
+    if (key == "role" || key == "content" || is_empty_value(item.value())) continue;
+    if (key == "images") not_supported(p + ".images", "images: the model reads text only");
+    if (key == "tool_calls" || key == "tool_name") not_supported(p + "." + key, "tool calling");
+    if (key == "thinking") not_supported(p + ".thinking", "thinking in the history");
+    bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
+  }
+  const auto content = m.find("content");
+  if (content != m.end() && !content->is_null() && !content->is_string()) bad(p + ".content", "'" + p + ".content' must be a string");
+  if ((content == m.end() || content->is_null()) && name != "assistant") bad(p + ".content", "'" + p + ".content' is required");
+  r.messages.push_back({name, content == m.end() || content->is_null() ? "" : content->get<std::string>()});
+}
+
+void parse_chat(const json& body, const Limits& limits, Request& out) {
+  const auto it = body.find("messages");
+  if (it == body.end() || it->is_null() || (it->is_array() && it->empty())) {
+    out.load_only = true;
+    return;
+  }
+  if (!it->is_array()) bad("messages", "'messages' must be an array");
+  if (it->size() > limits.max_messages)
+    bad("messages", "too many messages (" + std::to_string(it->size()) + "; at most " + std::to_string(limits.max_messages) + ")");
+  for (size_t i = 0; i < it->size(); ++i) parse_message((*it)[i], "messages[" + std::to_string(i) + "]", out.completion);
+  out.completion.endpoint = Endpoint::chat;
+}
+
+std::string string_field(const json& body, const char* key) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return "";
+  if (!it->is_string()) bad(key, std::string("'") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
+// generate: the prompt as the user's turn of the chat template (after `system`, if any), or
+// with "raw": true the prompt as it is.
+void parse_generate(const json& body, Request& out) {
+  CompletionRequest& r = out.completion;
+  const std::string prompt = string_field(body, "prompt");
+  const std::string system = string_field(body, "system");
+  const bool raw = bool_field(body, "raw").value_or(false);
+  if (!string_field(body, "template").empty()) not_supported("template", "a request's own prompt template; the server uses the model's (or --chat-template)");
+  if (!string_field(body, "suffix").empty()) not_supported("suffix", "insertion before a suffix");
+  if (raw && !system.empty()) bad("system", "'system' has no place in a raw prompt (\"raw\": true); put it in the prompt");
+  if (prompt.empty()) {
+    out.load_only = true;
+    return;
+  }
+  if (raw) {
+    r.endpoint = Endpoint::completion;
+    r.prompt = prompt;
+    return;
+  }
+  r.endpoint = Endpoint::chat;
+  if (!system.empty()) r.messages.push_back({"system", system});
+  r.messages.push_back({"user", prompt});
+}
+
+void check_top_level_fields(const json& body, Route route) {
+  static constexpr std::string_view kCommon[] = {"model", "format", "options", "stream", "keep_alive", "think"};
+  static constexpr std::string_view kChat[] = {"messages"};
+  static constexpr std::string_view kGenerate[] = {"prompt", "system", "raw", "template", "suffix"};
+  for (const auto& item : body.items()) {
+    const std::string& key = item.key();
+    if (item.value().is_null() || std::find(std::begin(kCommon), std::end(kCommon), key) != std::end(kCommon)) continue;
+    if (route == Route::chat && std::find(std::begin(kChat), std::end(kChat), key) != std::end(kChat)) continue;
+    if (route == Route::generate && std::find(std::begin(kGenerate), std::end(kGenerate), key) != std::end(kGenerate)) continue;
+    if (is_empty_value(item.value()) && (key == "tools" || key == "images" || key == "context")) continue;
+    if (key == "tools") not_supported(key, "tool calling");
+    if (key == "images") not_supported(key, "images: the model reads text only");
+    if (route == Route::generate && key == "context")
+      not_supported(key, "continuing from returned context tokens; send the conversation to /api/chat instead");
+    bad(key, "unknown field '" + key + "': this server does not support it; remove it from the request");
+  }
+}
+
+}  // namespace
+
+Request parse_request(std::string_view body_text, Route route, const Limits& limits) {
+  const json body = parse_body(body_text, limits);
+  Request out;
+  check_top_level_fields(body, route);
+  out.model = string_field(body, "model");
+  if (route == Route::chat) parse_chat(body, limits, out);
+  else parse_generate(body, out);
+  parse_options(body, limits, out);
+  parse_format(body, out.completion);
+  check_keep_alive(body);
+  check_think(body);
+  out.completion.stream = bool_field(body, "stream").value_or(true);  // Ollama streams unless told not to
+  out.completion.model = out.model;
+  return out;
+}
+
+std::string parse_show_request(std::string_view body_text, const Limits& limits) {
+  const json body = parse_body(body_text, limits);
+  for (const auto& item : body.items()) {
+    const std::string& key = item.key();
+    if (key == "model" || key == "name" || key == "verbose" || item.value().is_null()) continue;
+    bad(key, "unknown field '" + key + "': /api/show takes 'model' (and 'verbose')");
+  }
+  (void)bool_field(body, "verbose");
+  std::string model = string_field(body, "model");
+  if (model.empty()) model = string_field(body, "name");
+  if (model.empty()) bad("model", "'model' is required");
+  return model;
+}
+
+json error_body(const ApiError& e) { return {{"error", e.what()}}; }
+
+std::string timestamp(std::chrono::system_clock::time_point t) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char date[32], out[48];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(out, sizeof out, "%s.%09lldZ", date, static_cast<long long>(ns % 1000000000));
+  return out;
+}
+
+json reply_line(Route route, const std::string& model, const std::string& created_at, const std::string& text,
+                const std::string& done_reason, const Stats& stats) {
+  json j = {{"model", model}, {"created_at", created_at}};
+  if (route == Route::chat) j["message"] = {{"role", "assistant"}, {"content", text}};
+  else j["response"] = text;
+  j["done"] = !done_reason.empty();
+  if (done_reason.empty()) return j;
+  j["done_reason"] = done_reason;
+  if (done_reason == "load") return j;
+  j["total_duration"] = stats.total_duration;
+  j["load_duration"] = stats.load_duration;
+  j["prompt_eval_count"] = stats.prompt_eval_count;
+  j["prompt_eval_duration"] = stats.prompt_eval_duration;
+  j["eval_count"] = stats.eval_count;
+  j["eval_duration"] = stats.eval_duration;
+  return j;
+}
+
+std::string ndjson(const json& line) { return line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+namespace {
+
+json details_json(const ModelCard& m) {
+  return {{"parent_model", ""}, {"format", "gguf"}, {"family", m.architecture}, {"families", json::array({m.architecture})},
+          {"parameter_size", ""}, {"quantization_level", ""}};
+}
+
+json listed_model(const ModelCard& m) {
+  return {{"name", m.name}, {"model", m.name}, {"modified_at", m.modified_at}, {"size", m.size_bytes},
+          {"digest", m.digest}, {"details", details_json(m)}};
+}
+
+}  // namespace
+
+json tags_json(const ModelCard& m) { return {{"models", json::array({listed_model(m)})}}; }
+
+json show_json(const ModelCard& m) {
+  const std::string& a = m.architecture;
+  json info = {{"general.architecture", a},
+               {a + ".context_length", m.context_length},
+               {a + ".embedding_length", m.embedding_length},
+               {a + ".block_count", m.block_count},
+               {a + ".expert_count", m.expert_count},
+               {a + ".expert_used_count", m.expert_used_count},
+               {a + ".vocab_size", m.vocab_size}};
+  return {{"modelfile", "# Served by smallthinker\nFROM " + m.path + "\n"},
+          {"parameters", ""},
+          {"template", m.chat_template},
+          {"details", details_json(m)},
+          {"model_info", std::move(info)},
+          {"capabilities", json::array({"completion"})},
+          {"modified_at", m.modified_at}};
+}
+
+json ps_json(const ModelCard& m) {
+  json entry = listed_model(m);
+  entry.erase("modified_at");
+  entry["expires_at"] = "9999-12-31T23:59:59Z";  // loaded for as long as the server runs
+  entry["size_vram"] = 0;
+  entry["context_length"] = m.slot_ctx;
+  return {{"models", json::array({entry})}};
+}
+
+}  // namespace st::server::ollama
