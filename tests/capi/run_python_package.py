@@ -1,7 +1,8 @@
 """The Python package as a user installs it: a fresh venv (`python3 -m venv
 --system-site-packages`, Debian's python3), `pip install --no-build-isolation --no-index .` at
 the repository root (offline; setuptools, pip, wheel, numpy, pytest and jsonschema are Debian
-packages), then the pytest suite python/tests from outside the source tree, so it imports the
+packages), then examples/python/chat.py (its answer equals the CLI's) and the pytest suite python/tests
+from outside the source tree, so it imports the
 installed package with its bundled libsmallthinker.so.
 Environment: ST_BIN, ST_SOURCE_DIR, ST_CAPI_LIB (set by tests/capi/CMakeLists.txt)."""
 import os
@@ -9,6 +10,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+
+def check_example(py, source, tmp, env):
+    """examples/python/chat.py with the installed package prints the CLI's greedy chat answer."""
+    model = os.path.join(source, "models", "smallthinker-nano.gguf")
+    question = "Who made the heaven and the earth?"
+    cli = subprocess.run([os.environ.get("ST_BIN", ""), "run", "-m", model, "--chat", "-p", question, "-n", "40",
+                          "--temp", "0", "-c", "1024"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([py, os.path.join(source, "examples", "python", "chat.py"), model, question, "40"], cwd=tmp,
+                       env=env, capture_output=True, text=True, timeout=300)
+    ok = cli.returncode == 0 and r.returncode == 0 and r.stdout.strip() == cli.stdout.strip() and r.stdout.strip()
+    print("%s: examples/python/chat.py answers as `smallthinker run --chat --temp 0`: %r" %
+          ("ok" if ok else "FAIL", r.stdout.strip()[:80]))
+    if not ok:
+        print("  cli: %r\n  %s" % (cli.stdout.strip(), r.stderr))
+    return ok
 
 
 def main():
@@ -36,6 +53,8 @@ def main():
         if show.returncode != 0 or venv not in show.stdout or "libsmallthinker.so.0" not in show.stdout \
                 or "py.typed" not in show.stdout:
             print("FAIL: the venv's smallthinker package bundles libsmallthinker.so.0 and py.typed")
+            return 1
+        if not check_example(py, source, tmp, env):
             return 1
         tests = os.path.join(source, "python", "tests")
         r = subprocess.run([py, "-m", "pytest", "-v", "-p", "no:cacheprovider", tests], cwd=tmp, env=env, timeout=900)
