@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "apps/server/http_framing.h"
+#include "apps/server/anthropic_protocol.h"
+#include "apps/server/ollama_protocol.h"
 #include "apps/server/protocol.h"
 
 namespace {
@@ -222,12 +224,47 @@ void check_chunked(std::string_view data) {
   }
 }
 
+// The Ollama and Anthropic translations: the same contract (a request within the limits, or an
+// ApiError with a 4xx status naming a field), and their reply bodies serialise.
+void check_compat_requests(std::string_view body) {
+  using namespace st::server;
+  Limits limits;
+  limits.max_body_bytes = 1 << 16;
+  limits.max_tokens_cap = 64;
+  limits.default_max_tokens = 16;
+  auto within_limits = [&](const CompletionRequest& r) {
+    check(r.max_tokens >= 1 && r.max_tokens <= limits.max_tokens_cap, "compat: max_tokens within the cap");
+    check(r.stop.size() <= limits.max_stop_strings, "compat: stop count bounded");
+    check(r.sampling.temperature >= 0 && r.sampling.top_p >= 0 && r.sampling.top_p <= 1, "compat: sampling knobs in range");
+  };
+  for (const auto route : {ollama::Route::chat, ollama::Route::generate}) {
+    try {
+      const ollama::Request r = ollama::parse_request(body, route, limits);
+      if (!r.load_only) within_limits(r.completion);
+      (void)ollama::ndjson(ollama::reply_line(route, r.model, "t", r.completion.prompt, "stop"));
+    } catch (const ApiError& e) {
+      check(e.status >= 400 && e.status < 500, "compat: ollama errors are 4xx");
+      (void)ollama::ndjson(ollama::error_body(e));
+    }
+  }
+  try {
+    const anthropic::Request r = anthropic::parse_request(body, limits);
+    within_limits(r.completion);
+    check(!r.completion.messages.empty(), "anthropic: a request has a message");
+    (void)anthropic::event(anthropic::message_json({"msg", r.completion.model}, r.prefill, "end_turn", "", {}));
+  } catch (const ApiError& e) {
+    check(e.status >= 400 && e.status < 500, "compat: anthropic errors are 4xx");
+    (void)anthropic::event(anthropic::error_body(e));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   check_request(body, st::server::Endpoint::chat);
   check_request(body, st::server::Endpoint::completion);
+  check_compat_requests(body);
   check_stop_matcher(body);
   check_tool_call_parser(body);
   check_deep_nesting(body);

@@ -103,7 +103,7 @@ await withServer(["--api-key", key, "--parallel", "2", "-c", "512", "--max-token
   await expectApiError(client.messages.create({ ...ask, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "AA==" } }] }] }),
                        400, "invalid_request_error", "image block", "messages[0].content[0].type");
   await expectApiError(client.messages.create({ ...ask, stream: true, top_k: 0 }), 400, "invalid_request_error", "streamed request with a bad field", "top_k");
-  await expectApiError(client.messages.create({ ...ask, max_tokens: 5, messages: [{ role: "user", content: "hello ".repeat(400) }] }),
+  await expectApiError(client.messages.create({ ...ask, max_tokens: 5, messages: [{ role: "user", content: "hello ".repeat(800) }] }),
                        400, "invalid_request_error", "prompt larger than the context");
 }, { timeoutMs: 60000 });
 console.log("ok: anthropic client");
