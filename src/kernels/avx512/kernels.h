@@ -13,8 +13,6 @@ void gemm_q2_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, con
                int64_t n_tok, float* y, int64_t ldy);
 void gemm_q3_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
                int64_t n_tok, float* y, int64_t ldy);
-float vec_dot_iq4_xs(int64_t n, const void* w_row, const void* act_row);
-void gemv_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y);
 void gemm_iq4_xs(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                  size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy);
 void gemm_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,
