@@ -12,10 +12,10 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-
 #include <vector>
 
 #include "kernels/blocks.h"
@@ -133,11 +133,17 @@ template <class K>
 void k_gemm_groups_or_tiles(TensorType type, int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
                             const void* act, size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy) {
   if (n_tok < kTileGemmTokens) return k_gemm_groups<K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  // Slices of 256 rows: the buffer stays small whatever the caller hands over (a whole lm_head).
+  constexpr int64_t kSliceRows = 256;
   thread_local std::vector<uint8_t> rows;  // not kernel_scratch: the tile gemm uses that
-  const size_t bytes = static_cast<size_t>(n_rows) * w_row_bytes;
+  const size_t bytes = static_cast<size_t>(std::min(n_rows, kSliceRows)) * w_row_bytes;
   if (rows.size() < bytes) rows.resize(bytes);
-  unpack_row_groups(type, static_cast<const uint8_t*>(w), n_rows, n, rows.data());
-  kernel_table(type).gemm(n, rows.data(), w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  const GemmFn gemm = kernel_table(type).gemm;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kSliceRows) {
+    const int64_t nr = std::min(kSliceRows, n_rows - r0);
+    unpack_row_groups(type, static_cast<const uint8_t*>(w) + static_cast<size_t>(r0) * w_row_bytes, nr, n, rows.data());
+    gemm(n, rows.data(), w_row_bytes, nr, act, act_row_bytes, n_tok, y + r0, ldy);
+  }
 }
 
 }  // namespace
