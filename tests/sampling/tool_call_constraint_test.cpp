@@ -23,7 +23,7 @@ using Vocab = std::vector<std::string>;
 const std::vector<std::string> kMulti = {"<tool_call>", "</tool_call>", "<tool", "_call", ">", ">\n", "\n", "\n\n",
                                          "{\"", "\":\"", "\":", "\",\"", "\"}", "}}", "name", "arguments", "get_weather",
                                          "add", "ping", "city", "Paris", "12", "\"c\"", " ", "</", "tool_call>\n",
-                                         "Hello", "<tool_call>x"};
+                                         "Hello", "<tool_call>x", "}}\n", "\"}\n"};
 constexpr int32_t kFirstMulti = 256;
 const int32_t kEnd = kFirstMulti + int32_t(kMulti.size());
 
@@ -202,6 +202,19 @@ TEST(ToolCallConstraint, EndTokenOnlyBetweenCalls) {
   EXPECT_NO_THROW(c.accept(kEnd));
 }
 
+TEST(ToolCallConstraint, ATokenMayEndTheObjectAndRunOnIntoWhitespace) {
+  for (const char* last : {"}}\n", "}}"}) {
+    ToolCallConstraint c(vocab(), {kEnd}, kTools, ToolCallConstraint::Mode::required, false);
+    for (const char* piece : {"<tool_call>", "{\"", "name", "\":\"", "ping", "\",\"", "arguments", "\":", "{"}) c.accept(id(piece));
+    const auto allowed = allowed_ids(c);
+    EXPECT_NE(std::find(allowed.begin(), allowed.end(), id(last)), allowed.end()) << last;
+    EXPECT_EQ(std::find(allowed.begin(), allowed.end(), id("\"}\n")), allowed.end());  // does not end the object here
+    c.accept(id(last));
+    c.accept(id("</tool_call>"));
+    EXPECT_EQ(c.calls(), 1);
+  }
+}
+
 TEST(ToolCallConstraint, BadSchemasNameTheTool) {
   try {
     ToolCallConstraint c(vocab(), {kEnd},
@@ -231,11 +244,10 @@ TEST(ToolCallConstraintRealVocab, EncodedCallsAreAllowedAndApplyTimes) {
   for (int32_t i = 0; i < t.n_vocab(); ++i)
     if (t.token_type(i) != TokenType::Control) (*bytes)[size_t(i)] = t.token_bytes(i);
   const std::vector<int32_t> ends = t.eog_ids();
-  // Encoded piece by piece: a token that straddles two pieces ("}}\n") is masked by design.
-  std::vector<int32_t> ids;
-  for (const char* piece : {"<tool_call>", "\n", "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"unit\":\"c\"}}",
-                            "\n", "</tool_call>"})
-    for (int32_t id : t.encode(piece, true)) ids.push_back(id);
+  const std::string call = "<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"unit\":\"c\"}}\n</tool_call>";
+  const std::vector<int32_t> ids = t.encode(call, true);
+  EXPECT_NE(std::find_if(ids.begin(), ids.end(), [&](int32_t i) { return (*bytes)[size_t(i)] == "\"}}\n"; }), ids.end())
+      << "the encoding has a token that ends the JSON and runs on into the newline";
   EXPECT_EQ((*bytes)[size_t(ids[0])], "<tool_call>");  // one token
   for (auto mode : {ToolCallConstraint::Mode::required, ToolCallConstraint::Mode::automatic}) {
     ToolCallConstraint c(bytes, ends, kTools, mode, false);
