@@ -26,6 +26,7 @@
 
 #include "apps/server/http_framing.h"
 #include "apps/server/protocol.h"
+#include "apps/server/tool_call_parser.h"
 
 namespace {
 
