@@ -285,7 +285,7 @@ bool step(ParseState& s, uint8_t b, const Limits& lim) {
 using Json = nlohmann::ordered_json;
 
 struct SchemaNode {
-  enum Kind : uint8_t { kString, kNumber, kInteger, kBoolean, kAny, kEnum, kObject, kArray, kUnion } kind;
+  enum Kind : uint8_t { kStringSlot, kNumber, kInteger, kBoolean, kAny, kEnum, kObject, kArray, kUnion } kind;
   // kEnum: each allowed value as compact JSON. kObject: the text before each property
   // (`{"a":`, `,"b":`), then the closing `}` (`{}` alone for no properties).
   std::vector<std::string> texts;
@@ -380,10 +380,9 @@ class SchemaCompiler {
   static void check_keywords(const Json& schema, const std::string& where) {
     static const char* const kHandled[] = {"type", "properties", "required", "items", "minItems", "maxItems",
                                            "enum", "const", "anyOf", "oneOf"};
-    for (const auto& [key, value] : schema.items()) {
-      if (is_annotation(key) || std::find_if(std::begin(kHandled), std::end(kHandled),
-                                             [&](const char* h) { return key == h; }) != std::end(kHandled))
-        continue;
+    for (auto it = schema.begin(); it != schema.end(); ++it) {
+      const std::string& key = it.key();
+      if (is_annotation(key) || std::find(std::begin(kHandled), std::end(kHandled), key) != std::end(kHandled)) continue;
       throw error("'" + key + "' at " + where +
                   " is not supported (supported: type, properties, required, items, minItems, maxItems, enum, "
                   "const, anyOf, oneOf)");
@@ -467,7 +466,7 @@ class SchemaCompiler {
   }
 
   uint16_t compile_type(const Json& schema, const std::string& t, int depth, const std::string& where) {
-    if (t == "string") return add({SchemaNode::kString, {}, {}, 0, 0, bytes_of("\"")}, where);
+    if (t == "string") return add({SchemaNode::kStringSlot, {}, {}, 0, 0, bytes_of("\"")}, where);
     if (t == "number") return add({SchemaNode::kNumber, {}, {}, 0, 0, kNumberStart}, where);
     if (t == "integer") return add({SchemaNode::kInteger, {}, {}, 0, 0, kNumberStart}, where);
     if (t == "boolean") return add({SchemaNode::kBoolean, {}, {}, 0, 0, bytes_of("tf")}, where);
