@@ -1,6 +1,8 @@
 #include "sampling/json_constraint.h"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -273,137 +275,384 @@ bool step(ParseState& s, uint8_t b, const Limits& lim) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// JSON-schema subset: the schema is compiled into a fixed sequence of segments, literal text
-// (`{"name":`) and typed value slots, so the output is compact JSON with every property in
-// schema order. A value slot runs the automaton above from a lone value at depth 0.
+// JSON-schema subset: the schema is compiled into a tree of nodes (objects with their key text,
+// arrays, unions, typed value slots) that a fixed stack of frames walks byte by byte, so the
+// output is compact JSON with every property in schema order. A value slot runs the automaton
+// above from a lone value at depth 0. A union (anyOf / oneOf / a list of types) is decided by
+// the value's first byte, so its branches must start with different bytes; as a JSON value's
+// type shows in its first byte, exactly one branch then validates (oneOf holds too).
 
-struct Segment {
-  enum Kind : uint8_t { kText, kString, kNumber, kInteger, kBoolean, kEnum } kind;
-  std::string text;                  // kText
-  std::vector<std::string> choices;  // kEnum: each allowed value as compact JSON
+using Json = nlohmann::ordered_json;
+
+struct SchemaNode {
+  enum Kind : uint8_t { kStringSlot, kNumber, kInteger, kBoolean, kAny, kEnum, kObject, kArray, kUnion } kind;
+  // kEnum: each allowed value as compact JSON. kObject: the text before each property
+  // (`{"a":`, `,"b":`), then the closing `}` (`{}` alone for no properties).
+  std::vector<std::string> texts;
+  std::vector<uint16_t> children;  // kObject: property schemas; kArray: the item schema; kUnion: branches
+  uint32_t min_items = 0, max_items = UINT32_MAX;  // kArray
+  std::bitset<256> first;          // the bytes the value may start with
 };
-using SchemaProgram = std::vector<Segment>;
 
-constexpr Limits kSlotLimits{64, 0, 0};  // no whitespace around values in schema output
+struct SchemaProgram {
+  std::vector<SchemaNode> nodes;
+  uint16_t root = 0;
+};
+
 constexpr size_t kMaxEnumChoices = 64;   // one bit each in State::alive
-constexpr int kMaxSchemaDepth = 16;       // nested objects
-constexpr int kMaxSchemaJsonDepth = 64;   // arrays and objects in the schema's JSON text
+constexpr int kMaxSchemaDepth = 16;      // nested objects and arrays (one frame each)
+constexpr int kMaxFrames = kMaxSchemaDepth + 1;  // ... and the value slot on top
+constexpr size_t kMaxSchemaNodes = 20000;
+constexpr int kMaxSchemaJsonDepth = 64;  // arrays and objects in the schema's JSON text
 constexpr int kMaxInt64Digits = 18;      // "integer" values stay integers for 64-bit parsers
+// Value slots: no whitespace (compact output); a free value ({} schema) nests at most this deep.
+constexpr Limits kSlotLimits{kMaxSchemaDepth, 0, 0};
 
-void append_text(SchemaProgram& program, const std::string& text) {
-  if (!program.empty() && program.back().kind == Segment::kText) program.back().text += text;
-  else program.push_back({Segment::kText, text, {}});
+std::bitset<256> bytes_of(std::string_view chars) {
+  std::bitset<256> set;
+  for (char c : chars) set.set(uint8_t(c));
+  return set;
+}
+const std::bitset<256> kNumberStart = bytes_of("-0123456789");
+
+// Keywords that only describe (or, like additionalProperties, cannot be violated by output
+// holding only the listed properties).
+bool is_annotation(const std::string& k) {
+  for (const char* a : {"title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated",
+                        "readOnly", "writeOnly", "additionalProperties", "strict"})
+    if (k == a) return true;
+  return false;
 }
 
-void compile_schema(const nlohmann::ordered_json& schema, SchemaProgram& program, int depth, const std::string& where) {
-  if (!schema.is_object()) throw std::invalid_argument("JSON schema: " + where + " must be an object");
-  for (const char* unsupported : {"pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-                                  "exclusiveMaximum", "multipleOf", "format", "anyOf", "oneOf", "allOf", "not", "$ref",
-                                  "items", "prefixItems", "minItems", "maxItems", "patternProperties", "if"})
-    if (schema.contains(unsupported))
-      throw std::invalid_argument(std::string("JSON schema: '") + unsupported + "' at " + where +
-                                  " is not supported (supported: objects of string, number, integer, boolean, enum, const)");
-  if (schema.contains("enum") || schema.contains("const")) {
-    const auto values = schema.contains("const") ? nlohmann::ordered_json::array({schema["const"]}) : schema["enum"];
-    if (!values.is_array() || values.empty() || values.size() > kMaxEnumChoices)
-      throw std::invalid_argument("JSON schema: 'enum' at " + where + " must be an array of 1 to 64 values");
-    Segment seg{Segment::kEnum, "", {}};
-    for (const auto& v : values) seg.choices.push_back(v.dump());
-    program.push_back(std::move(seg));
-    return;
+bool value_has_type(const Json& v, const std::string& t) {
+  if (t == "string") return v.is_string();
+  if (t == "number") return v.is_number();
+  if (t == "integer") return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+  if (t == "boolean") return v.is_boolean();
+  if (t == "null") return v.is_null();
+  if (t == "object") return v.is_object();
+  return t == "array" && v.is_array();
+}
+
+class SchemaCompiler {
+ public:
+  explicit SchemaCompiler(SchemaProgram& program) : p_(program) {}
+
+  // `depth`: containers around this value.
+  uint16_t compile(const Json& schema, int depth, const std::string& where) {
+    if (schema.is_boolean() && schema.get<bool>()) return add({SchemaNode::kAny, {}, {}, 0, 0, any_start()}, where);
+    if (!schema.is_object()) throw error(where + " must be an object");
+    check_keywords(schema, where);
+    for (const char* key : {"anyOf", "oneOf"})
+      if (schema.contains(key)) return compile_any_of(schema, key, depth, where);
+    if (schema.contains("enum") || schema.contains("const")) return compile_enum(schema, where);
+    const Json type = schema.contains("type")         ? schema["type"]
+                      : schema.contains("properties") ? Json("object")
+                      : schema.contains("items")      ? Json("array")
+                                                      : Json();
+    if (type.is_null()) return add({SchemaNode::kAny, {}, {}, 0, 0, any_start()}, where);  // {}: any value
+    if (type.is_string()) return compile_type(schema, type.get<std::string>(), depth, where);
+    if (!type.is_array() || type.empty()) throw error("'type' at " + where + " must be a string or a list of strings");
+    std::vector<std::string> types;
+    for (const auto& t : type) {
+      if (!t.is_string()) throw error("'type' at " + where + " must be a string or a list of strings");
+      types.push_back(t.get<std::string>());
+    }
+    // ["integer", "number"]: every integer is a number, and the two cannot be told apart by
+    // their first byte.
+    if (std::count(types.begin(), types.end(), "number")) std::erase(types, std::string("integer"));
+    std::vector<uint16_t> branches;
+    for (const std::string& t : types) branches.push_back(compile_type(schema, t, depth, where));
+    return make_union(branches, "type", where);
   }
-  const auto type = schema.value("type", nlohmann::ordered_json());
-  if (!type.is_string()) throw std::invalid_argument("JSON schema: " + where + " needs a 'type' string (or 'enum')");
-  const std::string t = type.get<std::string>();
-  if (t == "string") program.push_back({Segment::kString, "", {}});
-  else if (t == "number") program.push_back({Segment::kNumber, "", {}});
-  else if (t == "integer") program.push_back({Segment::kInteger, "", {}});
-  else if (t == "boolean") program.push_back({Segment::kBoolean, "", {}});
-  else if (t == "object") {
-    if (depth >= kMaxSchemaDepth) throw std::invalid_argument("JSON schema: objects nested too deeply at " + where);
-    const auto properties = schema.value("properties", nlohmann::ordered_json::object());
-    if (!properties.is_object()) throw std::invalid_argument("JSON schema: 'properties' at " + where + " must be an object");
-    for (const auto& name : schema.value("required", nlohmann::ordered_json::array()))
+
+ private:
+  static std::invalid_argument error(const std::string& what) { return std::invalid_argument("JSON schema: " + what); }
+  static std::bitset<256> any_start() { return bytes_of("{[\"-0123456789tfn"); }
+
+  uint16_t add(SchemaNode node, const std::string& where) {
+    if (p_.nodes.size() >= kMaxSchemaNodes)
+      throw error("more than " + std::to_string(kMaxSchemaNodes) + " schemas (the limit) at " + where);
+    p_.nodes.push_back(std::move(node));
+    return uint16_t(p_.nodes.size() - 1);
+  }
+
+  static void check_keywords(const Json& schema, const std::string& where) {
+    static const char* const kHandled[] = {"type", "properties", "required", "items", "minItems", "maxItems",
+                                           "enum", "const", "anyOf", "oneOf"};
+    for (auto it = schema.begin(); it != schema.end(); ++it) {
+      const std::string& key = it.key();
+      if (is_annotation(key) || std::find(std::begin(kHandled), std::end(kHandled), key) != std::end(kHandled)) continue;
+      throw error("'" + key + "' at " + where +
+                  " is not supported (supported: type, properties, required, items, minItems, maxItems, enum, "
+                  "const, anyOf, oneOf)");
+    }
+    for (const char* key : {"anyOf", "oneOf"})
+      if (schema.contains(key))
+        for (const auto& [other, value] : schema.items())
+          if (other != key && !is_annotation(other))
+            throw error("'" + other + "' next to '" + key + "' at " + where + " is not supported (put it in each branch)");
+  }
+
+  uint16_t compile_any_of(const Json& schema, const char* key, int depth, const std::string& where) {
+    const Json& list = schema[key];
+    if (!list.is_array() || list.empty()) throw error("'" + std::string(key) + "' at " + where + " must be a non-empty array");
+    std::vector<uint16_t> branches;
+    for (size_t i = 0; i < list.size(); ++i)
+      branches.push_back(compile(list[i], depth, where + "." + key + "[" + std::to_string(i) + "]"));
+    return make_union(branches, key, where);
+  }
+
+  // Nested unions are flattened and enums merged; then every branch must own its first bytes.
+  uint16_t make_union(const std::vector<uint16_t>& branches, const std::string& key, const std::string& where) {
+    std::vector<uint16_t> flat;
+    std::vector<std::string> enum_values;
+    for (uint16_t b : branches) {
+      const SchemaNode& n = p_.nodes[b];
+      if (n.kind == SchemaNode::kUnion) flat.insert(flat.end(), n.children.begin(), n.children.end());
+      else flat.push_back(b);
+    }
+    std::vector<uint16_t> kept;
+    for (uint16_t b : flat) {
+      if (p_.nodes[b].kind != SchemaNode::kEnum) {
+        kept.push_back(b);
+        continue;
+      }
+      for (const std::string& v : p_.nodes[b].texts)
+        if (std::find(enum_values.begin(), enum_values.end(), v) == enum_values.end()) enum_values.push_back(v);
+    }
+    if (!enum_values.empty()) kept.push_back(enum_node(enum_values, where));
+    if (kept.size() == 1) return kept[0];
+    SchemaNode u{SchemaNode::kUnion, {}, kept, 0, 0, {}};
+    for (uint16_t b : kept) {
+      const std::bitset<256> shared = u.first & p_.nodes[b].first;
+      if (shared.any()) {
+        size_t c = 0;
+        while (!shared.test(c)) ++c;
+        throw error("the alternatives of '" + key + "' at " + where + " can both start with '" +
+                    std::string(1, char(c)) +
+                    "' (supported: alternatives of different JSON types, e.g. a string or null)");
+      }
+      u.first |= p_.nodes[b].first;
+    }
+    return add(std::move(u), where);
+  }
+
+  uint16_t enum_node(const std::vector<std::string>& values, const std::string& where) {
+    if (values.empty() || values.size() > kMaxEnumChoices)
+      throw error("'enum' at " + where + " must be an array of 1 to 64 values");
+    SchemaNode n{SchemaNode::kEnum, values, {}, 0, 0, {}};
+    for (const std::string& v : values) n.first.set(uint8_t(v[0]));
+    return add(std::move(n), where);
+  }
+
+  uint16_t compile_enum(const Json& schema, const std::string& where) {
+    const Json values = schema.contains("const") ? Json::array({schema["const"]}) : schema["enum"];
+    if (!values.is_array() || values.empty() || values.size() > kMaxEnumChoices)
+      throw error("'enum' at " + where + " must be an array of 1 to 64 values");
+    std::vector<std::string> types;  // with a type, only the values of that type are allowed
+    if (schema.contains("type"))
+      for (const auto& t : schema["type"].is_array() ? schema["type"] : Json::array({schema["type"]}))
+        if (t.is_string()) types.push_back(t.get<std::string>());
+    std::vector<std::string> texts;
+    for (const auto& v : values) {
+      const bool typed = !schema.contains("type") ||
+                         std::any_of(types.begin(), types.end(), [&](const std::string& t) { return value_has_type(v, t); });
+      const std::string text = v.dump();
+      if (typed && std::find(texts.begin(), texts.end(), text) == texts.end()) texts.push_back(text);
+    }
+    if (texts.empty()) throw error("no value of 'enum' at " + where + " has the schema's 'type'");
+    return enum_node(texts, where);
+  }
+
+  uint16_t compile_type(const Json& schema, const std::string& t, int depth, const std::string& where) {
+    if (t == "string") return add({SchemaNode::kStringSlot, {}, {}, 0, 0, bytes_of("\"")}, where);
+    if (t == "number") return add({SchemaNode::kNumber, {}, {}, 0, 0, kNumberStart}, where);
+    if (t == "integer") return add({SchemaNode::kInteger, {}, {}, 0, 0, kNumberStart}, where);
+    if (t == "boolean") return add({SchemaNode::kBoolean, {}, {}, 0, 0, bytes_of("tf")}, where);
+    if (t == "null") return enum_node({"null"}, where);
+    if (t != "object" && t != "array") throw error("type '" + t + "' at " + where + " is not supported");
+    if (depth >= kMaxSchemaDepth)
+      throw error("objects and arrays nested deeper than " + std::to_string(kMaxSchemaDepth) + " levels at " + where);
+    return t == "object" ? compile_object(schema, depth, where) : compile_array(schema, depth, where);
+  }
+
+  uint16_t compile_object(const Json& schema, int depth, const std::string& where) {
+    const Json properties = schema.value("properties", Json::object());
+    if (!properties.is_object()) throw error("'properties' at " + where + " must be an object");
+    const Json required = schema.value("required", Json::array());
+    if (!required.is_array()) throw error("'required' at " + where + " must be an array");
+    for (const auto& name : required)
       if (!name.is_string() || !properties.contains(name.get<std::string>()))
-        throw std::invalid_argument("JSON schema: required property " + name.dump() + " at " + where + " is not in 'properties'");
-    append_text(program, "{");
-    bool first = true;
+        throw error("required property " + name.dump() + " at " + where + " is not in 'properties'");
+    SchemaNode n{SchemaNode::kObject, {}, {}, 0, 0, bytes_of("{")};
     for (const auto& [name, sub] : properties.items()) {
       // Every listed property is written (a valid instance whether required or not).
-      append_text(program, (first ? "" : ",") + nlohmann::ordered_json(name).dump() + ":");
-      compile_schema(sub, program, depth + 1, where + "." + name);
-      first = false;
+      std::string text = std::string(n.texts.empty() ? "{" : ",") + Json(name).dump() + ":";
+      if (text.size() > 60000) throw error("property name too long at " + where);
+      n.texts.push_back(std::move(text));
+      n.children.push_back(compile(sub, depth + 1, where + "." + name));
     }
-    append_text(program, "}");
-  } else {
-    throw std::invalid_argument("JSON schema: type '" + t + "' at " + where + " is not supported");
+    n.texts.push_back(n.texts.empty() ? "{}" : "}");
+    return add(std::move(n), where);
   }
-}
 
-// The automaton's whole state: the JSON state, plus the position in a schema program.
-struct State {
-  ParseState json;
-  uint32_t segment = 0;  // schema mode: current segment (== size: complete)
-  uint32_t pos = 0;      // bytes into a kText / kEnum segment; 1 once a value slot has started
-  uint64_t alive = 0;    // kEnum: choices still matching
+  static uint32_t count_of(const Json& schema, const char* key, uint32_t fallback, const std::string& where) {
+    if (!schema.contains(key)) return fallback;
+    const Json& v = schema[key];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > 1000000)
+      throw error("'" + std::string(key) + "' at " + where + " must be an integer in [0, 1000000]");
+    return uint32_t(v.get<uint64_t>());
+  }
+
+  uint16_t compile_array(const Json& schema, int depth, const std::string& where) {
+    SchemaNode n{SchemaNode::kArray, {}, {}, count_of(schema, "minItems", 0, where),
+                 count_of(schema, "maxItems", UINT32_MAX, where), bytes_of("[")};
+    if (n.min_items > n.max_items) throw error("'minItems' above 'maxItems' at " + where);
+    n.children.push_back(compile(schema.value("items", Json::object()), depth + 1, where + "[]"));
+    return add(std::move(n), where);
+  }
+
+  SchemaProgram& p_;
 };
+
+// Where a frame stands: the node, the text position (objects) or phase (arrays), the property
+// index (objects) or items so far (arrays).
+struct Frame {
+  uint16_t node;
+  uint16_t pos;
+  uint32_t index;
+};
+enum ArrayPhase : uint16_t { kBeforeOpen, kAfterOpen, kAfterItem, kInItem };
+
+// The automaton's whole state: the JSON state, plus the frames of a schema program.
+struct State {
+  ParseState json;       // the document without a schema; the value slot on top with one
+  uint32_t pos = 0;      // schema value slot: bytes into an enum; 1 once another slot has started
+  uint64_t alive = 0;    // kEnum: choices still matching
+  uint8_t depth = 0;     // frames in use (0 with a schema: complete)
+  std::array<Frame, kMaxFrames> frames;
+};
+
+enum class Took { kYes, kNo, kPassOn };  // kPassOn: the frames changed, the byte is still to take
 
 bool is_number_end(uint8_t mode) { return mode == kNumZero || mode == kNumInt || mode == kNumFrac || mode == kNumExp; }
 
-void next_segment(State& s) {
-  ++s.segment, s.pos = 0, s.alive = 0;
+void push_frame(State& s, uint16_t node) {
+  s.frames[s.depth++] = Frame{node, 0, 0};
+  s.pos = 0, s.alive = 0;
+  s.json = ParseState{};
   s.json.mode = kDone;  // outside value slots the in-string fast path must not apply
 }
 
-bool schema_step(const SchemaProgram& program, State& s, uint8_t b) {
-  while (s.segment < program.size()) {
-    const Segment& seg = program[s.segment];
-    if (seg.kind == Segment::kText) {
-      if (b != uint8_t(seg.text[s.pos])) return false;
-      if (++s.pos == seg.text.size()) next_segment(s);
-      return true;
+// The value on top is complete: its container goes on.
+void pop_frame(const SchemaProgram& p, State& s) {
+  --s.depth;
+  s.json.mode = kDone;
+  if (s.depth == 0) return;
+  Frame& parent = s.frames[s.depth - 1];
+  ++parent.index;
+  parent.pos = p.nodes[parent.node].kind == SchemaNode::kArray ? uint16_t(kAfterItem) : uint16_t(0);
+}
+
+Took object_step(const SchemaProgram& p, const SchemaNode& n, State& s, Frame& f, uint8_t b) {
+  const std::string& text = n.texts[f.index];
+  if (b != uint8_t(text[f.pos])) return Took::kNo;
+  if (++f.pos == text.size()) {
+    if (f.index < n.children.size()) push_frame(s, n.children[f.index]);
+    else pop_frame(p, s);
+  }
+  return Took::kYes;
+}
+
+Took array_step(const SchemaProgram& p, const SchemaNode& n, State& s, Frame& f, uint8_t b) {
+  if (f.pos == kBeforeOpen) {
+    if (b != '[') return Took::kNo;
+    f.pos = kAfterOpen;
+    return Took::kYes;
+  }
+  if (b == ']' && f.index >= n.min_items) {
+    pop_frame(p, s);
+    return Took::kYes;
+  }
+  if (f.index >= n.max_items) return Took::kNo;
+  if (f.pos == kAfterItem) {
+    if (b != ',') return Took::kNo;
+    f.pos = kInItem;
+    push_frame(s, n.children[0]);
+    return Took::kYes;
+  }
+  f.pos = kInItem;  // the first item starts with this byte
+  push_frame(s, n.children[0]);
+  return Took::kPassOn;
+}
+
+Took enum_step(const SchemaProgram& p, const SchemaNode& n, State& s, uint8_t b) {
+  if (s.pos == 0) s.alive = n.texts.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << n.texts.size()) - 1;
+  uint64_t alive = 0;
+  bool one_complete = false;
+  for (size_t i = 0; i < n.texts.size(); ++i) {
+    if (!((s.alive >> i) & 1u)) continue;
+    const std::string& c = n.texts[i];
+    if (c.size() == s.pos) one_complete = true;
+    else if (uint8_t(c[s.pos]) == b) alive |= uint64_t{1} << i;
+  }
+  if (alive == 0) {
+    if (!one_complete) return Took::kNo;
+    pop_frame(p, s);  // e.g. enum [1, 12] after "1": the byte belongs to what follows
+    return Took::kPassOn;
+  }
+  s.alive = alive, ++s.pos;
+  bool all_complete = true;
+  for (size_t i = 0; i < n.texts.size(); ++i)
+    if (((alive >> i) & 1u) && n.texts[i].size() != s.pos) all_complete = false;
+  if (all_complete) pop_frame(p, s);
+  return Took::kYes;
+}
+
+Took slot_step(const SchemaProgram& p, const SchemaNode& n, State& s, uint8_t b) {
+  if (s.pos == 0) {  // the first byte decides the type
+    if (!n.first.test(b)) return Took::kNo;
+    s.json = ParseState{};
+    s.json.mode = kValue, s.pos = 1;
+  } else if (n.kind == SchemaNode::kInteger && (b == '.' || b == 'e' || b == 'E')) {
+    return Took::kNo;
+  }
+  ParseState v = s.json;
+  if (step(v, b, kSlotLimits)) {
+    if (n.kind == SchemaNode::kInteger && v.mode == kNumInt && v.count > kMaxInt64Digits) return Took::kNo;
+    s.json = v;
+    if (v.mode == kDone) pop_frame(p, s);
+    return Took::kYes;
+  }
+  if (!is_number_end(s.json.mode) || s.json.depth != 0) return Took::kNo;
+  pop_frame(p, s);  // a number ends at the first byte that cannot continue it
+  return Took::kPassOn;
+}
+
+Took union_step(const SchemaProgram& p, const SchemaNode& n, State& s, Frame& f, uint8_t b) {
+  for (uint16_t c : n.children)
+    if (p.nodes[c].first.test(b)) {
+      f = Frame{c, 0, 0};  // branches are never unions (flattened) and own their first bytes
+      s.pos = 0, s.alive = 0;
+      return Took::kPassOn;
     }
-    if (seg.kind == Segment::kEnum) {
-      if (s.pos == 0) s.alive = seg.choices.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << seg.choices.size()) - 1;
-      uint64_t alive = 0;
-      bool one_complete = false;
-      for (size_t i = 0; i < seg.choices.size(); ++i) {
-        if (!((s.alive >> i) & 1u)) continue;
-        const std::string& c = seg.choices[i];
-        if (c.size() == s.pos) one_complete = true;
-        else if (uint8_t(c[s.pos]) == b) alive |= uint64_t{1} << i;
-      }
-      if (alive == 0) {
-        if (!one_complete) return false;
-        next_segment(s);  // e.g. enum [1, 12] after "1": the byte belongs to what follows
-        continue;
-      }
-      s.alive = alive, ++s.pos;
-      bool all_complete = true;
-      for (size_t i = 0; i < seg.choices.size(); ++i)
-        if (((alive >> i) & 1u) && seg.choices[i].size() != s.pos) all_complete = false;
-      if (all_complete) next_segment(s);
-      return true;
+  return Took::kNo;
+}
+
+bool schema_step(const SchemaProgram& p, State& s, uint8_t b) {
+  while (s.depth > 0) {  // ends: every kPassOn moves to a frame that takes or refuses b
+    Frame& f = s.frames[s.depth - 1];
+    const SchemaNode& n = p.nodes[f.node];
+    Took took;
+    switch (n.kind) {
+      case SchemaNode::kObject: took = object_step(p, n, s, f, b); break;
+      case SchemaNode::kArray: took = array_step(p, n, s, f, b); break;
+      case SchemaNode::kUnion: took = union_step(p, n, s, f, b); break;
+      case SchemaNode::kEnum: took = enum_step(p, n, s, b); break;
+      default: took = slot_step(p, n, s, b);
     }
-    if (s.pos == 0) {  // first byte of a value slot decides its type
-      const bool ok = seg.kind == Segment::kString    ? b == '"'
-                      : seg.kind == Segment::kBoolean ? b == 't' || b == 'f'
-                                                      : b == '-' || is_digit(b);
-      if (!ok) return false;
-      s.json = ParseState{};
-      s.json.mode = kValue, s.pos = 1;
-    } else if (seg.kind == Segment::kInteger && (b == '.' || b == 'e' || b == 'E')) {
-      return false;
-    }
-    ParseState v = s.json;
-    if (step(v, b, kSlotLimits)) {
-      if (seg.kind == Segment::kInteger && v.mode == kNumInt && v.count > kMaxInt64Digits) return false;
-      s.json = v;
-      if (v.mode == kDone) next_segment(s);
-      return true;
-    }
-    if (!is_number_end(s.json.mode)) return false;
-    next_segment(s);  // a number ends at the first byte that cannot continue it
+    if (took != Took::kPassOn) return took == Took::kYes;
   }
   return false;  // complete: nothing may follow
 }
@@ -420,7 +669,7 @@ bool step_all(const SchemaProgram* program, State& s, std::string_view bytes, co
 
 State start_state(const SchemaProgram* program) {
   State s;
-  if (program) s.json.mode = kDone;
+  if (program) push_frame(s, program->root);
   return s;
 }
 
@@ -588,7 +837,7 @@ struct JsonConstraint::Impl {
   mutable std::vector<uint8_t> allowed;
   mutable std::vector<std::pair<uint32_t, State>> stack;
 
-  bool complete() const { return schema ? state.segment == schema->size() : state.json.mode == kDone; }
+  bool complete() const { return schema ? state.depth == 0 : state.json.mode == kDone; }
 
   void walk_trie() const;
   bool is_end(int32_t token) const {
@@ -731,10 +980,11 @@ JsonConstraint JsonConstraint::for_schema(std::shared_ptr<const std::vector<std:
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("JSON schema: not valid JSON: ") + e.what());
   }
-  if (!schema.is_object() || schema.value("type", nlohmann::ordered_json()) != "object")
-    throw std::invalid_argument("JSON schema: the top level must be {\"type\": \"object\", ...}");
   auto program = std::make_shared<SchemaProgram>();
-  compile_schema(schema, *program, 0, "$");
+  program->root = SchemaCompiler(*program).compile(schema, 0, "$");
+  // Objects and arrays end themselves; a number at the top level would never be complete.
+  if ((program->nodes[program->root].first & ~bytes_of("{[")).any())
+    throw std::invalid_argument("JSON schema: the top level must be an object or an array (\"type\": \"object\" or \"array\")");
   JsonConstraint c(std::move(token_bytes), std::move(end_tokens));
   c.impl_->schema = std::move(program);
   c.reset();

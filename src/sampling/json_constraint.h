@@ -77,11 +77,16 @@ class JsonConstraint {
   // Back to the start of a document.
   void reset();
 
-  // A JSON-schema subset (response_format "json_schema"): the top level is an object schema;
-  // properties may be {"type": "string" | "number" | "integer" | "boolean" | "object"} (nested
-  // objects likewise), {"enum": [...]} or {"const": v}. The output is compact JSON with every
-  // listed property, in schema order, so it always validates. Throws std::invalid_argument
-  // naming the unsupported keyword, type or malformed part.
+  // A JSON-schema subset (response_format "json_schema", tool parameters). The top level is an
+  // object or array schema. Supported: "type" "string" | "number" | "integer" | "boolean" |
+  // "null" | "object" (with "properties", "required") | "array" (with "items", "minItems",
+  // "maxItems"), or a list of those types; "enum", "const"; "anyOf" / "oneOf" of schemas whose
+  // values start with different bytes (different JSON types: e.g. a string or null; enums are
+  // merged); {} or true for any value. Objects and arrays nest up to 16 deep. Annotations
+  // (title, description, default, additionalProperties, ...) are ignored. The output is compact
+  // JSON with every listed property, in schema order, so it always validates. Throws
+  // std::invalid_argument naming any other keyword, an unsupported type or a malformed part, with
+  // its path ($.a.b[] is the items of b).
   static JsonConstraint for_schema(std::shared_ptr<const std::vector<std::string>> token_bytes,
                                    std::vector<int32_t> end_tokens, std::string_view schema_json);
 

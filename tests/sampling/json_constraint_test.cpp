@@ -3,6 +3,7 @@
 // be continued. Random walks that pick any allowed token must always end in text that parses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <cmath>
 #include <filesystem>
@@ -430,9 +431,20 @@ TEST(JsonConstraintSchema, UnsupportedSchemasAreRefusedWithTheReason) {
   };
   EXPECT_NE(error(R"({"type":"object","properties":{"a":{"type":"string","pattern":"x"}}})").find("'pattern' at $.a"),
             std::string::npos);
-  EXPECT_NE(error(R"({"type":"object","properties":{"a":{"type":"array"}}})").find("type 'array' at $.a"), std::string::npos);
-  EXPECT_NE(error(R"({"type":"object","properties":{"a":{"type":["string","null"]}}})").find("$.a"), std::string::npos);
-  EXPECT_NE(error(R"({"type":"object","properties":{"a":{}}})").find("needs a 'type'"), std::string::npos);
+  EXPECT_NE(error(R"({"type":"object","properties":{"a":{"type":"array","prefixItems":[]}}})").find("'prefixItems' at $.a"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"object","properties":{"a":{"anyOf":[{"type":"string"},{"enum":["x",1]}]}}})")
+                .find("'anyOf' at $.a can both start with '\"'"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"object","properties":{"a":{"type":"date"}}})").find("type 'date' at $.a"), std::string::npos);
+  EXPECT_NE(error(R"({"type":"array","items":{"type":"string","minLength":2}})").find("'minLength' at $[]"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"type":"array","minItems":3,"maxItems":2})").find("'minItems' above 'maxItems' at $"),
+            std::string::npos);
+  // Hostile nesting: 17 arrays in arrays.
+  std::string nested = R"({"type":"string"})";
+  for (int i = 0; i < 17; ++i) nested = R"({"type":"array","items":)" + nested + "}";
+  EXPECT_NE(error(nested).find("nested deeper than 16 levels at $[][][][][][][][][][][][][][][][]"), std::string::npos);
   EXPECT_NE(error(R"({"type":"object","properties":{},"required":["b"]})").find("\"b\""), std::string::npos);
   EXPECT_NE(error(R"({"type":"string"})").find("top level"), std::string::npos);
   EXPECT_NE(error("{nope").find("not valid JSON"), std::string::npos);
@@ -453,6 +465,185 @@ TEST(JsonConstraintSchema, RandomWalksValidate) {
     ASSERT_TRUE(c.complete()) << r.text;
     expect_person(r.text);
   }
+}
+
+// ---- property test: random schemas from the supported subset ----
+
+// An independent validator for the subset the generator below produces (JSON Schema semantics,
+// written from the spec, not from the compiler).
+bool validates(const nlohmann::json& v, const nlohmann::json& schema);
+
+bool has_type(const nlohmann::json& v, const std::string& t) {
+  if (t == "string") return v.is_string();
+  if (t == "number") return v.is_number();
+  if (t == "integer") return v.is_number_integer() || v.is_number_unsigned();
+  if (t == "boolean") return v.is_boolean();
+  if (t == "null") return v.is_null();
+  if (t == "object") return v.is_object();
+  if (t == "array") return v.is_array();
+  ADD_FAILURE() << "validator: unknown type " << t;
+  return false;
+}
+
+bool validates(const nlohmann::json& v, const nlohmann::json& schema) {
+  if (schema.contains("type")) {
+    const auto& t = schema["type"];
+    bool any = false;
+    for (const auto& one : t.is_array() ? t : nlohmann::json::array({t})) any = any || has_type(v, one.get<std::string>());
+    if (!any) return false;
+  }
+  if (schema.contains("const") && v != schema["const"]) return false;
+  if (schema.contains("enum") && std::find(schema["enum"].begin(), schema["enum"].end(), v) == schema["enum"].end())
+    return false;
+  if (schema.contains("anyOf") &&
+      std::none_of(schema["anyOf"].begin(), schema["anyOf"].end(), [&](const auto& s) { return validates(v, s); }))
+    return false;
+  if (schema.contains("oneOf") &&
+      std::count_if(schema["oneOf"].begin(), schema["oneOf"].end(), [&](const auto& s) { return validates(v, s); }) != 1)
+    return false;
+  if (v.is_object()) {
+    for (const auto& name : schema.value("required", nlohmann::json::array()))
+      if (!v.contains(name.get<std::string>())) return false;
+    const auto properties = schema.value("properties", nlohmann::json::object());
+    for (const auto& [k, x] : v.items()) {
+      if (properties.contains(k) ? !validates(x, properties[k]) : schema.value("additionalProperties", true) == false)
+        return false;
+    }
+  }
+  if (v.is_array()) {
+    if (schema.contains("minItems") && v.size() < schema["minItems"].get<size_t>()) return false;
+    if (schema.contains("maxItems") && v.size() > schema["maxItems"].get<size_t>()) return false;
+    if (schema.contains("items"))
+      for (const auto& x : v)
+        if (!validates(x, schema["items"])) return false;
+  }
+  return true;
+}
+
+// Random schemas: `kind` families whose values start with different bytes, so anyOf/oneOf and
+// type lists draw their alternatives from distinct families.
+class SchemaGenerator {
+ public:
+  explicit SchemaGenerator(std::mt19937& rng) : rng_(rng) {}
+
+  nlohmann::json top() { return pick(2) ? object(0) : array(0); }
+
+ private:
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+  nlohmann::json any(int depth) {
+    const int leaf_only = depth >= 4 ? 1 : 0;
+    switch (leaf_only ? pick(6) : pick(12)) {
+      case 0: return {{"type", "string"}, {"description", "annotation"}};
+      case 1: return {{"type", pick(2) ? "number" : "integer"}};
+      case 2: return {{"type", "boolean"}};
+      case 3: return enumeration();
+      case 4: return {{"const", pick(2) ? nlohmann::json("fixed") : nlohmann::json(-7)}};
+      case 5: return pick(3) ? nlohmann::json{{"type", "null"}} : nlohmann::json::object();  // {}: any value
+      case 6: case 7: return object(depth);
+      case 8: case 9: return array(depth);
+      case 10: return type_list();
+      default: return alternatives(depth);
+    }
+  }
+
+  nlohmann::json enumeration() {
+    const nlohmann::json pool = {"a", "ab", "b\"q", "é", 1, 12, -3, 0.5, true, false, nullptr, nlohmann::json::array({1, "x"}),
+                                 {{"k", "v"}}};
+    nlohmann::json values = nlohmann::json::array();
+    for (int n = 1 + pick(4); n > 0; --n) values.push_back(pool[size_t(pick(int(pool.size())))]);
+    return {{"enum", values}};
+  }
+
+  nlohmann::json type_list() {
+    std::vector<std::string> types = {"string", "number", "integer", "boolean", "null", "object", "array"};
+    std::shuffle(types.begin(), types.end(), rng_);
+    nlohmann::json list = nlohmann::json::array();
+    for (int n = 1 + pick(3); n > 0; --n) list.push_back(types[size_t(n)]);
+    return {{"type", list}};  // number with integer: allowed (integer is a number)
+  }
+
+  nlohmann::json alternatives(int depth) {
+    // One schema per family: string, number, boolean, null, object, array.
+    std::vector<int> families = {0, 1, 2, 3, 4, 5};
+    std::shuffle(families.begin(), families.end(), rng_);
+    nlohmann::json list = nlohmann::json::array();
+    for (int n = 1 + pick(3); n > 0; --n) {
+      switch (families[size_t(n)]) {
+        case 0: list.push_back(pick(2) ? nlohmann::json{{"type", "string"}} : nlohmann::json{{"enum", {"x", "y"}}}); break;
+        case 1: list.push_back({{"type", pick(2) ? "number" : "integer"}}); break;
+        case 2: list.push_back({{"type", "boolean"}}); break;
+        case 3: list.push_back({{"const", nullptr}}); break;
+        case 4: list.push_back(object(depth)); break;
+        default: list.push_back(array(depth));
+      }
+    }
+    return {{pick(2) ? "anyOf" : "oneOf", list}};
+  }
+
+  nlohmann::json object(int depth) {
+    nlohmann::json s = {{"type", "object"}, {"properties", nlohmann::json::object()}};
+    nlohmann::json required = nlohmann::json::array();
+    for (int i = 0, n = pick(4); i < n; ++i) {
+      const std::string name = std::string(1, char('a' + i)) + (pick(2) ? "" : "_key");
+      s["properties"][name] = any(depth + 1);
+      if (pick(2)) required.push_back(name);
+    }
+    if (!required.empty()) s["required"] = required;
+    if (pick(2)) s["additionalProperties"] = false;
+    return s;
+  }
+
+  nlohmann::json array(int depth) {
+    nlohmann::json s = {{"type", "array"}};
+    if (pick(4)) s["items"] = any(depth + 1);
+    const int min = pick(3);
+    if (pick(2)) s["minItems"] = min;
+    if (pick(2)) s["maxItems"] = min + pick(4);
+    return s;
+  }
+
+  std::mt19937& rng_;
+};
+
+TEST(JsonConstraintSchema, RandomSchemasAlwaysValidate) {
+  const auto vocab = synthetic_vocab();
+  std::mt19937 rng(2026);
+  SchemaGenerator gen(rng);
+  int valid = 0;
+  constexpr int kSchemas = 500;
+  for (int i = 0; i < kSchemas; ++i) {
+    const nlohmann::json schema = gen.top();
+    JsonConstraint c = JsonConstraint::for_schema(vocab, {kEnd}, schema.dump());
+    for (int walk = 0; walk < 3; ++walk) {
+      c.reset();
+      WalkResult r = random_walk(c, *vocab, kEnd, rng, std::uniform_int_distribution<int>(0, 120)(rng),
+                                 i < 20 && walk == 0 ? 1000 : 0);
+      ASSERT_TRUE(c.complete()) << schema.dump() << "\n" << r.text;
+      const auto doc = nlohmann::json::parse(r.text);  // throws (and fails) if not JSON
+      const bool ok = validates(doc, schema);
+      EXPECT_TRUE(ok) << "schema " << schema.dump() << "\ninstance " << r.text;
+      valid += ok && walk == 0;
+    }
+  }
+  EXPECT_EQ(valid, kSchemas);
+}
+
+TEST(JsonConstraintSchema, ArraysHonourItemCounts) {
+  const char* schema = R"({"type":"object","properties":{"tags":{"type":"array","items":{"type":"string"},
+                          "minItems":1,"maxItems":2}}})";
+  auto taken = [&](const std::string& text) {
+    JsonConstraint c = JsonConstraint::for_schema(synthetic_vocab(), {kEnd}, schema);
+    return feed_bytes(c, text);
+  };
+  EXPECT_EQ(taken(R"({"tags":[]})"), 9u);             // at least one item
+  EXPECT_EQ(taken(R"({"tags":["a","b","c"]})"), 16u);  // at most two
+  EXPECT_EQ(taken(R"({"tags":["a",1]})"), 13u);        // items are strings
+  EXPECT_EQ(taken(R"({"tags":["a","b"]})"), 18u);
+  JsonConstraint top = JsonConstraint::for_schema(synthetic_vocab(), {kEnd},
+                                                  R"({"type":"array","items":{"type":["integer","null"]}})");
+  EXPECT_EQ(feed_bytes(top, "[1,null,-2]"), 11u);
+  EXPECT_TRUE(top.complete());
 }
 
 // ---- the real Qwen2 vocabulary (installed by scripts/install-deps.sh for the JS oracles) ----
