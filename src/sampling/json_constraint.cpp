@@ -950,7 +950,7 @@ bool JsonConstraint::completed_by(std::string_view bytes) const {
   const Impl& m = *impl_;
   State s = m.state;
   if (!step_all(m.schema.get(), s, bytes, m.limits)) return false;
-  return m.schema ? s.segment == m.schema->size() : s.json.mode == kDone;
+  return m.schema ? s.depth == 0 : s.json.mode == kDone;  // as Impl::complete(), on the stepped state
 }
 
 void JsonConstraint::accept_bytes(std::string_view bytes) {
