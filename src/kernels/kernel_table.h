@@ -73,10 +73,10 @@ using GemmRowsFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, const 
 
 // Rows of the table's type against f32 vectors: the attention inner loops over a K/V cache
 // stored in that type (F32, F16, BF16, Q8_0, Q4_0), without converting the cache into a buffer.
-// For Q8_0/Q4_0, n is a whole number of blocks and the block scale is applied once per block
-// (values as dequantize_row's, rounded in another order). ops::attention itself converts a
-// block of quantized K/V rows to f32 once per query tile and uses the F32 loops (faster with
-// several query heads per kv head); these entries serve callers with one query row.
+// For Q8_0/Q4_0, n is a whole number of blocks (values as dequantize_row's, sums rounded in
+// another order). The SIMD loops convert each K/V vector once for a group of x / p rows (the
+// query heads of one KV head); ops::attention converts quantized blocks to f32 first only
+// for big prefill tiles.
 // y[r * ldy + j] = dot(x row r, w row j) for r < n_x, j < n_w (x rows ldx floats apart).
 using DotRowsFn = void (*)(int64_t n, const float* x, int64_t ldx, int64_t n_x, const void* w, size_t w_row_bytes,
                            int64_t n_w, float* y, int64_t ldy);

@@ -697,6 +697,20 @@ void JsonConstraint::accept(int32_t token) {
 
 bool JsonConstraint::complete() const { return impl_->complete(); }
 
+bool JsonConstraint::completed_by(std::string_view bytes) const {
+  const Impl& m = *impl_;
+  State s = m.state;
+  if (!step_all(m.schema.get(), s, bytes, m.limits)) return false;
+  return m.schema ? s.segment == m.schema->size() : s.json.mode == kDone;
+}
+
+void JsonConstraint::accept_bytes(std::string_view bytes) {
+  Impl& m = *impl_;
+  State s = m.state;
+  if (!step_all(m.schema.get(), s, bytes, m.limits)) throw std::invalid_argument("JsonConstraint: bytes cannot continue the document");
+  m.state = s;
+}
+
 void JsonConstraint::reset() { impl_->state = start_state(impl_->schema.get()); }
 
 JsonConstraint JsonConstraint::for_schema(std::shared_ptr<const std::vector<std::string>> token_bytes,

@@ -68,6 +68,12 @@ class JsonConstraint {
   // The top-level object has been closed (only whitespace and end tokens may follow).
   bool complete() const;
 
+  // Bytes rather than tokens, for a caller whose tokens run on past the document (a tool call's
+  // "}}\n"): whether `bytes` are taken from the current state and leave the document complete;
+  // accept_bytes() advances by them (throws std::invalid_argument, state unchanged, if refused).
+  bool completed_by(std::string_view bytes) const;
+  void accept_bytes(std::string_view bytes);
+
   // Back to the start of a document.
   void reset();
 

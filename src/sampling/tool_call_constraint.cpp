@@ -73,6 +73,10 @@ struct ToolCallConstraint::Impl {
 
   // By vocabulary, computed once.
   std::vector<int32_t> whitespace, open_pieces, close_pieces, with_gt;
+  // Tokens that may end the JSON and run on into the whitespace after it ("}}\n"): their
+  // JSON part is the bytes up to json_part_end.
+  std::vector<int32_t> json_then_space;
+  std::vector<uint16_t> json_part_end;  // [n_vocab]
   std::vector<uint8_t> allowed;
   std::vector<float> scratch;
 
@@ -85,6 +89,7 @@ struct ToolCallConstraint::Impl {
 
   void classify_vocabulary() {
     const std::string_view open(kOpenTag), close(kCloseTag);
+    json_part_end.assign(n_vocab(), 0);
     for (int32_t t = 0; t < int32_t(n_vocab()); ++t) {
       const std::string& b = of(t);
       if (b.empty()) continue;
@@ -92,6 +97,12 @@ struct ToolCallConstraint::Impl {
       if (open.find(b) != std::string_view::npos) open_pieces.push_back(t);
       if (close.find(b) != std::string_view::npos) close_pieces.push_back(t);
       if (b.find('>') != std::string::npos) with_gt.push_back(t);
+      const size_t last = b.find_last_not_of(" \n\t\r");
+      if (last != std::string::npos && last + 1 < b.size() && b.size() - last - 1 <= kMaxWhitespaceRun &&
+          (b[last] == '}' || b[last] == '"')) {
+        json_then_space.push_back(t);
+        json_part_end[size_t(t)] = uint16_t(std::min<size_t>(last + 1, UINT16_MAX));
+      }
     }
   }
 
@@ -120,6 +131,8 @@ struct ToolCallConstraint::Impl {
       calls[i].apply(scratch);
       for (size_t t = 0; t < scratch.size(); ++t)
         if (scratch[t] == 0.0f) allowed[t] = 1;
+      for (int32_t t : json_then_space)
+        if (calls[i].completed_by(std::string_view(of(t)).substr(0, json_part_end[size_t(t)]))) allowed[size_t(t)] = 1;
     }
   }
 
@@ -182,6 +195,16 @@ void ToolCallConstraint::Impl::accept_tag_piece(const std::string& b, std::strin
 
 void ToolCallConstraint::Impl::accept_json(int32_t token) {
   bool any = false, complete = false;
+  if (json_part_end[size_t(token)] > 0) {  // the token may end the object and run on into whitespace
+    const std::string_view part = std::string_view(of(token)).substr(0, json_part_end[size_t(token)]);
+    for (size_t i = 0; i < calls.size(); ++i)
+      if (alive[i] && !calls[i].allows(token) && calls[i].completed_by(part)) {
+        calls[i].accept_bytes(part);
+        phase = Phase::close_ws;
+        ws_run = of(token).size() - part.size();
+        return;
+      }
+  }
   for (size_t i = 0; i < calls.size(); ++i) {
     if (!alive[i]) continue;
     if (!calls[i].allows(token)) {

@@ -13,8 +13,9 @@
 //   required:  the output starts with a call (the named-function choice is `required` with one tool).
 //   none:      free text in which "<tool_call>" cannot be spelled.
 // After a call: with `parallel`, whitespace and another call or an end token; without, only
-// whitespace and an end token. Whitespace runs between the pieces are bounded (4 bytes), and a
-// token that straddles two pieces (">\n{") is masked: tokens are taken whole within one piece.
+// whitespace and an end token. Whitespace runs between the pieces are bounded (4 bytes). A
+// token that ends the JSON and runs on into whitespace ("}}\n", common in BPE vocabularies) is
+// allowed; any other token that straddles two pieces (">\n{") is masked.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -28,6 +28,7 @@
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/ollama_protocol.h"
 #include "apps/server/protocol.h"
+#include "apps/server/tool_call_parser.h"
 
 namespace {
 

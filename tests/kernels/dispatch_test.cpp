@@ -27,7 +27,8 @@ TEST(Dispatch, DotTypePairs) {
   using T = TensorType;
   const std::pair<T, T> pairs[] = {{T::F32, T::F32},   {T::F16, T::F16},   {T::BF16, T::BF16}, {T::Q4_0, T::Q8_0},
                                    {T::Q4_1, T::Q8_1}, {T::Q5_0, T::Q8_0}, {T::Q5_1, T::Q8_1}, {T::Q8_0, T::Q8_0},
-                                   {T::Q4_K, T::Q8_K}, {T::Q5_K, T::Q8_K}, {T::Q6_K, T::Q8_K}};
+                                   {T::Q4_K, T::Q8_K}, {T::Q5_K, T::Q8_K}, {T::Q6_K, T::Q8_K},
+                                   {T::Q2_K, T::Q8_K}, {T::Q3_K, T::Q8_K}, {T::IQ4_NL, T::Q8_0}, {T::IQ4_XS, T::Q8_K}};
   for (Isa isa : available_isas()) {
     for (auto [w, a] : pairs) {
       const auto& k = kernel_table(w, isa);
@@ -45,18 +46,10 @@ TEST(Dispatch, DotTypePairs) {
   EXPECT_EQ(&kernel_table(T::Q4_0), &kernel_table(T::Q4_0, active_isa()));
 }
 
-// The low-bit types added for published files (Q2_K, Q3_K, IQ4_NL, IQ4_XS) have x86 kernels but
-// none for NEON yet: on ARM they run the scalar reference (issue 16 lists the NEON kernels).
-bool awaits_neon_kernels(TensorType t, Isa isa) {
-  const bool arm = isa == Isa::neon || isa == Isa::neon_dotprod;
-  return arm && (t == TensorType::Q2_K || t == TensorType::Q3_K || t == TensorType::IQ4_NL || t == TensorType::IQ4_XS);
-}
-
 TEST(Dispatch, SimdTablesReplaceHotKernels) {
   for (Isa isa : available_isas()) {
     if (isa == Isa::scalar) continue;
     for (TensorType t : test::weight_types()) {
-      if (awaits_neon_kernels(t, isa)) continue;
       const auto& ref = kernel_table(t, Isa::scalar);
       const auto& k = kernel_table(t, isa);
       EXPECT_NE(k.vec_dot, ref.vec_dot) << test::type_isa_name(t, isa);
@@ -77,11 +70,29 @@ TEST(Dispatch, DotprodReplacesIntegerKernels) {
     if (t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16) continue;
     const auto& plain = kernel_table(t, Isa::neon);
     const auto& sdot = kernel_table(t, Isa::neon_dotprod);
-    if (awaits_neon_kernels(t, Isa::neon)) continue;  // nothing for dotprod to replace yet
     EXPECT_NE(sdot.vec_dot, plain.vec_dot) << tensor_type_name(t);
     EXPECT_NE(sdot.gemv, plain.gemv) << tensor_type_name(t);
     EXPECT_NE(sdot.gemm, plain.gemm) << tensor_type_name(t);
   }
+}
+
+// The low-bit types' AVX-512 entries must be their own (VNNI) kernels, not the AVX2 ones the
+// table starts from, so the consistency and extreme-code tests really run them; skipped
+// without AVX-512.
+TEST(Dispatch, Avx512ReplacesLowBitKernels) {
+  const auto isas = available_isas();
+  if (std::find(isas.begin(), isas.end(), Isa::avx512) == isas.end()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  for (TensorType t : {TensorType::Q2_K, TensorType::Q3_K, TensorType::IQ4_NL, TensorType::IQ4_XS}) {
+    const auto& avx2 = kernel_table(t, Isa::avx2);
+    const auto& avx512 = kernel_table(t, Isa::avx512);
+    EXPECT_NE(avx512.gemm, avx2.gemm) << tensor_type_name(t);
+    if (t == TensorType::Q2_K || t == TensorType::Q3_K) {
+      ASSERT_TRUE(avx512.gemm_groups && avx2.gemm_groups) << tensor_type_name(t);
+      EXPECT_NE(avx512.gemm_groups, avx2.gemm_groups) << tensor_type_name(t);
+    }
+  }
+  EXPECT_NE(kernel_table(TensorType::IQ4_NL, Isa::avx512).vec_dot, kernel_table(TensorType::IQ4_NL, Isa::avx2).vec_dot);
+  EXPECT_NE(kernel_table(TensorType::IQ4_NL, Isa::avx512).gemv, kernel_table(TensorType::IQ4_NL, Isa::avx2).gemv);
 }
 
 TEST(Dispatch, UnusableIsaAndTypeThrow) {

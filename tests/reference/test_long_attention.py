@@ -5,9 +5,12 @@ A decode step over more than 512 keys takes the split-K path (the context cut in
 separately, merged like an online softmax) and a prefill batch the query x key tiles; both only show
 on long sequences.  Two tiny-head models with the GQA ratios of the real ones:
   * gqa6: 4b-style (every layer global + RoPE), 12 query heads on 2 KV heads;
-  * gqa7: 21b-style (NoPE global layers, sliding window 4096 on the others), 14 on 2;
+  * gqa7: 21b-style (NoPE global layers, sliding window WINDOW on the others), 14 on 2;
 over T_SEQ tokens (past the window, odd), each KV type for K and V, run as one batch and token by
-token (`--batch 1`: every step from 513 keys on is a split decode), with 1 and 2 threads.
+token (`--batch 1 -t 2`: every step from 513 keys on is a split decode; the windowed layers' rings
+wrap and their windows start inside key chunks). For q8_0 also with one thread, which must write
+the same bits.  (ops::attention itself is checked at 5000 positions with a window of 4096 in
+tests/kernels/attention_test.cpp; the whole model at that depth takes the oracle too long here.)
 
 The oracle is reference.Model's own vectorised attention, applied to blocks of queries (the whole
 T x T score matrix of 5000 tokens would need gigabytes); the formula is unchanged.
@@ -18,7 +21,7 @@ TOLERANCES (those of test_kv_types.py, whose TOLERANCES section justifies them):
 * engine vs the exact float64 math: median error within 1.5x of the emulated oracle's own error, top-1
   agreement at least the emulation's minus 0.01: the cache and the long context cost what the
   format costs, nothing more.
-* threads: `--batch 1 -t 1` and `-t 2` write bit-identical logits.  The split into key chunks is fixed
+* threads: `--batch 1 -t 1` and `-t 2` write bit-identical logits (q8_0).  The split into key chunks is fixed
   (never derived from the thread count) and every other kernel splits output rows, so the
   arithmetic is the same whichever thread does it.
 Environment: ST_BIN (missing -> failure, not a skip).
@@ -36,12 +39,12 @@ import make_model  # noqa: E402
 import reference  # noqa: E402
 from test_forward import engine_logits, evaluate, fmt, per_position_error  # noqa: E402
 
-T_SEQ = 4999
-WINDOW = 4096
+T_SEQ = 2501
+WINDOW = 1500
 QUERY_BLOCK = 256
 EXACT_RATIO = 1.5
 TOP1_SLACK = 0.01
-PAIRS = [("f16", "f16"), ("bf16", "bf16"), ("q8_0", "q8_0"), ("q4_0", "q4_0"), ("q8_0", "f16")]
+PAIRS = [("f16", "f16"), ("bf16", "bf16"), ("q8_0", "q8_0"), ("q4_0", "q4_0")]
 MODELS = [
     ("gqa6", "4b", dict(n_head=12, n_head_kv=2, hd=32, L=3)),
     ("gqa7", "21b", dict(n_head=14, n_head_kv=2, hd=32, L=4, window=WINDOW)),
@@ -73,8 +76,10 @@ def check_model(res, st, name, path, tmp):
         emu_top1 = float(np.mean(emulated.argmax(1) == exact.argmax(1)))
         kv = ["-ctk", k_type, "-ctv", v_type]
         one_thread = None
-        for run, extra in (("batch", []), ("batch1 -t 1", ["--batch", "1", "-t", "1"]),
-                           ("batch1 -t 2", ["--batch", "1", "-t", "2"])):
+        runs = [("batch", []), ("batch1 -t 2", ["--batch", "1", "-t", "2"])]
+        if k_type == "q8_0":
+            runs.insert(1, ("batch1 -t 1", ["--batch", "1", "-t", "1"]))
+        for run, extra in runs:
             got, err = engine_logits(st, path, toks, V, kv + extra, tmp)
             if not res.check("%s %s: engine ran" % (label, run), got is not None, err):
                 continue

@@ -124,7 +124,9 @@ await withServer(["--chat-template", template, "-c", "4096"], async (server) => 
 
   // runTools over 3 turns: two forced calls (the runner sends the history with tool_calls and
   // role "tool" results back), then tool_choice none for the answer. The client's fetch is
-  // wrapped to set tool_choice per turn, as an agent loop would.
+  // wrapped to set tool_choice per turn, as an agent loop would. The runner refuses a reply cut
+  // by max_tokens, and the tiny model may ramble: the answer turn is held to a one-value JSON
+  // schema (response_format is allowed with tools when tool_choice is none), so it ends.
   let turn = 0;
   const seen = [];
   const forcing = new OpenAI({
@@ -133,13 +135,15 @@ await withServer(["--chat-template", template, "-c", "4096"], async (server) => 
     fetch: async (url, init) => {
       const body = JSON.parse(init.body);
       seen.push(body);
-      body.tool_choice = ["required", { type: "function", function: { name: "add" } }, "none"][Math.min(turn++, 2)];
+      body.tool_choice = ["required", { type: "function", function: { name: "add" } }, "none"][Math.min(turn, 2)];
+      if (turn++ >= 2)
+        body.response_format = { type: "json_schema", json_schema: { name: "answer", schema: { type: "object", properties: { answer: { enum: ["done"] } } } } };
       return fetch(url, { ...init, body: JSON.stringify(body) });
     },
   });
   const results = [];
   const runner = forcing.chat.completions.runTools({
-    model, messages: question, temperature: 0, max_tokens: 60, parallel_tool_calls: false,
+    model, messages: question, temperature: 0, max_tokens: 200, parallel_tool_calls: false,
     tools: tools.map((t) => ({
       type: "function",
       function: {
@@ -155,7 +159,7 @@ await withServer(["--chat-template", template, "-c", "4096"], async (server) => 
   const answer = await runner.finalContent();
   check(turn === 3, `runTools made ${turn} requests, not 3`);
   check(results.length === 2, `runTools ran ${results.length} tools`);
-  check(typeof answer === "string", `runTools final content ${answer}`);
+  check(answer === '{"answer":"done"}', `runTools final content ${answer}`);
   const last = seen[2].messages;
   check(last.filter((m) => m.role === "tool").length === 2 && last.filter((m) => m.tool_calls?.length).length === 2,
         `third request's history: ${JSON.stringify(last)}`);

@@ -4,6 +4,7 @@
 // of the same text written by hand, and fed in every split of the text into two pieces and byte
 // by byte: the events must reassemble to the same calls whatever the pieces.
 #include "apps/server/protocol.h"
+#include "apps/server/tool_call_parser.h"
 
 #include <gtest/gtest.h>
 

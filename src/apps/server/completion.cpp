@@ -1,5 +1,7 @@
 #include "apps/server/completion.h"
 
+#include "apps/server/tool_call_parser.h"
+
 #include <ctime>
 #include <iterator>
 

@@ -12,11 +12,15 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/blocks.h"
+#include "kernels/kernel_table.h"
+#include "kernels/row_groups.h"
 
 namespace st::avx2 {
 namespace {
@@ -112,6 +116,33 @@ void k_gemm_groups(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
                               ldy);
     if (t0 < n_tok)
       k_pass<K, 1>(wg, nsb, ab + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, y + t0 * ldy + g * 16, ldy);
+  }
+}
+
+
+// Token counts from which a batch goes to the file-layout tile gemm instead (kernels_bench,
+// AVX2, 1536 x 1536 x 64 tokens: the tile gemm 120-140 GOP/s against 75-95 for 2-token passes
+// here, which re-extract every code per pair of tokens; at 4 tokens the passes win).
+constexpr int64_t kTileGemmTokens = 16;
+
+// k_gemm_groups, except that a prefill-sized batch unpacks the rows back to the file layout
+// (per-thread buffer, ~10% of the product's time) and runs the active ISA's tile gemm for
+// `type` on them (on AVX-512 machines that table inherits these kernels for Q5_K, and its own
+// tile gemm is the faster one there).
+template <class K>
+void k_gemm_groups_or_tiles(TensorType type, int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows,
+                            const void* act, size_t act_row_bytes, int64_t n_tok, float* y, int64_t ldy) {
+  if (n_tok < kTileGemmTokens) return k_gemm_groups<K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  // Slices of 256 rows: the buffer stays small whatever the caller hands over (a whole lm_head).
+  constexpr int64_t kSliceRows = 256;
+  thread_local std::vector<uint8_t> rows;  // not kernel_scratch: the tile gemm uses that
+  const size_t bytes = static_cast<size_t>(std::min(n_rows, kSliceRows)) * w_row_bytes;
+  if (rows.size() < bytes) rows.resize(bytes);
+  const GemmFn gemm = kernel_table(type).gemm;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kSliceRows) {
+    const int64_t nr = std::min(kSliceRows, n_rows - r0);
+    unpack_row_groups(type, static_cast<const uint8_t*>(w) + static_cast<size_t>(r0) * w_row_bytes, nr, n, rows.data());
+    gemm(n, rows.data(), w_row_bytes, nr, act, act_row_bytes, n_tok, y + r0, ldy);
   }
 }
 

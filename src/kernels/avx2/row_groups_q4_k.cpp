@@ -115,12 +115,12 @@ void pack_rows_d_dmin_chunks(const uint8_t* rows, int64_t n_rows, int64_t n_cols
 
 void gemm_groups_q4_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  k_gemm_groups<Q45K<false>>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  k_gemm_groups_or_tiles<Q45K<false>>(TensorType::Q4_K, n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 void gemm_groups_q5_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  k_gemm_groups<Q45K<true>>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  k_gemm_groups_or_tiles<Q45K<true>>(TensorType::Q5_K, n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 void pack_groups_q4_k(const uint8_t* rows, int64_t n_rows, int64_t n_cols, uint8_t* groups) {

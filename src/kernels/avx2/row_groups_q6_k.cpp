@@ -105,7 +105,7 @@ struct Q6K {
 
 void gemm_groups_q6_k(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
                       size_t act_row_bytes, const int32_t* /*act_sums*/, int64_t n_tok, float* y, int64_t ldy) {
-  k_gemm_groups<Q6K>(n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
+  k_gemm_groups_or_tiles<Q6K>(TensorType::Q6_K, n, w, w_row_bytes, n_rows, act, act_row_bytes, n_tok, y, ldy);
 }
 
 }  // namespace st::avx2

@@ -15,6 +15,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/kernel_table.h"
+#include "kernels/neon/low_bit_dots.h"
 #include "kernels/neon/util.h"
 #include "kernels/ref/row_loops.h"
 
@@ -228,6 +229,12 @@ void set_integer_kernels(KernelTable& t) {
     case TensorType::Q4_K: set_multi<dot_k4<Dot, false, 1>, dot_k4<Dot, false, 4>>(t); break;
     case TensorType::Q5_K: set_multi<dot_k4<Dot, true, 1>, dot_k4<Dot, true, 4>>(t); break;
     case TensorType::Q6_K: set_multi<dot_q6_k<Dot, 1>, dot_q6_k<Dot, 4>>(t); break;
+    case TensorType::Q2_K: set_multi<dot_q2_k<Dot, 1>, dot_q2_k<Dot, 4>>(t); break;
+    case TensorType::Q3_K: set_multi<dot_q3_k<Dot, 1>, dot_q3_k<Dot, 4>>(t); break;
+    case TensorType::IQ4_NL:
+      set_multi<dot_q32<Dot, WIQ4_NL, Act8<false>, 1>, dot_q32<Dot, WIQ4_NL, Act8<false>, 4>>(t);
+      break;
+    case TensorType::IQ4_XS: set_multi<dot_iq4_xs<Dot, 1>, dot_iq4_xs<Dot, 4>>(t); break;
     default: break;
   }
 }

@@ -20,6 +20,10 @@ void neuron_columns_group_dotprod(TensorType type, const uint8_t* scales, const 
                                   const int8_t* qa, float da, const int32_t* js, int n_js, int64_t h0, int64_t h1,
                                   float* acc, float* out);
 
+// dequantize_row of the low-bit types of published files (Q2_K, Q3_K, IQ4_NL, IQ4_XS; other
+// types untouched): dequantize.cpp, bit-exact with ref/.
+void set_low_bit_dequantize(KernelTable& t);
+
 // Row-group products (kernels/row_groups.h) of Q4_0 / Q8_0 / Q4_K tables, other types
 // untouched: row_groups.cpp (plain NEON, with the packers) and row_groups_dotprod.cpp (SDOT).
 void set_row_group_kernels(KernelTable& t);

@@ -1,6 +1,7 @@
-// Fills the plain-NEON entries of a type's table. As on x86, dequantization of the block
+// Fills the plain-NEON entries of a type's table. As on x86, dequantization of the older block
 // formats stays on ref/ (not on the hot path; ref/ is the bit-exact definition); the float
-// conversions and activation quantizers are replaced because the forward pass runs them.
+// conversions and activation quantizers are replaced because the forward pass runs them, and
+// the low-bit types of published files get NEON dequantization (embedding rows, dequantize.cpp).
 #include <arm_neon.h>
 
 #include "kernels/neon/float_rows.h"
@@ -63,7 +64,10 @@ void override_kernels(KernelTable& t) {
       break;
     case TensorType::Q8_1: t.quantize_row = quantize_row_q8_1; break;
     case TensorType::Q8_K: t.quantize_row = quantize_row_q8_k; break;
-    default: set_integer_kernels<DotWiden>(t); break;
+    default:
+      set_integer_kernels<DotWiden>(t);
+      set_low_bit_dequantize(t);  // Q2_K, Q3_K, IQ4_NL, IQ4_XS (dequantize.cpp)
+      break;
   }
   if (t.type == TensorType::Q4_0 || t.type == TensorType::Q8_0) t.neuron_columns = neuron_columns_group;
 }
