@@ -9,6 +9,7 @@
 
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/compat_api.h"
+#include "apps/server/tool_call_parser.h"
 
 namespace st::server {
 
