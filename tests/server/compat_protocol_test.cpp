@@ -81,7 +81,7 @@ TEST(OllamaRequest, UnsupportedOptionsAreRefusedByName) {
 }
 
 TEST(OllamaRequest, FieldsWithoutMeaningHereAreRefused) {
-  EXPECT_EQ(ollama_refused(ollama_chat({{"tools", {{{"type", "function"}}}}})), "tools");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"tools", {{{"type", "function"}}}}})), "tools[0].function");
   EXPECT_EQ(ollama_refused(ollama_chat({{"tools", json::array()}})), "");
   EXPECT_EQ(ollama_refused(ollama_chat({{"think", true}})), "think");
   EXPECT_EQ(ollama_refused(ollama_chat({{"think", false}})), "");
@@ -92,7 +92,7 @@ TEST(OllamaRequest, FieldsWithoutMeaningHereAreRefused) {
   EXPECT_EQ(ollama_refused(ollama_chat({{"prompt", "x"}})), "prompt");  // a generate field
   EXPECT_EQ(ollama_refused(ollama_chat({{"messages", {{{"role", "user"}, {"content", "a"}, {"images", {"AAAA"}}}}}})),
             "messages[0].images");
-  EXPECT_EQ(ollama_refused(ollama_chat({{"messages", {{{"role", "tool"}, {"content", "a"}}}}})), "messages[0].role");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"messages", {{{"role", "robot"}, {"content", "a"}}}}})), "messages[0].role");
   EXPECT_EQ(ollama_refused(ollama_chat({{"messages", {{{"role", "user"}, {"content", 3}}}}})), "messages[0].content");
   EXPECT_EQ(ollama_refused({{"prompt", "x"}, {"context", {1, 2}}}, ollama::Route::generate), "context");
   EXPECT_EQ(ollama_refused({{"prompt", "x"}, {"template", "{{ .Prompt }}"}}, ollama::Route::generate), "template");
@@ -195,7 +195,7 @@ TEST(AnthropicRequest, RefusalsNameTheField) {
   json no_max = messages_body();
   no_max.erase("max_tokens");
   EXPECT_EQ(anthropic_refused(no_max), "max_tokens");
-  EXPECT_EQ(anthropic_refused(messages_body({{"tools", {{{"name", "add"}}}}})), "tools");
+  EXPECT_EQ(anthropic_refused(messages_body({{"tools", {{{"name", "add"}}}}})), "tools[0].input_schema");
   EXPECT_EQ(anthropic_refused(messages_body({{"tools", json::array()}})), "");
   EXPECT_EQ(anthropic_refused(messages_body({{"temperature", 1.5}})), "temperature");
   EXPECT_EQ(anthropic_refused(messages_body({{"thinking", {{"type", "enabled"}, {"budget_tokens", 1024}}}})), "thinking");
@@ -204,7 +204,7 @@ TEST(AnthropicRequest, RefusalsNameTheField) {
   EXPECT_EQ(anthropic_refused(messages_body({{"messages", {{{"role", "user"}, {"content", {{{"type", "image"}}}}}}}})),
             "messages[0].content[0].type");
   EXPECT_EQ(anthropic_refused(messages_body({{"messages", {{{"role", "user"}, {"content", {{{"type", "tool_result"}}}}}}}})),
-            "messages[0].content[0].type");
+            "messages[0].content[0].tool_use_id");
   EXPECT_EQ(anthropic_refused(messages_body({{"stop_sequences", "x"}})), "stop_sequences");
   EXPECT_EQ(anthropic_refused(messages_body({{"messages", json::array()}})), "messages");
 }
@@ -227,6 +227,129 @@ TEST(AnthropicReply, StopReasonsAndShapes) {
   const json e = anthropic::error_body(ApiError(401, "no key"));
   EXPECT_EQ(e, (json{{"type", "error"}, {"error", {{"type", "authentication_error"}, {"message", "no key"}}}}));
   EXPECT_EQ(anthropic::error_body(ApiError(400, "x"))["error"]["type"], "invalid_request_error");
+}
+
+// ---- Tool use ------------------------------------------------------------------------------
+
+const json kAddSchema = {{"type", "object"},
+                         {"properties", {{"a", {{"type", "integer"}}}, {"b", {{"type", "integer"}}}}},
+                         {"required", {"a", "b"}}};
+
+json anthropic_tool_body(json extra = json::object()) {
+  json b = messages_body({{"tools", {{{"name", "add"}, {"description", "Adds."}, {"input_schema", kAddSchema}}}}});
+  b.update(extra);
+  return b;
+}
+
+TEST(AnthropicTools, ToolsAndChoiceBecomeTheOpenAIPathsRequest) {
+  const anthropic::Request r = anthropic::parse_request(
+      anthropic_tool_body({{"tool_choice", {{"type", "tool"}, {"name", "add"}, {"disable_parallel_tool_use", true}}}}).dump(), test_limits());
+  ASSERT_EQ(r.completion.tools.size(), 1u);
+  EXPECT_EQ(r.completion.tools[0].name, "add");
+  EXPECT_EQ(json::parse(r.completion.tools[0].parameters), kAddSchema);
+  EXPECT_EQ(json::parse(r.completion.tools_json),
+            (json::array({{{"type", "function"}, {"function", {{"name", "add"}, {"parameters", kAddSchema}, {"description", "Adds."}}}}})));
+  EXPECT_EQ(r.completion.tool_choice, ToolChoice::named);
+  EXPECT_EQ(r.completion.tool_choice_index, 0u);
+  EXPECT_FALSE(r.completion.parallel_tool_calls);
+  EXPECT_TRUE(r.completion.wants_tool_calls());
+  const auto choice = [](const char* type) {
+    return anthropic::parse_request(anthropic_tool_body({{"tool_choice", {{"type", type}}}}).dump(), test_limits()).completion.tool_choice;
+  };
+  EXPECT_EQ(choice("auto"), ToolChoice::automatic);
+  EXPECT_EQ(choice("any"), ToolChoice::required);
+  EXPECT_EQ(choice("none"), ToolChoice::none);
+}
+
+TEST(AnthropicTools, HistoryBlocksBecomeTemplateToolCallsAndToolMessages) {
+  const json body = anthropic_tool_body(
+      {{"system", "S"},
+       {"messages",
+        {{{"role", "user"}, {"content", "add 2 and 3"}},
+         {{"role", "assistant"},
+          {"content", {{{"type", "text"}, {"text", "calling"}},
+                       {{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "add"}, {"input", {{"a", 2}, {"b", 3}}}}}}},
+         {{"role", "user"},
+          {"content", {{{"type", "tool_result"}, {"tool_use_id", "toolu_1"}, {"content", {{{"type", "text"}, {"text", "5"}}}}},
+                       {{"type", "text"}, {"text", "thanks"}}}}}}}});
+  const anthropic::Request r = anthropic::parse_request(body.dump(), test_limits());
+  EXPECT_TRUE(r.completion.tool_history);
+  EXPECT_TRUE(r.prefill.empty());
+  const json expected = json::array(
+      {{{"role", "system"}, {"content", "S"}},
+       {{"role", "user"}, {"content", "add 2 and 3"}},
+       {{"role", "assistant"}, {"content", "calling"},
+        {"tool_calls", {{{"type", "function"}, {"id", "toolu_1"}, {"function", {{"name", "add"}, {"arguments", {{"a", 2}, {"b", 3}}}}}}}}},
+       {{"role", "tool"}, {"content", "5"}, {"tool_call_id", "toolu_1"}},
+       {{"role", "user"}, {"content", "thanks"}}});
+  EXPECT_EQ(json::parse(r.completion.messages_json), expected);
+  ASSERT_EQ(r.completion.messages.size(), 5u);
+  EXPECT_EQ(r.completion.messages[3].role, "tool");
+}
+
+TEST(AnthropicTools, RefusalsNameTheField) {
+  EXPECT_EQ(anthropic_refused(anthropic_tool_body({{"tool_choice", {{"type", "tool"}, {"name", "mul"}}}})), "tool_choice.name");
+  EXPECT_EQ(anthropic_refused(anthropic_tool_body({{"tool_choice", {{"type", "required"}}}})), "tool_choice.type");
+  EXPECT_EQ(anthropic_refused(messages_body({{"tool_choice", {{"type", "any"}}}})), "tool_choice");
+  EXPECT_EQ(anthropic_refused(messages_body({{"tools", {{{"name", "f"}, {"input_schema", {{"type", "array"}}}}}}})),
+            "tools[0].input_schema.type");
+  EXPECT_EQ(anthropic_refused(messages_body({{"tools", {{{"type", "web_search_20250305"}, {"name", "web_search"}}}}})), "tools[0].type");
+  const json use_in_user = {{{"role", "user"}, {"content", {{{"type", "tool_use"}, {"id", "t"}, {"name", "add"}, {"input", json::object()}}}}}};
+  EXPECT_EQ(anthropic_refused(messages_body({{"messages", use_in_user}})), "messages[0].content[0].type");
+  const json bad_input = {{{"role", "user"}, {"content", "q"}},
+                          {{"role", "assistant"}, {"content", {{{"type", "tool_use"}, {"id", "t"}, {"name", "add"}, {"input", "2,3"}}}}}};
+  EXPECT_EQ(anthropic_refused(messages_body({{"messages", bad_input}})), "messages[1].content[0].input");
+}
+
+TEST(AnthropicTools, ReplyBlocksAndEvents) {
+  EXPECT_EQ(anthropic::stop_reason("stop", "", true), "tool_use");
+  EXPECT_EQ(anthropic::stop_reason("length", "", true), "max_tokens");
+  const json block = anthropic::tool_use_block("toolu_1", "add", {{"a", 1}});
+  EXPECT_EQ(block, (json{{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "add"}, {"input", {{"a", 1}}}}));
+  const json start = anthropic::tool_use_block_start(1, "toolu_1", "add");
+  EXPECT_EQ(start["index"], 1);
+  EXPECT_EQ(start["content_block"]["input"], json::object());
+  EXPECT_EQ(anthropic::input_json_delta("{\"a\":", 1)["delta"], (json{{"type", "input_json_delta"}, {"partial_json", "{\"a\":"}}));
+  const json m = anthropic::message_json_blocks({"msg_1", "c"}, json::array({block}), "tool_use", "", Usage{1, 2});
+  EXPECT_EQ(m["content"][0], block);
+  EXPECT_EQ(m["stop_reason"], "tool_use");
+}
+
+TEST(OllamaTools, ToolsHistoryAndToolMessages) {
+  const json tools = {{{"type", "function"}, {"function", {{"name", "add"}, {"description", "Adds."}, {"parameters", kAddSchema}}}}};
+  const json messages = {{{"role", "user"}, {"content", "add 2 and 3"}},
+                         {{"role", "assistant"}, {"content", ""}, {"tool_calls", {{{"function", {{"name", "add"}, {"arguments", {{"a", 2}, {"b", 3}}}}}}}}},
+                         {{"role", "tool"}, {"content", "5"}, {"tool_name", "add"}}};
+  const ollama::Request r = ollama::parse_request(ollama_chat({{"tools", tools}, {"messages", messages}}).dump(), ollama::Route::chat, test_limits());
+  ASSERT_EQ(r.completion.tools.size(), 1u);
+  EXPECT_EQ(r.completion.tools[0].name, "add");
+  EXPECT_EQ(json::parse(r.completion.tools[0].parameters), kAddSchema);
+  EXPECT_EQ(json::parse(r.completion.tools_json), tools);
+  EXPECT_EQ(r.completion.tool_choice, ToolChoice::automatic);  // Ollama has no tool_choice
+  EXPECT_TRUE(r.completion.wants_tool_calls());
+  EXPECT_TRUE(r.completion.tool_history);
+  const json expected = json::array(
+      {{{"role", "user"}, {"content", "add 2 and 3"}},
+       {{"role", "assistant"}, {"content", ""},
+        {"tool_calls", {{{"type", "function"}, {"function", {{"name", "add"}, {"arguments", {{"a", 2}, {"b", 3}}}}}}}}},
+       {{"role", "tool"}, {"content", "5"}, {"name", "add"}}});
+  EXPECT_EQ(json::parse(r.completion.messages_json), expected);
+}
+
+TEST(OllamaTools, RefusalsAndReplyShape) {
+  const json args_string = {{{"role", "assistant"}, {"content", ""}, {"tool_calls", {{{"function", {{"name", "add"}, {"arguments", "{}"}}}}}}}};
+  EXPECT_EQ(ollama_refused(ollama_chat({{"messages", args_string}})), "messages[0].tool_calls[0].function.arguments");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"messages", {{{"role", "user"}, {"content", "a"}, {"tool_name", "x"}}}}})), "messages[0].tool_name");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"tools", {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", "x"}}}}}}})),
+            "tools[0].function.parameters");
+  EXPECT_EQ(ollama_refused({{"model", "m"}, {"prompt", "p"}, {"tools", {{{"type", "function"}}}}}, ollama::Route::generate), "tools");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"format", "json"}, {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}})), "format");
+  const json call = ollama::tool_call_json(0, "add", "{\"a\": 2, \"b\": 3}");
+  EXPECT_EQ(call, (json{{"function", {{"index", 0}, {"name", "add"}, {"arguments", {{"a", 2}, {"b", 3}}}}}}));
+  EXPECT_EQ(ollama::tool_call_json(1, "add", "{\"a\": 2")["function"]["arguments"], json::object());  // cut off
+  const json line = ollama::reply_line(ollama::Route::chat, "m", "t", "", "stop", {}, json::array({call}));
+  EXPECT_EQ(line["message"]["tool_calls"][0], call);
+  EXPECT_FALSE(ollama::reply_line(ollama::Route::chat, "m", "t", "x")["message"].contains("tool_calls"));
 }
 
 }  // namespace

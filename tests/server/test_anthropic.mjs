@@ -98,8 +98,8 @@ await withServer(["--api-key", key, "--parallel", "2", "-c", "512", "--max-token
   const { max_tokens: _, ...noMax } = ask;
   await expectApiError(client.messages.create(noMax), 400, "invalid_request_error", "no max_tokens", "max_tokens");
   await expectApiError(client.messages.create({ ...ask, temperature: 1.5 }), 400, "invalid_request_error", "temperature", "temperature");
-  await expectApiError(client.messages.create({ ...ask, tools: [{ name: "add", description: "adds", input_schema: { type: "object", properties: {} } }] }),
-                       400, "invalid_request_error", "tools", "tools");
+  await expectApiError(client.messages.create({ ...ask, tools: [{ name: "add", description: "adds", input_schema: { type: "array" } }] }),
+                       400, "invalid_request_error", "tool schema", "tools[0].input_schema.type");
   await expectApiError(client.messages.create({ ...ask, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "AA==" } }] }] }),
                        400, "invalid_request_error", "image block", "messages[0].content[0].type");
   await expectApiError(client.messages.create({ ...ask, stream: true, top_k: 0 }), 400, "invalid_request_error", "streamed request with a bad field", "top_k");

@@ -183,7 +183,7 @@ await withServer(["--api-key", key, "--parallel", "2", "-c", "512", "--max-token
   await expectResponseError(ollama.chat({ model, messages: [{ role: "user", content: "hi" }], options: { num_ctx: 100000 } }), 400, "num_ctx", "options.num_ctx");
   await expectResponseError(ollama.chat({ model, messages: [{ role: "user", content: "hi", images: ["aGk="] }] }), 400, "images", "images");
   await expectResponseError(ollama.chat({ model, messages: [{ role: "user", content: "hi" }],
-    tools: [{ type: "function", function: { name: "add", parameters: { type: "object" } } }] }), 400, "tools", "tools");
+    tools: [{ type: "function", function: { name: "add", parameters: "object" } }] }), 400, "tool parameters", "tools[0].function.parameters");
   await expectResponseError(ollama.chat({ model, messages: [{ role: "user", content: "hi" }], format: "yaml" }), 400, "format", "format");
   await expectResponseError(ollama.chat({ model, messages: [{ role: "user", content: "hi" }], stream: true, options: { top_p: 7 } }), 400,
                             "streamed request with a bad option", "options.top_p");

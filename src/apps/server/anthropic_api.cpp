@@ -1,9 +1,11 @@
 // Anthropic's POST /v1/messages over the scheduler (see compat_api.h).
 #include <cstdio>
 #include <random>
+#include <vector>
 
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/compat_api.h"
+#include "apps/server/tool_call_parser.h"
 
 namespace st::server::anthropic {
 namespace {
@@ -18,12 +20,28 @@ std::string message_id() {
   return buf;
 }
 
-// A Job's output as a message object, or as Anthropic's event stream: message_start,
-// content_block_start, content_block_delta..., content_block_stop, message_delta, message_stop.
+std::string tool_use_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "toolu_%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// A call the reply made, as far as it has arrived.
+struct Call {
+  std::string id, name, arguments;
+};
+
+// A Job's output as a message object, or as Anthropic's event stream: message_start, then per
+// content block content_block_start, content_block_delta..., content_block_stop, then
+// message_delta, message_stop. With tools the text is split by the OpenAI path's
+// ToolCallParser: each call becomes a tool_use block, its arguments input_json_delta pieces.
 class MessagesReply : public ReplySource {
  public:
-  MessagesReply(std::shared_ptr<Job> job, Head head, int64_t input_tokens, bool stream, ExtraHeaders extra)
-      : job_(std::move(job)), head_(std::move(head)), input_tokens_(input_tokens), stream_(stream), extra_(std::move(extra)) {}
+  MessagesReply(std::shared_ptr<Job> job, Head head, int64_t input_tokens, bool stream, ExtraHeaders extra, bool tools)
+      : job_(std::move(job)), head_(std::move(head)), input_tokens_(input_tokens), stream_(stream), extra_(std::move(extra)) {
+    if (tools) parser_ = std::make_unique<ToolCallParser>();
+  }
 
   void start(std::function<void()> wake) override {
     std::lock_guard<std::mutex> lock(job_->mutex);
@@ -35,26 +53,82 @@ class MessagesReply : public ReplySource {
   Piece next() override {
     std::string text;
     const bool done = job_->take(text);
-    return stream_ ? next_events(text, done) : whole_reply(text, done);
+    return stream_ ? next_events(split(text, done), done) : whole_reply(split(text, done), done);
   }
 
  private:
-  Piece whole_reply(const std::string& text, bool done) {
-    text_ += text;
+  ToolCallParser::Output split(const std::string& text, bool done) {
+    if (!parser_) return {text, {}};
+    ToolCallParser::Output out = parser_->push(text);
+    if (done) {
+      ToolCallParser::Output rest = parser_->finish();
+      out.content += rest.content;
+      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
+    }
+    return out;
+  }
+
+  // Records the calls' events; returns the Call each event belongs to.
+  Call& record(const ToolCallParser::Event& e) {
+    if (e.opens) calls_.push_back({tool_use_id(), e.name, ""});
+    Call& c = calls_.at(static_cast<size_t>(e.index));
+    c.arguments += e.arguments;
+    return c;
+  }
+
+  std::string reason() const {
+    return stop_reason(job_->finish_reason, job_->stop_sequence, !calls_.empty() && job_->finish_reason == "stop");
+  }
+
+  json content_blocks() const {
+    json blocks = json::array();
+    if (!text_.empty() || calls_.empty()) blocks.push_back({{"type", "text"}, {"text", text_}});
+    for (const Call& c : calls_) {
+      json input = json::parse(c.arguments.empty() ? "{}" : c.arguments, nullptr, false);
+      if (!input.is_object()) input = json::object();  // cut off by max_tokens: what arrived does not parse
+      blocks.push_back(tool_use_block(c.id, c.name, input));
+    }
+    return blocks;
+  }
+
+  Piece whole_reply(const ToolCallParser::Output& parts, bool done) {
+    text_ += parts.content;
+    for (const auto& e : parts.calls) record(e);
     Piece p;
     if (!done) return p;
     p.done = true;
     std::lock_guard<std::mutex> lock(job_->mutex);
-    if (job_->error) {
-      p.head = family_error(ApiFamily::anthropic, *job_->error, extra_);
-    } else {
-      p.head = json_response(200, message_json(head_, text_, stop_reason(job_->finish_reason, job_->stop_sequence),
-                                               job_->stop_sequence, job_->usage), extra_);
-    }
+    if (job_->error) p.head = family_error(ApiFamily::anthropic, *job_->error, extra_);
+    else p.head = json_response(200, message_json_blocks(head_, content_blocks(), reason(), job_->stop_sequence, job_->usage), extra_);
     return p;
   }
 
-  Piece next_events(const std::string& text, bool done) {
+  // Closes the open block (if any) and opens the next one.
+  void open_block(std::string& data, const json& start_event) {
+    if (open_ >= 0) data += event(block_stop(open_));
+    open_ = next_index_++;
+    json ev = start_event;
+    ev["index"] = open_;
+    data += event(ev);
+  }
+
+  void stream_parts(std::string& data, const ToolCallParser::Output& parts) {
+    if (!parts.content.empty()) {
+      if (!open_is_text_) open_block(data, text_block_start());
+      open_is_text_ = true;
+      data += event(text_delta(parts.content, open_));
+    }
+    for (const auto& e : parts.calls) {
+      const Call& c = record(e);
+      if (e.opens) {
+        open_block(data, tool_use_block_start(0, c.id, c.name));
+        open_is_text_ = false;
+      }
+      if (!e.arguments.empty()) data += event(input_json_delta(e.arguments, open_));
+    }
+  }
+
+  Piece next_events(const ToolCallParser::Output& parts, bool done) {
     Piece p;
     if (first_) {
       Response head{http::status::ok, 11};
@@ -63,17 +137,21 @@ class MessagesReply : public ReplySource {
       for (const auto& [name, value] : extra_) head.set(name, value);
       p.head = std::move(head);
       p.data += event(message_start(head_, input_tokens_));
-      p.data += event(text_block_start());
+      if (!parser_) {  // without tools the one text block opens at once
+        open_block(p.data, text_block_start());
+        open_is_text_ = true;
+      }
       first_ = false;
     }
-    if (!text.empty()) p.data += event(text_delta(text));
+    stream_parts(p.data, parts);
     if (done) {
       std::lock_guard<std::mutex> lock(job_->mutex);
       if (job_->error) {
         p.data += event(anthropic::error_body(*job_->error));  // "event: error", as the API does mid-stream
       } else {
-        p.data += event(block_stop());
-        p.data += event(message_delta(stop_reason(job_->finish_reason, job_->stop_sequence), job_->stop_sequence, job_->usage));
+        if (open_ < 0) open_block(p.data, text_block_start());  // an empty reply still has its text block
+        p.data += event(block_stop(open_));
+        p.data += event(message_delta(reason(), job_->stop_sequence, job_->usage));
         p.data += event(message_stop());
       }
       p.done = true;
@@ -86,8 +164,13 @@ class MessagesReply : public ReplySource {
   int64_t input_tokens_;
   bool stream_;
   ExtraHeaders extra_;
+  std::unique_ptr<ToolCallParser> parser_;  // null: no tools (all text is one text block)
   bool first_ = true;
-  std::string text_;
+  std::string text_;        // whole reply: its text
+  std::vector<Call> calls_;
+  int open_ = -1;           // streaming: index of the open block (-1: none yet)
+  bool open_is_text_ = false;
+  int next_index_ = 0;
 };
 
 // A prefill (a last assistant message) is appended to the rendered prompt as plain text: the
@@ -102,20 +185,35 @@ void append_prefill(const CompatContext& c, Job& job, const std::string& prefill
                             std::to_string(ctx) + " (prompt + reply)", "invalid_request_error", "messages");
 }
 
+// The OpenAI path's job; a schema error names the tool's field in Anthropic's shape.
+std::shared_ptr<Job> make_job(const CompatContext& c, const CompletionRequest& r) {
+  try {
+    return c.completions.make_job(r);
+  } catch (const ApiError& e) {
+    const std::string openai_field = ".function.parameters";
+    const size_t at = e.param.find(openai_field);
+    if (e.param.rfind("tools[", 0) != 0 || at == std::string::npos) throw;
+    std::string param = e.param;
+    param.replace(at, openai_field.size(), ".input_schema");
+    throw ApiError(e.status, e.what(), e.type, param, e.code);
+  }
+}
+
 }  // namespace
 
 Outcome start(const CompatContext& c, const std::string& body, const ExtraHeaders& extra) {
   Outcome out;
   try {
     const Request r = parse_request(body, c.options.limits);
-    std::shared_ptr<Job> job = c.completions.make_job(r.completion);
+    std::shared_ptr<Job> job = make_job(c, r.completion);
     append_prefill(c, *job, r.prefill);
     Head head{message_id(), r.completion.model.empty() ? c.options.model_id : r.completion.model};
     ExtraHeaders headers = extra;
     if (r.completion.max_tokens_requested > r.completion.max_tokens)
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.completion.max_tokens));
     const auto input_tokens = static_cast<int64_t>(job->prompt.size());
-    auto reply = std::make_shared<MessagesReply>(job, std::move(head), input_tokens, r.completion.stream, std::move(headers));
+    auto reply = std::make_shared<MessagesReply>(job, std::move(head), input_tokens, r.completion.stream, std::move(headers),
+                                                 r.completion.wants_tool_calls());
     switch (c.scheduler.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

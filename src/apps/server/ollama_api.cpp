@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/compat_api.h"
+#include "apps/server/tool_call_parser.h"
 
 namespace st::server {
 
@@ -37,9 +40,11 @@ int64_t nanoseconds(double ms) { return static_cast<int64_t>(ms * 1e6); }
 // A Job's output as Ollama's reply: one JSON object, or NDJSON lines as the text arrives.
 class OllamaReply : public ReplySource {
  public:
-  OllamaReply(std::shared_ptr<Job> job, Route route, std::string model, bool stream, ExtraHeaders extra)
+  OllamaReply(std::shared_ptr<Job> job, Route route, std::string model, bool stream, ExtraHeaders extra, bool tools)
       : job_(std::move(job)), route_(route), model_(std::move(model)), stream_(stream), extra_(std::move(extra)),
-        start_(clock_type::now()) {}
+        start_(clock_type::now()) {
+    if (tools) parser_ = std::make_unique<ToolCallParser>();
+  }
 
   void start(std::function<void()> wake) override {
     std::lock_guard<std::mutex> lock(job_->mutex);
@@ -51,13 +56,14 @@ class OllamaReply : public ReplySource {
   Piece next() override {
     std::string text;
     const bool done = job_->take(text);
+    text = split(text, done);
     Piece p;
     if (!stream_) {
       text_ += text;
       if (!done) return p;
       p.done = true;
       p.head = finished_error() ? family_error(ApiFamily::ollama, *job_->error, extra_)
-                                : json_response(200, last_line(text_), extra_);
+                                : json_response(200, last_line(text_, calls_json()), extra_);
       return p;
     }
     if (first_) {
@@ -70,8 +76,12 @@ class OllamaReply : public ReplySource {
     }
     if (!text.empty()) p.data += ndjson(reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text));
     if (done) {
+      // Calls go out whole, on a line of their own before the last, as Ollama sends them.
+      const bool error = finished_error();
+      if (!error && !calls_.empty())
+        p.data += ndjson(reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), "", {}, {}, calls_json()));
       // An error after the head: Ollama's clients read {"error": ...} lines and throw.
-      p.data += ndjson(finished_error() ? ollama::error_body(*job_->error) : last_line(""));
+      p.data += ndjson(error ? ollama::error_body(*job_->error) : last_line(""));
       p.done = true;
     }
     return p;
@@ -83,7 +93,29 @@ class OllamaReply : public ReplySource {
     return job_->error.has_value();
   }
 
-  json last_line(const std::string& text) {
+  // With tools: the content; the calls' events are collected into calls_.
+  std::string split(const std::string& text, bool done) {
+    if (!parser_) return text;
+    ToolCallParser::Output out = parser_->push(text);
+    if (done) {
+      ToolCallParser::Output rest = parser_->finish();
+      out.content += rest.content;
+      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
+    }
+    for (const auto& e : out.calls) {
+      if (e.opens) calls_.push_back({e.name, ""});
+      calls_.at(static_cast<size_t>(e.index)).second += e.arguments;
+    }
+    return out.content;
+  }
+
+  json calls_json() const {
+    json out = json::array();
+    for (size_t i = 0; i < calls_.size(); ++i) out.push_back(tool_call_json(static_cast<int>(i), calls_[i].first, calls_[i].second));
+    return out;
+  }
+
+  json last_line(const std::string& text, const json& tool_calls = nullptr) {
     std::lock_guard<std::mutex> lock(job_->mutex);
     Stats s;
     s.prompt_eval_count = job_->usage.prompt_tokens;
@@ -91,7 +123,7 @@ class OllamaReply : public ReplySource {
     s.prompt_eval_duration = nanoseconds(job_->timings.prompt_ms);
     s.eval_duration = nanoseconds(job_->timings.predicted_ms);
     s.total_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start_).count();
-    return reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, job_->finish_reason, s);
+    return reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, job_->finish_reason, s, tool_calls);
   }
 
   std::shared_ptr<Job> job_;
@@ -102,6 +134,8 @@ class OllamaReply : public ReplySource {
   clock_type::time_point start_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
+  std::unique_ptr<ToolCallParser> parser_;  // null: no tools
+  std::vector<std::pair<std::string, std::string>> calls_;  // name, arguments' JSON text
 };
 
 // The request's job; options.num_ctx narrows the context the request may fill.
@@ -143,7 +177,8 @@ Outcome start(const CompatContext& c, const std::string& body, Route route, cons
     ExtraHeaders headers = extra;
     if (r.completion.max_tokens_requested > r.completion.max_tokens)
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.completion.max_tokens));
-    auto reply = std::make_shared<OllamaReply>(job, route, model, r.completion.stream, std::move(headers));
+    auto reply = std::make_shared<OllamaReply>(job, route, model, r.completion.stream, std::move(headers),
+                                               r.completion.wants_tool_calls());
     switch (c.scheduler.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

@@ -141,26 +141,61 @@ void check_think(const json& body) {
   not_supported("think", "separate thinking output");
 }
 
-void parse_message(const json& m, const std::string& p, CompletionRequest& r) {
+// An assistant's tool_calls [{"function": {"name", "arguments" (an object)}}] as the chat
+// template's (OpenAI-shaped, arguments an object).
+json template_tool_calls(const json& calls, const std::string& p) {
+  if (!calls.is_array()) bad(p, "'" + p + "' must be an array");
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string q = p + "[" + std::to_string(i) + "]";
+    const json& c = calls[i];
+    if (!c.is_object()) bad(q, "'" + q + "' must be an object");
+    const auto fn = c.find("function");
+    if (fn == c.end() || !fn->is_object()) bad(q + ".function", "'" + q + ".function' must be an object");
+    const auto name = fn->find("name");
+    if (name == fn->end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+      bad(q + ".function.name", "'" + q + ".function.name' must be a non-empty string");
+    json args = json::object();
+    if (const auto a = fn->find("arguments"); a != fn->end() && !a->is_null()) {
+      if (!a->is_object()) bad(q + ".function.arguments", "'" + q + ".function.arguments' must be an object");
+      args = *a;
+    }
+    out.push_back({{"type", "function"}, {"function", {{"name", *name}, {"arguments", std::move(args)}}}});
+  }
+  return out;
+}
+
+// One message; returns it as the chat template gets it.
+json parse_message(const json& m, const std::string& p, CompletionRequest& r) {
   if (!m.is_object()) bad(p, "'" + p + "' must be an object");
   const auto role = m.find("role");
   if (role == m.end() || !role->is_string()) bad(p + ".role", "'" + p + ".role' must be a string");
   const std::string name = role->get<std::string>();
-  if (name == "tool") not_supported(p + ".role", "tool results: tool calling");
-  if (name != "system" && name != "user" && name != "assistant")
-    bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\" or \"assistant\"");
+  if (name != "system" && name != "user" && name != "assistant" && name != "tool")
+    bad(p + ".role", "'" + p + ".role' must be \"system\", \"user\", \"assistant\" or \"tool\"");
   for (const auto& item : m.items()) {
     const std::string& key = item.key();
     if (key == "role" || key == "content" || is_empty_value(item.value())) continue;
+    if (key == "tool_calls" && name == "assistant") continue;
+    if (key == "tool_name" && name == "tool") continue;
     if (key == "images") not_supported(p + ".images", "images: the model reads text only");
-    if (key == "tool_calls" || key == "tool_name") not_supported(p + "." + key, "tool calling");
     if (key == "thinking") not_supported(p + ".thinking", "thinking in the history");
     bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
   }
   const auto content = m.find("content");
   if (content != m.end() && !content->is_null() && !content->is_string()) bad(p + ".content", "'" + p + ".content' must be a string");
   if ((content == m.end() || content->is_null()) && name != "assistant") bad(p + ".content", "'" + p + ".content' is required");
-  r.messages.push_back({name, content == m.end() || content->is_null() ? "" : content->get<std::string>()});
+  std::string text = content == m.end() || content->is_null() ? "" : content->get<std::string>();
+  json entry = {{"role", name}, {"content", text}};
+  if (const auto calls = m.find("tool_calls"); calls != m.end() && !is_empty_value(*calls))
+    entry["tool_calls"] = template_tool_calls(*calls, p + ".tool_calls");
+  if (const auto tn = m.find("tool_name"); tn != m.end() && !is_empty_value(*tn)) {
+    if (!tn->is_string()) bad(p + ".tool_name", "'" + p + ".tool_name' must be a string");
+    entry["name"] = *tn;
+  }
+  r.tool_history = r.tool_history || name == "tool" || entry.contains("tool_calls");
+  r.messages.push_back({name, std::move(text)});
+  return entry;
 }
 
 void parse_chat(const json& body, const Limits& limits, Request& out) {
@@ -172,8 +207,51 @@ void parse_chat(const json& body, const Limits& limits, Request& out) {
   if (!it->is_array()) bad("messages", "'messages' must be an array");
   if (it->size() > limits.max_messages)
     bad("messages", "too many messages (" + std::to_string(it->size()) + "; at most " + std::to_string(limits.max_messages) + ")");
-  for (size_t i = 0; i < it->size(); ++i) parse_message((*it)[i], "messages[" + std::to_string(i) + "]", out.completion);
+  json for_template = json::array();
+  for (size_t i = 0; i < it->size(); ++i)
+    for_template.push_back(parse_message((*it)[i], "messages[" + std::to_string(i) + "]", out.completion));
+  out.completion.messages_json = for_template.dump();
   out.completion.endpoint = Endpoint::chat;
+}
+
+// tools: OpenAI's shape [{"type": "function", "function": {"name", "description", "parameters"}}].
+// Ollama has no tool_choice: the model decides (automatic).
+void parse_tools(const json& body, CompletionRequest& r) {
+  const auto it = body.find("tools");
+  if (it == body.end() || is_empty_value(*it)) return;
+  if (!it->is_array()) bad("tools", "'tools' must be an array");
+  json for_template = json::array();
+  for (size_t i = 0; i < it->size(); ++i) {
+    const std::string p = "tools[" + std::to_string(i) + "]";
+    const json& t = (*it)[i];
+    if (!t.is_object()) bad(p, "'" + p + "' must be an object");
+    if (const auto ty = t.find("type"); ty != t.end() && !ty->is_null() && *ty != "function")
+      bad(p + ".type", "'" + p + ".type' must be \"function\"");
+    for (const auto& item : t.items())
+      if (item.key() != "type" && item.key() != "function" && !item.value().is_null())
+        bad(p + "." + item.key(), "unknown field '" + p + "." + item.key() + "'");
+    const auto fn = t.find("function");
+    if (fn == t.end() || !fn->is_object()) bad(p + ".function", "'" + p + ".function' must be an object");
+    const auto name = fn->find("name");
+    if (name == fn->end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+      bad(p + ".function.name", "'" + p + ".function.name' must be a non-empty string");
+    for (const ToolSpec& s : r.tools)
+      if (s.name == *name) bad(p + ".function.name", "'" + p + ".function.name': two tools are named '" + s.name + "'");
+    json fn_out = {{"name", *name}};
+    for (const auto& item : fn->items()) {
+      const std::string q = p + ".function." + item.key();
+      if (item.key() == "name" || item.value().is_null()) continue;
+      if (item.key() == "description" && item.value().is_string()) fn_out["description"] = item.value();
+      else if (item.key() == "parameters" && item.value().is_object()) fn_out["parameters"] = item.value();
+      else if (item.key() == "description") bad(q, "'" + q + "' must be a string");
+      else if (item.key() == "parameters") bad(q, "'" + q + "' must be a JSON Schema object");
+      else bad(q, "unknown field '" + q + "'");
+    }
+    r.tools.push_back({name->get<std::string>(), fn_out.contains("parameters") ? fn_out["parameters"].dump() : ""});
+    for_template.push_back({{"type", "function"}, {"function", std::move(fn_out)}});
+  }
+  r.tools_json = for_template.dump();
+  if (r.json_object || !r.json_schema.empty()) bad("format", "'format' cannot be combined with 'tools'");
 }
 
 std::string string_field(const json& body, const char* key) {
@@ -216,8 +294,9 @@ void check_top_level_fields(const json& body, Route route) {
     if (item.value().is_null() || std::find(std::begin(kCommon), std::end(kCommon), key) != std::end(kCommon)) continue;
     if (route == Route::chat && std::find(std::begin(kChat), std::end(kChat), key) != std::end(kChat)) continue;
     if (route == Route::generate && std::find(std::begin(kGenerate), std::end(kGenerate), key) != std::end(kGenerate)) continue;
+    if (route == Route::chat && key == "tools") continue;
     if (is_empty_value(item.value()) && (key == "tools" || key == "images" || key == "context")) continue;
-    if (key == "tools") not_supported(key, "tool calling");
+    if (key == "tools") not_supported(key, "tool calling on /api/generate; use /api/chat");
     if (key == "images") not_supported(key, "images: the model reads text only");
     if (route == Route::generate && key == "context")
       not_supported(key, "continuing from returned context tokens; send the conversation to /api/chat instead");
@@ -236,6 +315,7 @@ Request parse_request(std::string_view body_text, Route route, const Limits& lim
   else parse_generate(body, out);
   parse_options(body, limits, out);
   parse_format(body, out.completion);
+  if (route == Route::chat) parse_tools(body, out.completion);
   check_keep_alive(body);
   check_think(body);
   out.completion.stream = bool_field(body, "stream").value_or(true);  // Ollama streams unless told not to
@@ -271,10 +351,11 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
 }
 
 json reply_line(Route route, const std::string& model, const std::string& created_at, const std::string& text,
-                const std::string& done_reason, const Stats& stats) {
+                const std::string& done_reason, const Stats& stats, const json& tool_calls) {
   json j = {{"model", model}, {"created_at", created_at}};
   if (route == Route::chat) j["message"] = {{"role", "assistant"}, {"content", text}};
   else j["response"] = text;
+  if (route == Route::chat && tool_calls.is_array() && !tool_calls.empty()) j["message"]["tool_calls"] = tool_calls;
   j["done"] = !done_reason.empty();
   if (done_reason.empty()) return j;
   j["done_reason"] = done_reason;
@@ -286,6 +367,12 @@ json reply_line(Route route, const std::string& model, const std::string& create
   j["eval_count"] = stats.eval_count;
   j["eval_duration"] = stats.eval_duration;
   return j;
+}
+
+json tool_call_json(int index, const std::string& name, const std::string& arguments) {
+  json args = json::parse(arguments.empty() ? "{}" : arguments, nullptr, false);
+  if (!args.is_object()) args = json::object();  // cut off by num_predict: what arrived does not parse
+  return {{"function", {{"index", index}, {"name", name}, {"arguments", std::move(args)}}}};
 }
 
 std::string ndjson(const json& line) { return line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }

@@ -31,7 +31,8 @@ struct Request {
 
 // Parses and checks an /api/chat or /api/generate body; throws ApiError (400) whose param names
 // the field ("options.top_k", "messages[2].images", ...). Fields Ollama defines that have no
-// meaning here are refused unless they ask for nothing (e.g. "images": []).
+// meaning here are refused unless they ask for nothing (e.g. "images": []). Chat takes `tools`
+// (OpenAI's shape; no tool_choice: automatic), assistant tool_calls and "tool" messages.
 Request parse_request(std::string_view body, Route route, const Limits& limits);
 
 // /api/show's body: {"model": ...} ("name" is the older spelling); returns the model name.
@@ -50,9 +51,13 @@ struct Stats {
 };
 
 // One line of a reply: text generated so far (streamed: the new text; whole: all of it).
-// `done_reason` empty: a line of a stream that is not the last.
+// `done_reason` empty: a line of a stream that is not the last. `tool_calls` (chat): the
+// message's calls, an array of tool_call_json().
 json reply_line(Route route, const std::string& model, const std::string& created_at, const std::string& text,
-                const std::string& done_reason = {}, const Stats& stats = {});
+                const std::string& done_reason = {}, const Stats& stats = {}, const json& tool_calls = nullptr);
+// {"function": {"index", "name", "arguments": {...}}}: a call the reply made, its arguments'
+// JSON text parsed (an object; {} when it was cut off).
+json tool_call_json(int index, const std::string& name, const std::string& arguments);
 // A JSON value and a newline: one line of an application/x-ndjson stream.
 std::string ndjson(const json& line);
 
