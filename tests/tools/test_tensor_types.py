@@ -2,7 +2,7 @@
 """Files with tensor types the engine cannot compute with still open, and say so by name.
 
 A GGUF written by the oracle's own writer (tests/reference/gguf.py) holds tensors of a supported
-low-bit type (q3_k), of types with a known layout but no kernels (iq2_xxs, tq1_0, mxfp4), of
+low-bit type (q3_k), of an i-quant that runs (iq2_xxs), of types with a known layout but no kernels (tq1_0, mxfp4), of
 ggml's removed Q4_2 (id 4) and of an id no ggml ever had (99).
 CHECKS
 * `inspect` prints the metadata and the whole tensor table: each tensor's type name (or
@@ -10,8 +10,8 @@ CHECKS
   quants.TYPE_INFO; "?" where there is no layout) and absolute data offset.
 * `dequant` of an unsupported tensor fails with a message naming the tensor, its type and the
   supported types; of the q3_k tensor it works.
-* A runnable model (made by `synth`) with one expert tensor swapped for iq2_xxs bytes by the
-  Python writer: `logits` fails naming that tensor, iq2_xxs, and the supported weight types.
+* A runnable model (made by `synth`) with one expert tensor swapped for tq1_0 bytes by the
+  Python writer: `logits` fails naming that tensor, tq1_0, and the supported weight types.
 Environment: ST_BIN.
 """
 import os
@@ -68,7 +68,7 @@ def check_inspect(res, st, path):
 
 def check_dequant(res, st, path, tmp):
     out = os.path.join(tmp, "x.f32")
-    for name in ("b.iq2xxs", "c.tq1", "d.mxfp4", "e.removed", "f.unknown"):
+    for name in ("c.tq1", "d.mxfp4", "e.removed", "f.unknown"):
         label = TENSORS[name][2]
         rc, text = harness.run_engine([st, "dequant", "-m", path, "--tensor", name, "-o", out])
         res.check("dequant %s refused naming tensor, type and the supported ones" % name,
@@ -82,7 +82,8 @@ def check_dequant(res, st, path, tmp):
 
 
 def check_model_load(res, st, tmp):
-    """A synthetic model with one expert tensor re-typed to iq2_xxs (same shape, right size)."""
+    """A synthetic model with one expert tensor re-typed to tq1_0 (same shape, right size: 54 bytes
+    per 256 elements), a type the engine has no kernels for."""
     src = os.path.join(tmp, "m.gguf")
     rc, text = harness.run_engine([st, "synth", "-o", src, "--preset", "tiny", "--type", "q4_k"])
     if not res.check("synth a model", rc == 0, text[-300:]):
@@ -96,15 +97,15 @@ def check_model_load(res, st, tmp):
     for n in r.tensor_order:
         ti = r.tensors[n]
         if n == victim:
-            raw = np.random.default_rng(3).integers(0, 256, quants.nbytes(16, ti.n_elements), dtype=np.uint8).tobytes()
-            w.add_tensor(n, ti.ne, 16, raw)
+            raw = np.random.default_rng(3).integers(0, 256, ti.n_elements // 256 * 54, dtype=np.uint8).tobytes()
+            w.add_tensor(n, ti.ne, 34, raw, check=False)
         else:
             w.add_tensor(n, ti.ne, ti.type, r.raw(n).tobytes())
     bad = os.path.join(tmp, "bad.gguf")
     w.write(bad)
     rc, text = harness.run_engine([st, "logits", "-m", bad, "--tokens", "1,2,3", "-o", os.path.join(tmp, "l.f32")])
-    res.check("loading a model with an iq2_xxs expert tensor fails naming tensor, type and the supported types",
-              rc > 0 and victim in text and "iq2_xxs" in text and "q3_k" in text and "Segmentation" not in text,
+    res.check("loading a model with a tq1_0 expert tensor fails naming tensor, type and the supported types",
+              rc > 0 and victim in text and "tq1_0" in text and "q3_k" in text and "Segmentation" not in text,
               text[-400:])
 
 
