@@ -5,7 +5,7 @@
 
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/compat_api.h"
-#include "apps/server/tool_call_parser.h"
+#include "apps/server/job_reply.h"
 
 namespace st::server::anthropic {
 namespace {
@@ -36,19 +36,10 @@ struct Call {
 // content block content_block_start, content_block_delta..., content_block_stop, then
 // message_delta, message_stop. With tools the text is split by the OpenAI path's
 // ToolCallParser: each call becomes a tool_use block, its arguments input_json_delta pieces.
-class MessagesReply : public ReplySource {
+class MessagesReply : public JobReply {
  public:
   MessagesReply(std::shared_ptr<Job> job, Head head, int64_t input_tokens, bool stream, ExtraHeaders extra, bool tools)
-      : job_(std::move(job)), head_(std::move(head)), input_tokens_(input_tokens), stream_(stream), extra_(std::move(extra)) {
-    if (tools) parser_ = std::make_unique<ToolCallParser>();
-  }
-
-  void start(std::function<void()> wake) override {
-    std::lock_guard<std::mutex> lock(job_->mutex);
-    job_->listener = std::move(wake);
-  }
-  bool streaming() const override { return stream_; }
-  void cancel() override { job_->cancelled = true; }
+      : JobReply(std::move(job), stream, tools), head_(std::move(head)), input_tokens_(input_tokens), extra_(std::move(extra)) {}
 
   Piece next() override {
     std::string text;
@@ -57,17 +48,6 @@ class MessagesReply : public ReplySource {
   }
 
  private:
-  ToolCallParser::Output split(const std::string& text, bool done) {
-    if (!parser_) return {text, {}};
-    ToolCallParser::Output out = parser_->push(text);
-    if (done) {
-      ToolCallParser::Output rest = parser_->finish();
-      out.content += rest.content;
-      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
-    }
-    return out;
-  }
-
   // Records the calls' events; returns the Call each event belongs to.
   Call& record(const ToolCallParser::Event& e) {
     if (e.opens) calls_.push_back({tool_use_id(), e.name, ""});
@@ -159,12 +139,9 @@ class MessagesReply : public ReplySource {
     return p;
   }
 
-  std::shared_ptr<Job> job_;
   Head head_;
   int64_t input_tokens_;
-  bool stream_;
   ExtraHeaders extra_;
-  std::unique_ptr<ToolCallParser> parser_;  // null: no tools (all text is one text block)
   bool first_ = true;
   std::string text_;        // whole reply: its text
   std::vector<Call> calls_;

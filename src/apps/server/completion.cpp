@@ -1,6 +1,6 @@
 #include "apps/server/completion.h"
 
-#include "apps/server/tool_call_parser.h"
+#include "apps/server/job_reply.h"
 
 #include <ctime>
 #include <iterator>
@@ -22,21 +22,12 @@ Response error_response(const ApiError& e, const ExtraHeaders& extra) { return j
 namespace {
 
 // A Job's output as a reply: next() takes what the engine has written since the last call.
-class CompletionReply : public ReplySource {
+class CompletionReply : public JobReply {
  public:
   CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra,
                   std::vector<std::string> warnings, bool tool_calls)
-      : job_(std::move(job)), head_(std::move(head)), stream_(stream), include_usage_(include_usage), extra_(std::move(extra)),
-        warnings_(std::move(warnings)) {
-    if (tool_calls) parser_ = std::make_unique<ToolCallParser>();
-  }
-
-  void start(std::function<void()> wake) override {
-    std::lock_guard<std::mutex> lock(job_->mutex);
-    job_->listener = std::move(wake);
-  }
-  bool streaming() const override { return stream_; }
-  void cancel() override { job_->cancelled = true; }  // a no-op once the job is done
+      : JobReply(std::move(job), stream, tool_calls), head_(std::move(head)), include_usage_(include_usage),
+        extra_(std::move(extra)), warnings_(std::move(warnings)) {}
 
   Piece next() override {
     std::string text;
@@ -77,18 +68,6 @@ class CompletionReply : public ReplySource {
             calls_[static_cast<size_t>(e.index)]["function"]["arguments"].get<std::string>() + e.arguments;
         out.push_back({{"index", e.index}, {"function", {{"arguments", e.arguments}}}});
       }
-    }
-    return out;
-  }
-
-  // Text -> content and call events (everything is content without tools).
-  ToolCallParser::Output split(const std::string& text, bool done) {
-    if (!parser_) return {text, {}};
-    ToolCallParser::Output out = parser_->push(text);
-    if (done) {
-      ToolCallParser::Output rest = parser_->finish();
-      out.content += rest.content;
-      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
     }
     return out;
   }
@@ -146,15 +125,13 @@ class CompletionReply : public ReplySource {
     return p;
   }
 
-  std::shared_ptr<Job> job_;
   ReplyHead head_;
-  bool stream_, include_usage_;
+  bool include_usage_;
   ExtraHeaders extra_;
   std::vector<std::string> warnings_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
   std::vector<TokenLogprobs> probs_;  // ... and its log-probabilities
-  std::unique_ptr<ToolCallParser> parser_;  // null: no tools (all text is content)
   json calls_ = json::array();        // the calls so far, arguments accumulated
   int64_t text_offset_ = 0;           // completions logprobs: characters generated before the next token
 };

@@ -9,7 +9,7 @@
 
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/compat_api.h"
-#include "apps/server/tool_call_parser.h"
+#include "apps/server/job_reply.h"
 
 namespace st::server {
 
@@ -38,25 +38,16 @@ using clock_type = std::chrono::steady_clock;
 int64_t nanoseconds(double ms) { return static_cast<int64_t>(ms * 1e6); }
 
 // A Job's output as Ollama's reply: one JSON object, or NDJSON lines as the text arrives.
-class OllamaReply : public ReplySource {
+class OllamaReply : public JobReply {
  public:
   OllamaReply(std::shared_ptr<Job> job, Route route, std::string model, bool stream, ExtraHeaders extra, bool tools)
-      : job_(std::move(job)), route_(route), model_(std::move(model)), stream_(stream), extra_(std::move(extra)),
-        start_(clock_type::now()) {
-    if (tools) parser_ = std::make_unique<ToolCallParser>();
-  }
-
-  void start(std::function<void()> wake) override {
-    std::lock_guard<std::mutex> lock(job_->mutex);
-    job_->listener = std::move(wake);
-  }
-  bool streaming() const override { return stream_; }
-  void cancel() override { job_->cancelled = true; }
+      : JobReply(std::move(job), stream, tools), route_(route), model_(std::move(model)), extra_(std::move(extra)),
+        start_(clock_type::now()) {}
 
   Piece next() override {
     std::string text;
     const bool done = job_->take(text);
-    text = split(text, done);
+    text = content_and_calls(text, done);
     Piece p;
     if (!stream_) {
       text_ += text;
@@ -94,14 +85,8 @@ class OllamaReply : public ReplySource {
   }
 
   // With tools: the content; the calls' events are collected into calls_.
-  std::string split(const std::string& text, bool done) {
-    if (!parser_) return text;
-    ToolCallParser::Output out = parser_->push(text);
-    if (done) {
-      ToolCallParser::Output rest = parser_->finish();
-      out.content += rest.content;
-      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
-    }
+  std::string content_and_calls(const std::string& text, bool done) {
+    const ToolCallParser::Output out = split(text, done);
     for (const auto& e : out.calls) {
       if (e.opens) calls_.push_back({e.name, ""});
       calls_.at(static_cast<size_t>(e.index)).second += e.arguments;
@@ -126,15 +111,12 @@ class OllamaReply : public ReplySource {
     return reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, job_->finish_reason, s, tool_calls);
   }
 
-  std::shared_ptr<Job> job_;
   Route route_;
   std::string model_;
-  bool stream_;
   ExtraHeaders extra_;
   clock_type::time_point start_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
-  std::unique_ptr<ToolCallParser> parser_;  // null: no tools
   std::vector<std::pair<std::string, std::string>> calls_;  // name, arguments' JSON text
 };
 
