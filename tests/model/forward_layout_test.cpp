@@ -20,6 +20,7 @@
 
 #include "formats/gguf.h"
 #include "model/simple_kv.h"  // tests/model
+#include "model/test_model_writer.h"  // tests/model
 #include "kernels/kernel_table.h"
 #include "kernels/row_groups.h"
 #include "kernels/thread_pool.h"
@@ -41,22 +42,9 @@ constexpr int kLayers = 3;
 std::vector<uint8_t> random_rows(TensorType type, int64_t n_rows, int64_t n_cols, float scale, std::mt19937& rng,
                                  bool as_f32) {
   std::normal_distribution<float> g(0.0f, scale);
-  std::vector<float> row(static_cast<size_t>(n_cols));
-  const size_t rb = row_bytes(type, n_cols), out_rb = as_f32 ? static_cast<size_t>(n_cols) * 4 : rb;
-  std::vector<uint8_t> q(rb), out(out_rb * static_cast<size_t>(n_rows));
-  for (int64_t r = 0; r < n_rows; ++r) {
+  return test_model::quantized_rows(type, n_rows, n_cols, as_f32, [&](int64_t, std::vector<float>& row) {
     for (auto& v : row) v = g(rng);
-    uint8_t* dst = out.data() + out_rb * static_cast<size_t>(r);
-    if (type == TensorType::F32) {
-      std::memcpy(dst, row.data(), rb);
-      continue;
-    }
-    const KernelTable& kt = kernel_table(type, Isa::scalar);
-    kt.quantize_row(row.data(), q.data(), n_cols);
-    if (as_f32) kt.dequantize_row(q.data(), reinterpret_cast<float*>(dst), n_cols);
-    else std::memcpy(dst, q.data(), rb);
-  }
-  return out;
+  });
 }
 
 // `t`: the weights' type; `as_f32`: write its float twin instead.
@@ -65,21 +53,7 @@ std::string write_model(TensorType t, bool as_f32) {
                            (as_f32 ? "_f32" : "") + ".gguf";
   const TensorType file_type = as_f32 ? TensorType::F32 : t;
   GgufWriter w;
-  const std::string a = "smallthinker";
-  w.set("general.architecture", GgufValue::string(a));
-  w.set(a + ".block_count", GgufValue::u32(kLayers));
-  w.set(a + ".embedding_length", GgufValue::u32(kH));
-  w.set(a + ".attention.head_count", GgufValue::u32(kHeads));
-  w.set(a + ".attention.head_count_kv", GgufValue::u32(kHeadsKv));
-  w.set(a + ".attention.key_length", GgufValue::u32(kHeadDim));
-  w.set(a + ".attention.value_length", GgufValue::u32(kHeadDim));
-  w.set(a + ".expert_count", GgufValue::u32(kExperts));
-  w.set(a + ".expert_used_count", GgufValue::u32(kUsed));
-  w.set(a + ".expert_feed_forward_length", GgufValue::u32(kFf));
-  w.set(a + ".expert_gating_func", GgufValue::u32(1));  // softmax
-  w.set(a + ".attention.sliding_window", GgufValue::u32(8));  // NoPE + windowed RoPE layers
-  w.set(a + ".rope.freq_base", GgufValue::f32(10000.0f));
-  w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(1e-6f));
+  test_model::set_hparams(w, test_model::Shape{kH, kHeads, kHeadsKv, kHeadDim, kExperts, kUsed, kFf, kLayers});
   std::mt19937 rng(42);
   const float s = 1.0f / std::sqrt(static_cast<float>(kH));
   auto ones = [] { std::vector<float> v(kH, 1.0f); std::vector<uint8_t> b(v.size() * 4); std::memcpy(b.data(), v.data(), b.size()); return b; };

@@ -26,6 +26,7 @@
 #include "model/forward.h"
 #include "model/kv_store.h"
 #include "model/simple_kv.h"  // tests/model
+#include "model/test_model_writer.h"  // tests/model
 #include "model/weights.h"
 
 namespace st::moe_test {
@@ -50,44 +51,16 @@ inline std::vector<uint8_t> rows_of(const ModelSpec& m, TensorType type, int64_t
                                     std::mt19937& rng, const std::vector<float>& u = {},
                                     const std::function<float(int64_t)>& along = {}) {
   std::normal_distribution<float> g(0.0f, scale);
-  std::vector<float> row(static_cast<size_t>(cols));
-  const bool f32_out = m.as_f32 || type == TensorType::F32;
-  const size_t rb = row_bytes(type, cols), out_rb = f32_out ? static_cast<size_t>(cols) * 4 : rb;
-  std::vector<uint8_t> q(rb), out(out_rb * static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
+  return test_model::quantized_rows(type, rows, cols, m.as_f32, [&](int64_t r, std::vector<float>& row) {
     const float a = along ? along(r) : 0.0f;
     for (size_t i = 0; i < row.size(); ++i) row[i] = g(rng) + (a != 0.0f ? a * u[i] : 0.0f);
-    uint8_t* dst = out.data() + out_rb * static_cast<size_t>(r);
-    if (type == TensorType::F32) {
-      std::memcpy(dst, row.data(), rb);
-      continue;
-    }
-    const KernelTable& kt = kernel_table(type, Isa::scalar);
-    kt.quantize_row(row.data(), q.data(), cols);
-    if (m.as_f32) kt.dequantize_row(q.data(), reinterpret_cast<float*>(dst), cols);
-    else std::memcpy(dst, q.data(), rb);
-  }
-  return out;
+  });
 }
 
 inline std::string write_model(const ModelSpec& m) {
   const TensorType t = m.type, ft = m.as_f32 ? TensorType::F32 : m.type;
   GgufWriter w;
-  const std::string a = "smallthinker";
-  w.set("general.architecture", GgufValue::string(a));
-  w.set(a + ".block_count", GgufValue::u32(kLayers));
-  w.set(a + ".embedding_length", GgufValue::u32(kH));
-  w.set(a + ".attention.head_count", GgufValue::u32(kHeads));
-  w.set(a + ".attention.head_count_kv", GgufValue::u32(kHeadsKv));
-  w.set(a + ".attention.key_length", GgufValue::u32(kHeadDim));
-  w.set(a + ".attention.value_length", GgufValue::u32(kHeadDim));
-  w.set(a + ".expert_count", GgufValue::u32(kExperts));
-  w.set(a + ".expert_used_count", GgufValue::u32(kUsed));
-  w.set(a + ".expert_feed_forward_length", GgufValue::u32(kFf));
-  w.set(a + ".expert_gating_func", GgufValue::u32(1));  // softmax
-  w.set(a + ".attention.sliding_window", GgufValue::u32(8));  // NoPE + windowed RoPE layers
-  w.set(a + ".rope.freq_base", GgufValue::f32(10000.0f));
-  w.set(a + ".attention.layer_norm_rms_epsilon", GgufValue::f32(1e-6f));
+  test_model::set_hparams(w, test_model::Shape{kH, kHeads, kHeadsKv, kHeadDim, kExperts, kUsed, kFf, kLayers});
   std::mt19937 rng(7);
   std::vector<float> u(kH);
   {
