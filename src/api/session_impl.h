@@ -2,6 +2,8 @@
 // observers of its activity. Shared by engine.cpp and the batched decoder of the server.
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -38,6 +40,16 @@ inline st::SamplerParams sampler_params(const SamplingOptions& so) {
 // Throws when a forward pass produced a NaN or infinite logit: sampling from them silently
 // yields nothing or garbage. Cheap next to the pass itself (one read of n_vocab floats).
 inline void check_finite_logits(std::span<const float> logits, const std::string& model_path) {
+  // This runs on every token over the whole vocabulary: first a branch-free pass over the
+  // exponent bits (all ones: inf or NaN), which the compiler vectorises, and the search for
+  // the value to name only when one is there.
+  uint32_t any_non_finite = 0;
+  for (const float f : logits) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    any_non_finite |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  if (!any_non_finite) return;
   for (size_t i = 0; i < logits.size(); ++i) {
     if (std::isfinite(logits[i])) continue;
     throw std::runtime_error(model_path + ": the forward pass produced a non-finite logit (" +
