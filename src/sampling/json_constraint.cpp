@@ -837,7 +837,9 @@ struct JsonConstraint::Impl {
   mutable std::vector<uint8_t> allowed;
   mutable std::vector<std::pair<uint32_t, State>> stack;
 
-  bool complete() const { return schema ? state.depth == 0 : state.json.mode == kDone; }
+  bool complete() const { return complete(state); }
+  // Whether `s` (this automaton's state, or one stepped ahead of it) ends the document.
+  bool complete(const State& s) const { return schema ? s.depth == 0 : s.json.mode == kDone; }
 
   void walk_trie() const;
   bool is_end(int32_t token) const {
@@ -950,7 +952,7 @@ bool JsonConstraint::completed_by(std::string_view bytes) const {
   const Impl& m = *impl_;
   State s = m.state;
   if (!step_all(m.schema.get(), s, bytes, m.limits)) return false;
-  return m.schema ? s.depth == 0 : s.json.mode == kDone;  // as Impl::complete(), on the stepped state
+  return m.complete(s);
 }
 
 void JsonConstraint::accept_bytes(std::string_view bytes) {
