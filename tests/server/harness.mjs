@@ -1,6 +1,6 @@
 // Starts the real `smallthinker serve` on a free loopback port for the server tests and stops
 // it afterwards. The model is the shipped SmallThinker-Nano (tokenizer + ChatML template).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -106,4 +106,13 @@ export async function withServer(args, body, options) {
   const r = await server.stop();
   if (failed) die(`${failed.stack ?? failed}\n--- server log ---\n${server.log()}`);
   check(r.code === 0, `server exited with ${JSON.stringify(r)} after SIGTERM:\n${server.log()}`);
+}
+
+// The CLI's greedy `run --chat` reply to `prompt` (n tokens, final newline dropped): the
+// servers' oracle, reached through a different code path (Session::generate).
+export function cliGreedyChat(prompt, n) {
+  const out = execFileSync(stBin, ["run", "-m", nanoModel, "--chat", "-p", prompt, "--temp", "0", "-n", String(n), "-t", "2"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  }).toString();
+  return out.endsWith("\n") ? out.slice(0, -1) : out;
 }

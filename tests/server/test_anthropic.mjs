@@ -3,19 +3,11 @@
 // the whole greedy reply), the event order, stop reasons, usage, system prompts, prefill, the
 // x-api-key header, and errors as the SDK's typed APIErrors. Oracles: the CLI's greedy `run
 // --chat` (a different code path), SmallThinker-Nano's arithmetic, Anthropic's documented shapes.
-import { execFileSync } from "node:child_process";
 import Anthropic from "@anthropic-ai/sdk";
-import { check, nanoModel, stBin, withServer } from "./harness.mjs";
+import { check, cliGreedyChat, nanoModel, stBin, withServer } from "./harness.mjs";
 
 const key = "anthropic-test-key";
 const question = "What is 12 + 30?";
-
-function cliGreedyChat(prompt, n) {
-  const out = execFileSync(stBin, ["run", "-m", nanoModel, "--chat", "-p", prompt, "--temp", "0", "-n", String(n), "-t", "2"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  }).toString();
-  return out.endsWith("\n") ? out.slice(0, -1) : out;
-}
 
 async function expectApiError(promise, status, errorType, what, mention) {
   try {

@@ -3,19 +3,11 @@
 // schema), the load call, and errors as ResponseError {error, status_code}. Oracles: the CLI's
 // greedy `run --chat` (a different code path), SmallThinker-Nano's arithmetic, a JSON Schema
 // check written here, and Ollama's documented shapes.
-import { execFileSync } from "node:child_process";
 import { Ollama } from "ollama";
-import { check, nanoModel, stBin, withServer } from "./harness.mjs";
+import { check, cliGreedyChat, nanoModel, stBin, withServer } from "./harness.mjs";
 
 const key = "ollama-test-key";
 const question = "What is 12 + 30?";
-
-function cliGreedyChat(prompt, n) {
-  const out = execFileSync(stBin, ["run", "-m", nanoModel, "--chat", "-p", prompt, "--temp", "0", "-n", String(n), "-t", "2"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  }).toString();
-  return out.endsWith("\n") ? out.slice(0, -1) : out;
-}
 
 async function expectResponseError(promise, status, what, mention) {
   try {

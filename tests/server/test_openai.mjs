@@ -2,19 +2,11 @@
 // chat, streaming, completions, usage/timings, seeds, stop strings, prefix reuse, errors.
 // Oracles: the CLI's own `run --chat` greedy output (a different code path: Session::generate),
 // SmallThinker-Nano's arithmetic (it answers 12 + 30 = 42), and the OpenAI error contract.
-import { execFileSync } from "node:child_process";
 import OpenAI from "openai";
-import { check, metrics, nanoModel, stBin, withServer } from "./harness.mjs";
+import { check, cliGreedyChat, metrics, nanoModel, stBin, withServer } from "./harness.mjs";
 
 const key = "test-key-123";
 const question = "What is 12 + 30?";
-
-function cliGreedyChat(prompt, n) {
-  const out = execFileSync(stBin, ["run", "-m", nanoModel, "--chat", "-p", prompt, "--temp", "0", "-n", String(n), "-t", "2"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  }).toString();
-  return out.endsWith("\n") ? out.slice(0, -1) : out;
-}
 
 async function expectApiError(promise, status, what) {
   try {
