@@ -49,7 +49,7 @@ class GroupStaging {
  public:
   GroupStaging(const WeightRows& w, int64_t n_tok) : w_(w) {
     const size_t group = static_cast<size_t>(kGroupRows) * w.row_bytes;
-    auto* p = static_cast<uint8_t*>(kernel_scratch(2 * group + static_cast<size_t>(kGroupRows * n_tok) * sizeof(float)));
+    auto* p = static_cast<uint8_t*>(staging_scratch(2 * group + static_cast<size_t>(kGroupRows * n_tok) * sizeof(float)));
     rows_ = p;
     packed_ = p + group;
     y_ = reinterpret_cast<float*>(p + 2 * group);

@@ -7,10 +7,15 @@
 
 namespace st {
 
-void* kernel_scratch(size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
+namespace {
+
+struct Free {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// One grow-only, 64-byte aligned buffer of the calling thread.
+template <int kSlot>
+void* thread_buffer(size_t bytes) {
   thread_local std::unique_ptr<void, Free> buffer;
   thread_local size_t capacity = 0;
   if (bytes > capacity) {
@@ -23,5 +28,11 @@ void* kernel_scratch(size_t bytes) {
   }
   return buffer.get();
 }
+
+}  // namespace
+
+void* kernel_scratch(size_t bytes) { return thread_buffer<0>(bytes); }
+
+void* staging_scratch(size_t bytes) { return thread_buffer<1>(bytes); }
 
 }  // namespace st

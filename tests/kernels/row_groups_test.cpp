@@ -388,7 +388,9 @@ TEST(RowGroups, FileLayoutProductsEqualPackedOnesBitForBit) {
   ThreadPool pool(2);
   for (TensorType t : kTypes) {
     if (!row_groups_supported(t, 64)) continue;  // no row-group kernel for this type here
-    for (int64_t n_tok : {1, 3, 9}) {
+    // 17 and 64 tokens: prompt-sized batches, which the K-quant group kernels hand to the tile gemm
+    // (whose scratch must not be the staging buffer: it was, and 64 tokens clobbered partial groups).
+    for (int64_t n_tok : {1, 3, 9, 17, 64}) {
       Problem p(t, 64, 96, n_tok, 21);
       const WeightRows plain{t, p.n_cols, p.n_rows, p.row_bytes, p.rows.data()};
       WeightRows grouped = plain;

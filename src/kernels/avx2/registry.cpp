@@ -62,10 +62,9 @@ void override_kernels(KernelTable& t) {
       t.pack_groups = pack_groups_q4_k;
       break;
     case TensorType::Q5_K:
-      // gemm_groups_q5_k / pack_groups_q5_k (row_groups_q4_k.cpp) are not registered yet: with
-      // them, prompts (16+ tokens) of the numpy oracle's 21b-q5_k model gave wrong logits while
-      // decode was right. Q5_K runs the file layout, as before, until that is found.
       dots(vec_dot_q5_k, gemv_q5_k, gemm_q5_k);
+      t.gemm_groups = gemm_groups_q5_k;
+      t.pack_groups = pack_groups_q5_k;
       break;
     case TensorType::Q6_K:
       dots(vec_dot_q6_k, gemv_q6_k, gemm_q6_k);
