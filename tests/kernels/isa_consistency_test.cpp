@@ -123,6 +123,32 @@ TEST_P(WeightTypes, VecDotGemvGemmMatchRef) {
   }
 }
 
+// The float types sum in one order whatever the batch: token t of a gemm, a gemv on t alone
+// and vec_dot give the same bits (a prompt's last token evaluated again alone, as the
+// server's prefix cache does, must reproduce the batch's logits; a seeded reply depends on it).
+class FloatWeights : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FloatWeights, GemmTokensEqualGemvBitForBit) {
+  const auto [type, isa] = GetParam();
+  const auto& k = kernel_table(type, isa);
+  for (int64_t n : test_lengths(type)) {
+    const size_t wrb = row_bytes(type, n), arb = row_bytes(k.vec_dot_type, n);
+    constexpr int64_t kRows = 11, kTok = 5;
+    const auto w = test::quantized_rows(type, n, kRows, wrb, 300 + static_cast<uint32_t>(n));
+    const auto act = test::quantized_rows(k.vec_dot_type, n, kTok, arb, 301 + static_cast<uint32_t>(n), 3.0f);
+    std::vector<float> batch(static_cast<size_t>(kRows * kTok)), one(kRows);
+    k.gemm(n, w.data(), wrb, kRows, act.data(), arb, kTok, batch.data(), kRows);
+    for (int64_t t = 0; t < kTok; ++t) {
+      const uint8_t* a = act.data() + static_cast<size_t>(t) * arb;
+      k.gemv(n, w.data(), wrb, kRows, a, one.data());
+      for (int64_t r = 0; r < kRows; ++r) {
+        ASSERT_EQ(batch[static_cast<size_t>(t * kRows + r)], one[static_cast<size_t>(r)]) << "n=" << n << " row " << r << " tok " << t;
+        ASSERT_EQ(k.vec_dot(n, w.data() + static_cast<size_t>(r) * wrb, a), one[static_cast<size_t>(r)]) << "vec_dot n=" << n;
+      }
+    }
+  }
+}
+
 // The row-group kernels (kernels/row_groups.h) of every ISA that has one for the type, on
 // rows packed by the plain packer, against ref/'s vec_dot on the file rows: two groups, token
 // counts around the kernels' passes, padded activation strides.
@@ -227,6 +253,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, AllTypes, ::testing::ValuesIn(all_cases(test::all_types())), case_name);
 INSTANTIATE_TEST_SUITE_P(Kernels, WeightTypes, ::testing::ValuesIn(all_cases(test::weight_types())), case_name);
+INSTANTIATE_TEST_SUITE_P(Kernels, FloatWeights,
+                         ::testing::ValuesIn(all_cases({TensorType::F32, TensorType::F16, TensorType::BF16})), case_name);
 INSTANTIATE_TEST_SUITE_P(Kernels, FloatTypes,
                          ::testing::ValuesIn(all_cases({TensorType::F32, TensorType::F16, TensorType::BF16,
                                                         TensorType::Q8_0, TensorType::Q4_0})),

@@ -11,7 +11,7 @@ using namespace st::simd;
 float vec_dot_f16(int64_t n, const void* w_row, const void* act_row) { return float_dot<ConvF16>(n, w_row, act_row); }
 
 void gemv_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y) {
-  gemv_rows(n_rows, w, w_row_bytes, y, [&](const uint8_t* row) { return float_dot<ConvF16>(n, row, act); });
+  float_gemv<ConvF16>(n, w, w_row_bytes, n_rows, act, y);
 }
 
 void gemm_f16(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, size_t act_row_bytes,

@@ -2,8 +2,12 @@
 // avx2/ files. A `Conv` policy loads 8 elements of its storage type as floats:
 //   static __m256 load8(const void* base, int64_t i);   // elements i..i+7
 //   static float load1(const void* base, int64_t i);
-// gemm converts the activations and a 4-row weight tile to zero-padded f32 once, then runs
-// a 4-row x 2-token register tile, so each converted weight vector feeds two tokens.
+// All three sum in one order, so a token's result does not depend on the batch it came in
+// (the server's prefix cache evaluates a prompt's last token again alone; its logits must be
+// the batch's, or a seeded reply changes): per output one 8-lane fma chain over the row in
+// order, the tail zero-padded into a last vector, then hsum. The chains' latency is hidden by
+// running several outputs at once: gemv 4 rows, gemm a 4-row x 2-token register tile on
+// activations and weights converted to zero-padded f32 once (each weight vector feeds two tokens).
 #pragma once
 #include <immintrin.h>
 
@@ -16,16 +20,49 @@
 namespace st::simd {
 namespace {
 
+// Elements i..n-1 (fewer than 8) as floats, the rest of the vector zero.
+template <class Conv>
+__m256 load_tail(const void* p, int64_t i, int64_t n) {
+  alignas(32) float v[8] = {};
+  for (int64_t k = i; k < n; ++k) v[k - i] = Conv::load1(p, k);
+  return _mm256_load_ps(v);
+}
+
+// R rows of w against one activation row, in the order above.
+template <class Conv, int R>
+void float_dot_rows(int64_t n, const uint8_t* const (&w)[R], const void* a, float* y) {
+  __m256 acc[R];
+  for (auto& v : acc) v = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = Conv::load8(a, i);
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(Conv::load8(w[r], i), x, acc[r]);
+  }
+  if (i < n) {
+    const __m256 x = load_tail<Conv>(a, i, n);
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(load_tail<Conv>(w[r], i, n), x, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);
+}
+
 template <class Conv>
 float float_dot(int64_t n, const void* w, const void* a) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(Conv::load8(w, i + 8 * k), Conv::load8(a, i + 8 * k), acc[k]);
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Conv::load8(w, i), Conv::load8(a, i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += Conv::load1(w, i) * Conv::load1(a, i);
-  return sum;
+  const uint8_t* const rows[1] = {static_cast<const uint8_t*>(w)};
+  float y;
+  float_dot_rows<Conv, 1>(n, rows, a, &y);
+  return y;
+}
+
+template <class Conv>
+void float_gemv(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, float* y) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto row = [&](int64_t r) { return wb + static_cast<size_t>(r) * w_row_bytes; };
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const uint8_t* const rows[4] = {row(r), row(r + 1), row(r + 2), row(r + 3)};
+    float_dot_rows<Conv, 4>(n, rows, act, y + r);
+  }
+  for (; r < n_rows; ++r) y[r] = float_dot<Conv>(n, row(r), act);
 }
 
 template <class Conv>
