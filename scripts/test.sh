@@ -2,7 +2,7 @@
 # The whole test run (what CI calls): release build + all tests, the same tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then every fuzz target for a bounded time,
 # then the aarch64 cross build's kernel and model tests under qemu-user.
-#   ST_FUZZ_SECONDS (default 60) bounds each fuzz target.
+#   ST_FUZZ_SECONDS (default 30) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -15,13 +15,18 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE no_asan
 
 scripts/build.sh fuzz
+# Every target in tests/fuzz must have been built: a missing one would otherwise pass unseen.
+for src in tests/fuzz/*_fuzz.cpp; do
+  name=fuzz_$(basename "$src" _fuzz.cpp)
+  [ -x "build-fuzz/fuzz/$name" ] || { echo "fuzz: build-fuzz/fuzz/$name was not built" >&2; exit 1; }
+done
 for f in build-fuzz/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   name=$(basename "$f")
   corpus=tests/fuzz/corpus/${name#fuzz_}
   mkdir -p "build-fuzz/corpus-$name"
-  echo "fuzz: $name for ${ST_FUZZ_SECONDS:-60}s"
-  "$f" -max_total_time="${ST_FUZZ_SECONDS:-60}" -max_len=65536 -rss_limit_mb=2048 \
+  echo "fuzz: $name for ${ST_FUZZ_SECONDS:-30}s"
+  "$f" -max_total_time="${ST_FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 \
        "build-fuzz/corpus-$name" $( [ -d "$corpus" ] && echo "$corpus" ) 2>&1 | tail -n 3
 done
 # aarch64: qemu's default CPU ("max") has dotprod, so the consistency tests compare scalar,

@@ -39,8 +39,8 @@ import make_model  # noqa: E402
 import reference  # noqa: E402
 from test_forward import engine_logits, evaluate, fmt, per_position_error  # noqa: E402
 
-T_SEQ = 2501
-WINDOW = 1500
+T_SEQ = 1601
+WINDOW = 1000
 QUERY_BLOCK = 256
 EXACT_RATIO = 1.5
 TOP1_SLACK = 0.01

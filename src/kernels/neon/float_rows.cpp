@@ -1,5 +1,5 @@
-// F32, F16 and BF16 with plain NEON: dots accumulate in four f32 vectors (16 elements per
-// step), conversions are FCVTL/FCVTN for fp16 (bit-identical to float_convert.h, NaNs
+// F32, F16 and BF16 with plain NEON: dots accumulate in four f32 vectors per token (16
+// elements per step), conversions are FCVTL/FCVTN for fp16 (bit-identical to float_convert.h, NaNs
 // included, under Linux's default FPCR) and integer shifts with round-to-nearest-even for
 // bf16. gemm runs four tokens per weight-row pass (util.h's gemm_by_multi).
 #include <arm_neon.h>
@@ -32,36 +32,51 @@ struct LoadBF16 {
   static float load1(const void* p, int64_t i) { return bf16_to_fp32(static_cast<const uint16_t*>(p)[i]); }
 };
 
-template <class L>
-float float_dot(int64_t n, const void* w, const void* a) {
-  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+// Every float product sums in float_dot's order whatever the batch (four accumulators 16
+// elements apart, then 4-element steps, their sum, then the scalar tail), so a token's result
+// does not depend on how many tokens shared the pass: the server's prefix cache evaluates a
+// prompt's last token again alone and must get the batch's logits.
+template <class L, int T>
+void float_dots(int64_t n, const uint8_t* w, const void* const* act, float* out) {
+  float32x4_t acc[T][4];
+  for (auto& a : acc)
+    for (auto& v : a) v = vdupq_n_f32(0);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 4; ++k) acc[k] = vfmaq_f32(acc[k], L::load4(w, i + 4 * k), L::load4(a, i + 4 * k));
-  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], L::load4(w, i), L::load4(a, i));
-  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
-  for (; i < n; ++i) sum += L::load1(w, i) * L::load1(a, i);
-  return sum;
+    for (int k = 0; k < 4; ++k) {
+      const float32x4_t wv = L::load4(w, i + 4 * k);
+      for (int t = 0; t < T; ++t) acc[t][k] = vfmaq_f32(acc[t][k], wv, L::load4(act[t], i + 4 * k));
+    }
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t wv = L::load4(w, i);
+    for (int t = 0; t < T; ++t) acc[t][0] = vfmaq_f32(acc[t][0], wv, L::load4(act[t], i));
+  }
+  for (int t = 0; t < T; ++t) {
+    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[t][0], acc[t][1]), vaddq_f32(acc[t][2], acc[t][3])));
+    for (int64_t j = i; j < n; ++j) sum += L::load1(w, j) * L::load1(act[t], j);
+    out[t] = sum;
+  }
 }
 
-// MultiDotFn forms for gemm: one token (float_dot), or four sharing each weight load.
+template <class L>
+float float_dot(int64_t n, const void* w, const void* a) {
+  const void* act[1] = {a};
+  float y;
+  float_dots<L, 1>(n, static_cast<const uint8_t*>(w), act, &y);
+  return y;
+}
+
+// MultiDotFn forms for gemm: one token, or four sharing each weight load.
 template <class L>
 void float_dot1(int64_t n, const uint8_t* w, const uint8_t* const* act, float* out) {
-  out[0] = float_dot<L>(n, w, act[0]);
+  const void* a[1] = {act[0]};
+  float_dots<L, 1>(n, w, a, out);
 }
 
 template <class L>
 void float_dot4(int64_t n, const uint8_t* w, const uint8_t* const* act, float* out) {
-  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const float32x4_t wv = L::load4(w, i);
-    for (int t = 0; t < 4; ++t) acc[t] = vfmaq_f32(acc[t], wv, L::load4(act[t], i));
-  }
-  for (int t = 0; t < 4; ++t) {
-    out[t] = vaddvq_f32(acc[t]);
-    for (int64_t j = i; j < n; ++j) out[t] += L::load1(w, j) * L::load1(act[t], j);
-  }
+  const void* a[4] = {act[0], act[1], act[2], act[3]};
+  float_dots<L, 4>(n, w, a, out);
 }
 
 struct V4 {  // the vector policy of float_rows_impl.h
