@@ -234,14 +234,16 @@ SMALLTHINKER_EXPORT st_status st_model_runtime_stats(st_model *model, st_runtime
 
 typedef struct st_sampling_params {
   size_t struct_size;          /* sizeof(st_sampling_params); set by st_sampling_params_init */
-  float temperature;           /* <= 0: greedy (the most likely token) */
-  int32_t top_k;               /* 0: off */
-  float top_p;                 /* 1: off */
-  float min_p;                 /* 0: off */
-  float repeat_penalty;        /* 1: off */
-  int32_t repeat_last_n;       /* tokens the repeat penalty looks back on */
-  float presence_penalty;      /* 0: off */
-  float frequency_penalty;     /* 0: off */
+  /* Ranges as the CLI's and the server's (one shared check; outside: ST_ERR_INVALID_ARGUMENT
+   * naming the field): */
+  float temperature;           /* 0..10; 0: greedy (the most likely token) */
+  int32_t top_k;               /* >= 0; 0: off */
+  float top_p;                 /* 0..1; 1: off */
+  float min_p;                 /* 0..1; 0: off */
+  float repeat_penalty;        /* > 0 and <= 10; 1: off */
+  int32_t repeat_last_n;       /* >= 0: tokens the repeat penalty looks back on */
+  float presence_penalty;      /* -2..2; 0: off */
+  float frequency_penalty;     /* -2..2; 0: off */
   uint64_t seed;               /* UINT64_MAX: random */
   /* v2: constraints (need the model's tokenizer) */
   int32_t json_object;         /* != 0: only text that is one JSON object can be drawn, and an
@@ -290,7 +292,7 @@ SMALLTHINKER_EXPORT st_status st_sampler_json_complete(st_sampler *sampler, int 
 typedef int (*st_token_fn)(int32_t token, const char *text, size_t text_len, void *user_data);
 
 /* Evaluates `prompt` (at least one token) after what the session holds, then samples up to
- * n_predict tokens (0: only evaluate),
+ * n_predict tokens (0: only evaluate; -1: no limit, as in the CLI; below -1: refused),
  * stopping early at an end-of-generation token (<|im_end|>, eos; reported to the callback
  * too), when the callback returns 0 or when the context is full. params may be NULL (the
  * defaults; its JSON constraint applies), on_token may be NULL. *n_generated (may be NULL)

@@ -52,7 +52,12 @@ inline std::optional<OptionProblem> check_sampling_options(const SamplingOptions
   if (auto p = in_range("top_k", s.top_k, 0, 1 << 20)) return p;
   if (auto p = in_range("top_p", s.top_p, 0, 1)) return p;
   if (auto p = in_range("min_p", s.min_p, 0, 1)) return p;
-  if (auto p = in_range("repeat_penalty", s.repeat_penalty, 0, 10)) return p;
+  // A repeated token's positive logit is divided by the penalty: 0 would make it infinite.
+  if (auto p = in_range("repeat_penalty", s.repeat_penalty, 0, 10)) {
+    p->message += " (1 = off)";
+    return p;
+  }
+  if (s.repeat_penalty == 0) return OptionProblem{"repeat_penalty", "must be greater than 0 (1 = off; got 0)"};
   if (auto p = in_range("repeat_last_n", s.repeat_last_n, 0, 1 << 20)) return p;
   if (auto p = in_range("presence_penalty", s.presence_penalty, -2, 2)) return p;
   if (auto p = in_range("frequency_penalty", s.frequency_penalty, -2, 2)) return p;

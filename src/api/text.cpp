@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "api/model_impl.h"
+#include "text/json_bounded.h"
 #include "text/stream_decoder.h"
 
 namespace smallthinker {
@@ -49,8 +50,9 @@ std::vector<int32_t> Model::chat_continuation_tokens(std::span<const ChatMessage
 
 Model::ChatPrompt Model::render_chat(const std::string& messages_json, const std::string& tools_json,
                                      bool add_generation_prompt, const std::string& kwargs_json) const {
+  // Bounded nesting: the template engine and the copies below recurse once per level.
   auto parse = [](const std::string& text, const char* what, bool (nlohmann::ordered_json::*kind)() const noexcept) {
-    auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+    auto j = st::parse_json_bounded<nlohmann::ordered_json>(text, what);
     if (j.is_discarded() || !(j.*kind)()) throw std::invalid_argument(std::string(what) + " is not valid JSON of the right type");
     return j;
   };

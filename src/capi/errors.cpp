@@ -16,6 +16,15 @@ thread_local std::string thread_error;
 
 void fail(st_status status, std::string message) { throw Failure{status, std::move(message)}; }
 
+void fail_if_problem(const std::optional<smallthinker::OptionProblem>& problem, const char* struct_name) {
+  if (!problem) return;
+  // The shared check names ModelOptions' fields; these two are spelled otherwise in C.
+  std::string field = problem->field;
+  if (field == "plan_ctx") field = "n_ctx";
+  if (field == "model") field = "path";
+  fail(ST_ERR_INVALID_ARGUMENT, (struct_name ? std::string(struct_name) + "." : std::string()) + field + " " + problem->message);
+}
+
 void ErrorSlot::set(const std::string& message) {
   std::lock_guard<std::mutex> lock(mutex_);
   message_ = message;

@@ -19,12 +19,13 @@ void generate_constrained(st_session& s, std::span<const int32_t> prompt, int n_
   sampler.accept_prompt(prompt);
   std::span<const float> logits = s.session->eval(prompt);
   s.history.insert(s.history.end(), prompt.begin(), prompt.end());
-  for (int i = 0; i < n_predict; ++i) {
+  // -1: no limit of our own; the loop ends at a stop token or a full context (Session::generate's rule).
+  for (int i = 0; n_predict < 0 || i < n_predict; ++i) {
     const int32_t tok = sampler.sample(logits);
     sampler.accept(tok);
     const bool stop = std::find(stops.begin(), stops.end(), tok) != stops.end();
     if (!each(tok)) break;
-    if (stop || i + 1 == n_predict || s.session->n_past() >= s.session->n_ctx()) break;
+    if (stop || (n_predict >= 0 && i + 1 == n_predict) || s.session->n_past() >= s.session->n_ctx()) break;
     logits = s.session->eval(std::span<const int32_t>(&tok, 1));
     s.history.push_back(tok);
   }
@@ -65,7 +66,7 @@ st_status st_session_generate(st_session* session, const int32_t* prompt, size_t
   return st_capi::guard(st_capi::slot_of(session), [&] {
     if (n_generated) *n_generated = 0;
     st_session& s = st_capi::live_session(session);
-    if (n_predict < 0) fail(ST_ERR_INVALID_ARGUMENT, "n_predict is negative");
+    st_capi::fail_if_problem(smallthinker::check_n_predict(n_predict), nullptr);
     const st_capi::SamplingRequest r = st_capi::to_cpp(params);
     st_capi::check_tokens(s, prompt, n_prompt);
     s.logits = {};

@@ -8,12 +8,14 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "smallthinker.h"
 #include "smallthinker/engine.h"
+#include "smallthinker/options_check.h"
 
 namespace st_capi {
 
@@ -23,6 +25,12 @@ struct Failure {
   std::string message;
 };
 [[noreturn]] void fail(st_status status, std::string message);
+
+// A problem of the option check shared with the CLI and the server (smallthinker/options_check.h)
+// as ST_ERR_INVALID_ARGUMENT with the shared message, prefixed with the C field's name:
+// "st_sampling_params.top_p must be between 0 and 1 (got 2)". `struct_name` NULL: the field is
+// a function argument (n_predict). Returns when there is no problem.
+void fail_if_problem(const std::optional<smallthinker::OptionProblem>& problem, const char* struct_name);
 
 // The last failure on one handle. Its own lock, because const model calls (tokenize, ...)
 // may run in several threads at once.

@@ -18,13 +18,15 @@ using st_capi::require;
 namespace {
 
 smallthinker::ModelOptions to_cpp(const st_model_options& o) {
-  if (!o.path || !*o.path) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.path is empty: give the GGUF file to load");
-  if (o.n_threads < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.n_threads is negative (0: one per physical core)");
-  if (o.n_ctx < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_model_options.n_ctx is negative (0: the model's training context)");
   smallthinker::ModelOptions m;
-  m.path = o.path;
+  if (o.path) m.path = o.path;
   m.n_threads = o.n_threads;
   if (o.memory_budget) m.memory = std::to_string(o.memory_budget);
+  // n_ctx is the sessions' default context, checked as the CLI checks -c (0: the training
+  // context; the plan then keeps its default).
+  smallthinker::SessionOptions planned;
+  planned.n_ctx = o.n_ctx;
+  st_capi::fail_if_problem(smallthinker::check_session_options(planned), "st_model_options");
   if (o.n_ctx > 0) m.plan_ctx = o.n_ctx;
   if (o.cache_policy) {
     const std::string p = o.cache_policy;
@@ -34,6 +36,7 @@ smallthinker::ModelOptions to_cpp(const st_model_options& o) {
   }
   if (o.kv_type_k) m.plan_kv_types.k = o.kv_type_k;
   if (o.kv_type_v) m.plan_kv_types.v = o.kv_type_v;
+  st_capi::fail_if_problem(smallthinker::check_model_options(m), "st_model_options");
   if (o.progress) {
     const st_progress_fn fn = o.progress;
     void* user = o.progress_user_data;

@@ -1,5 +1,4 @@
 // The C API's sampling parameters and samplers.
-#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 
@@ -14,13 +13,6 @@ SamplingRequest to_cpp(const st_sampling_params* given) {
   st_sampling_params p;
   st_sampling_params_init(&p);
   if (given) read_versioned(*given, offsetof(st_sampling_params, json_object), p, "st_sampling_params");
-  if (!std::isfinite(p.temperature) || !std::isfinite(p.presence_penalty) || !std::isfinite(p.frequency_penalty))
-    fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params: temperature, presence_penalty and frequency_penalty must be finite");
-  if (p.top_k < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.top_k is negative (0: off)");
-  if (!(p.top_p >= 0 && p.top_p <= 1)) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.top_p must be in [0, 1]");
-  if (!(p.min_p >= 0 && p.min_p <= 1)) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.min_p must be in [0, 1]");
-  if (!(p.repeat_penalty > 0)) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.repeat_penalty must be positive (1: off)");
-  if (p.repeat_last_n < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_sampling_params.repeat_last_n is negative");
   SamplingRequest r;
   smallthinker::SamplingOptions& s = r.options;
   s.temperature = p.temperature;
@@ -32,6 +24,8 @@ SamplingRequest to_cpp(const st_sampling_params* given) {
   s.presence_penalty = p.presence_penalty;
   s.frequency_penalty = p.frequency_penalty;
   s.seed = p.seed;
+  // The CLI's and the server's check, so a value one front end takes, all take.
+  fail_if_problem(smallthinker::check_sampling_options(s), "st_sampling_params");
   r.json_object = p.json_object != 0;
   if (p.json_schema) r.json_schema = p.json_schema;
   return r;

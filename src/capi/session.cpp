@@ -73,9 +73,10 @@ st_status st_session_new(st_model* model, const st_session_options* options, st_
     st_session_options o;
     st_session_options_init(&o);
     if (options) st_capi::read_versioned(*options, offsetof(st_session_options, kv_type_k), o, "st_session_options");
-    if (o.n_ctx < 0) fail(ST_ERR_INVALID_ARGUMENT, "st_session_options.n_ctx is negative (0: the model options' n_ctx)");
-    if (o.n_batch <= 0) fail(ST_ERR_INVALID_ARGUMENT, "st_session_options.n_batch must be positive");
     smallthinker::SessionOptions so;
+    so.n_ctx = o.n_ctx;
+    so.n_batch = o.n_batch;
+    st_capi::fail_if_problem(smallthinker::check_session_options(so), "st_session_options");  // the CLI's check
     so.n_ctx = o.n_ctx > 0 ? o.n_ctx : model->loaded->default_ctx;  // 0 left: the training context
     so.n_batch = o.n_batch;
     so.kv_types = model->loaded->kv_types;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sampling/json_constraint.h"
+#include "text/json_bounded.h"
 
 namespace st {
 namespace {
@@ -36,7 +37,12 @@ std::string call_schema(const ToolCallConstraint::Tool& tool, size_t index) {
   using ojson = nlohmann::ordered_json;
   ojson params = ojson::object();
   if (!tool.parameters.empty()) {
-    params = ojson::parse(tool.parameters, nullptr, false);
+    // Bounded nesting: building and printing the schema below recurse once per level.
+    try {
+      params = parse_json_bounded<ojson>(tool.parameters, "the parameters of tool '" + tool.name + "'");
+    } catch (const JsonTooDeep& e) {
+      throw ToolCallConstraint::SchemaError(index, e.what());
+    }
     if (params.is_discarded() || !params.is_object())
       throw ToolCallConstraint::SchemaError(index, "the parameters of tool '" + tool.name + "' are not a JSON object");
   }

@@ -4,6 +4,7 @@
 // OpenAI-shaped messages, tools and chat_template_kwargs.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,34 @@ TEST(ChatTemplateApi, RenderChatTakesFullMessagesToolsAndKwargs) {
   EXPECT_EQ(p.tokens, m->tokenize(p.text, true));
   EXPECT_THROW(m->render_chat("{not json"), std::invalid_argument);
   EXPECT_THROW(m->render_chat("[]", "{}"), std::invalid_argument);  // tools must be an array
+}
+
+// render_chat's JSON comes from callers (the C API, embedders): messages, tools or kwargs nested
+// 100,000 deep are refused at parse time, naming the argument and the limit, as the server
+// refuses such a body (before, they reached the template engine's recursive conversion).
+TEST(ChatTemplateApi, DeeplyNestedJsonIsAClearError) {
+  auto m = nano();
+  const int depth = 100000;
+  const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+  const std::string deep_object = [&] {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += "{\"a\":";
+    return s + "1" + std::string(depth, '}');
+  }();
+  const std::string messages = R"([{"role":"user","content":)" + deep + "}]";
+  const std::string tools = R"([{"type":"function","function":{"name":"f","parameters":)" + deep_object + "}}]";
+  const std::string kwargs = R"({"x":)" + deep_object + "}";
+  const std::string limit = "deeper than 64 levels";
+  for (const auto& [args, what] : std::vector<std::pair<std::array<std::string, 3>, std::string>>{
+           {{messages, "", ""}, "messages"}, {{"[]", tools, ""}, "tools"}, {{"[]", "", kwargs}, "chat_template_kwargs"}}) {
+    try {
+      m->render_chat(args[0], args[1], true, args[2]);
+      ADD_FAILURE() << what << " nested " << depth << " deep was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(limit), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(ChatTemplateApi, TemplateErrorsAreClear) {

@@ -56,6 +56,11 @@ TEST(OptionsCheck, OutOfRangeSamplingValuesAreNamed) {
       EXPECT_NE(p->message.find("must be between"), std::string::npos) << p->message;
     }
   }
+  // A repeat penalty of 0 divides repeated tokens' positive logits by zero: one rule for the
+  // CLI, the server and the C API (the server accepted it, the C API refused it).
+  SamplingOptions zero;
+  zero.repeat_penalty = 0;
+  EXPECT_EQ(problem_field(check_sampling_options(zero)), "repeat_penalty");
   SamplingOptions edge;  // the bounds themselves are allowed
   edge.temperature = 0;
   edge.top_p = 1;

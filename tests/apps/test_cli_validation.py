@@ -195,6 +195,57 @@ def test_llama_flags(tmp, model):
     r = st("serve", "-m", model, "-sys", "x")
     check(refused(r, "-sys", "--system", "serve"), "-sys where the command has no system prompt is named", r.stderr)
 
+    # Any other single-dash word was still split by CLI11: -st -> "--seed = t", -to -> "--threads = o".
+    r = st("run", "-m", model, "-p", "hi", "-n", "2", "-st", "--verbose-prompt", "--temp", "0")
+    ids_st = re.search(r"prompt: \d+ tokens:([ \d]+)", r.stderr)
+    chat = st("run", "-m", model, "-p", "hi", "-n", "2", "--chat", "--verbose-prompt", "--temp", "0")
+    ids_chat = re.search(r"prompt: \d+ tokens:([ \d]+)", chat.stderr)
+    check(r.returncode == 0 and "-st:" in r.stderr and ids_st and ids_chat and ids_st.group(1) == ids_chat.group(1),
+          "-st (single turn) is run --chat: the prompt in the chat template, one answer", r.stderr)
+    r = st("run", "-m", model, "-cnv", "-st", "-p", "hi", "-n", "2", "--verbose-prompt", "--temp", "0")
+    ids_cnv = re.search(r"prompt: \d+ tokens:([ \d]+)", r.stderr)
+    check(r.returncode == 0 and ids_cnv and ids_chat and ids_cnv.group(1) == ids_chat.group(1),
+          "-cnv -st -p: one turn with -p as the user's message (run --chat, not chat)", r.stderr)
+    check(refused(st("chat", "-m", model, "-st"), "-st", "run --chat"), "chat -st names run --chat")
+    r = st("serve", "-m", model, "-to", "60", "-b", "0")
+    check(refused(r, "-to is --read-timeout", "-b/--batch-size"), "serve -to 60 is --read-timeout (then -b 0 is refused)",
+          r.stderr)
+    r = st("serve", "-m", model, "-to", "0")
+    check(refused(r, "--read-timeout"), "serve -to 0 is checked as --read-timeout", r.stderr)
+    check(refused(st("run", "-m", model, "--tokens", "1", "-to", "60"), "-to", "--read-timeout", "run"),
+          "run -to names --read-timeout, which run does not take")
+    r = st("run", "-m", model, "--tokens", "1", "-n", "1", "-ot", "exps=CPU", "-kvu")
+    check(r.returncode == 0 and "-ot exps=CPU: ignored" in r.stderr and "-kvu: ignored" in r.stderr,
+          "-ot PATTERN and -kvu run, with notes", r.stderr)
+    for cmd, word in (("run", "-xyz"), ("serve", "-qq"), ("perplexity", "-abc"), ("bench", "-pg")):
+        r = st(cmd, "-m", model, word, "1")
+        check(refused(r, word + " is not an option of `smallthinker " + cmd) and "Could not convert" not in r.stderr,
+              "%s %s (unknown single-dash word) is refused naming it, not split" % (cmd, word), r.stderr)
+    r = st("run", "-m", model, "-pHello")
+    check(refused(r, "-pHello", "-p Hello"), "-pHello is refused, suggesting -p Hello", r.stderr)
+    r = st("run", "-m", model, "--tokens", "1", "-n", "-1", "-c", "8")
+    check(r.returncode == 0, "negative numbers are values, not words", r.stderr)
+
+    # --version after a subcommand said "--model is required".
+    for args in (["run", "--version"], ["serve", "-m", model, "--version"], ["perplexity", "--version"]):
+        r = st(*args)
+        check(r.returncode == 0 and re.match(r"smallthinker \d+\.\d+", r.stdout), " ".join(args[:1] + args[-1:]) + " prints the version",
+              r.stdout + r.stderr)
+
+    # llama-perplexity's -f FILE (the positional TEXT_FILE stays).
+    text = os.path.join(tmp, "ppl.txt")
+    with open(text, "w") as f:
+        f.write("the quick brown fox jumps over the lazy dog. " * 40)
+    finals = []
+    for args in (["-m", model, "-f", text], [model, "-f", text], [model, text], ["-m", model, "--file", text]):
+        r = st("perplexity", *args, "-c", "32", "--chunks", "2")
+        m = re.search(r"Final estimate: PPL = ([\d.]+)", r.stdout)
+        check(r.returncode == 0 and m, "perplexity %s" % " ".join(a if a not in (model, text) else os.path.basename(a) for a in args),
+              r.stderr)
+        finals.append(m.group(1) if m else None)
+    check(len(set(finals)) == 1 and finals[0], "every spelling of the text file gives the same perplexity", str(finals))
+    check(refused(st("perplexity", "-m", model, "-f", text, text), "usage"), "a text file both by -f and positionally: usage")
+
     # Progress in logs: plain lines, no carriage returns (bytes: text mode would translate them).
     r = subprocess.run([ST_BIN, "synth", "-o", os.path.join(tmp, "p.gguf"), *SMALL], capture_output=True, timeout=120)
     check(r.returncode == 0 and b"\r" not in r.stderr and b"synth: " in r.stderr, "synth progress in a pipe has no \\r",

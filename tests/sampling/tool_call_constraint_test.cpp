@@ -13,6 +13,7 @@
 #include <random>
 
 #include "sampling/tool_call_constraint.h"
+#include "text/json_bounded.h"
 #include "text/tokenizer.h"
 
 namespace st {
@@ -229,6 +230,23 @@ TEST(ToolCallConstraint, BadSchemasNameTheTool) {
   EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {{"g", "[1]"}}, ToolCallConstraint::Mode::required, true),
                ToolCallConstraint::SchemaError);
   EXPECT_THROW(ToolCallConstraint(vocab(), {kEnd}, {}, ToolCallConstraint::Mode::required, true), std::invalid_argument);
+}
+
+// Parameters nested 100,000 deep (200 KB) overflowed the stack while the call schema was built
+// from them; the parse now stops at the shared depth limit with a SchemaError naming the tool.
+TEST(ToolCallConstraint, DeeplyNestedParametersAreAClearError) {
+  const int depth = 100000;
+  std::string params = "{\"type\":\"object\",\"properties\":";
+  for (int i = 0; i < depth; ++i) params += "{\"a\":";
+  params += "1" + std::string(depth, '}') + "}";
+  try {
+    ToolCallConstraint c(vocab(), {kEnd}, {kTools[0], {"deep", params}}, ToolCallConstraint::Mode::required, true);
+    FAIL() << "accepted parameters nested " << depth << " deep";
+  } catch (const ToolCallConstraint::SchemaError& e) {
+    EXPECT_EQ(e.tool, 1u);
+    EXPECT_NE(std::string(e.what()).find("'deep'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("deeper than " + std::to_string(kMaxJsonDepth)), std::string::npos) << e.what();
+  }
 }
 
 // ---- the real Qwen vocabulary (151k tokens; <tool_call> is one token of it) ----

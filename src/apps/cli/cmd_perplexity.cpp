@@ -15,11 +15,12 @@ namespace {
 struct PerplexityArgs {
   ModelArgs model;
   std::vector<std::string> positional;
+  std::string file;  // -f/--file, llama-perplexity's spelling of TEXT_FILE
   int chunks = 0;
 };
 
 int run_perplexity(PerplexityArgs& a) {
-  const std::string text_path = model_and_file(a.model, a.positional, "perplexity MODEL TEXT_FILE");
+  const std::string text_path = model_and_file(a.model, a.positional, "perplexity MODEL TEXT_FILE", a.file);
   const std::string text = read_input_file(text_path, "text file");
   if (a.model.session.n_ctx <= 0) throw std::invalid_argument("-c must be a positive number of tokens");
   // Like llama.cpp, a batch never spans two chunks.
@@ -54,7 +55,8 @@ const bool registered = register_command({"perplexity", "perplexity of a text fi
   a->model.session.n_ctx = 512;
   a->model.add_to(app);
   app.get_option("--model")->required(false);
-  app.add_option("args", a->positional, "MODEL TEXT_FILE")->required();
+  app.add_option("args", a->positional, "MODEL TEXT_FILE");
+  app.add_option("-f,--file", a->file, "the text file (llama-perplexity's -f; instead of TEXT_FILE)");
   app.add_option("--chunks", a->chunks, "score at most this many chunks (0 = all)")->capture_default_str();
   return [a] { return run_perplexity(*a); };
 }});

@@ -85,7 +85,17 @@ std::shared_ptr<smallthinker::Model> ModelArgs::load() const {
   return m;
 }
 
-std::string model_and_file(ModelArgs& args, const std::vector<std::string>& positional, const std::string& usage) {
+std::string model_and_file(ModelArgs& args, const std::vector<std::string>& positional, const std::string& usage,
+                           const std::string& file_flag) {
+  if (!file_flag.empty()) {
+    // FILE by its flag: MODEL by -m, or as the one positional.
+    if (positional.empty() && !args.model.path.empty()) return file_flag;
+    if (positional.size() == 1 && args.model.path.empty()) {
+      args.model.path = positional[0];
+      return file_flag;
+    }
+    throw std::invalid_argument("usage: " + usage + " (or -m MODEL -f FILE)");
+  }
   if (positional.size() == 2 && args.model.path.empty()) {
     args.model.path = positional[0];
     return positional[1];

@@ -69,7 +69,9 @@ class ProgressLine {
 // Commands written `cmd MODEL FILE` (stats, perplexity, eval) also accept `cmd -m MODEL FILE`:
 // `positional` holds what was given without a flag; returns FILE and sets model.path when the
 // model came positionally. Throws with the usage when the count does not fit.
-std::string model_and_file(ModelArgs& args, const std::vector<std::string>& positional, const std::string& usage);
+// `file_flag`: the FILE given by a flag instead (perplexity's -f, as llama-perplexity's), or "".
+std::string model_and_file(ModelArgs& args, const std::vector<std::string>& positional, const std::string& usage,
+                           const std::string& file_flag = "");
 
 // "1,2,3" -> {1, 2, 3}; throws naming the bad element.
 std::vector<int32_t> parse_token_list(const std::string& text);

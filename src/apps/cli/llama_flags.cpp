@@ -1,6 +1,7 @@
 #include "apps/cli/llama_flags.h"
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +17,7 @@ enum class Kind {
   drop_maybe_value,  // ... and its value when one follows (-fa [on|off|auto])
   refuse,          // no counterpart: an error naming the alternative (text)
   conversation,    // -cnv, -i: a conversation, which is `chat` here
+  single_turn,     // -st: one answer in the chat template, which is `run --chat` here
   bench_output,    // llama-bench -o FORMAT: json is --json
 };
 
@@ -23,6 +25,7 @@ struct Rule {
   std::initializer_list<std::string_view> names;
   Kind kind;
   const char* text;
+  const char* note = nullptr;  // alias: what differs, printed as a note
 };
 
 constexpr const char* kCpuOnly = "this engine runs on the CPU (no GPU offload)";
@@ -36,6 +39,12 @@ const Rule kRules[] = {
     {{"-a"}, Kind::alias, "--alias"},
     {{"-cnv", "--conversation", "-i", "--interactive", "-if", "--interactive-first"}, Kind::conversation, ""},
     {{"-no-cnv", "--no-conversation"}, Kind::drop, "`run` answers one prompt and exits already"},
+    {{"-st", "--single-turn"}, Kind::single_turn, ""},
+    {{"-to", "--timeout"}, Kind::alias, "--read-timeout",
+     "here it bounds reading a request (its header, and each pause in its body); answers are not timed"},
+    {{"-kvu", "--kv-unified"}, Kind::drop,
+     "each of `serve`'s --parallel slots has its own KV cache of -c tokens here (no shared buffer)"},
+    {{"-ot", "--override-tensor"}, Kind::drop_value, "every tensor is in CPU memory here (no GPU offload)"},
     {{"-fa", "--flash-attn"}, Kind::drop_maybe_value, "attention here is always computed in one fused pass"},
     {{"-ctk"}, Kind::alias, "--cache-type-k"},
     {{"-ctv"}, Kind::alias, "--cache-type-v"},
@@ -86,6 +95,25 @@ const CLI::App* subcommand(const CLI::App& app, const std::string& name) {
 
 bool is_flag(const std::string& a) { return a.size() > 1 && a[0] == '-' && a != "--"; }
 
+// "-st", "-kvu", "-pHello": one dash and at least two letters. None of our flags is spelled so
+// (CLI11's short names are one letter); CLI11 would split it into "-s t", which fails with a
+// baffling message ("--seed = t") or silently means something else. Numbers ("-1", "-n5") are
+// not words.
+bool is_single_dash_word(const std::string& a) {
+  auto letter = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
+  return a.size() >= 3 && a[0] == '-' && letter(a[1]) && letter(a[2]);
+}
+
+// The refusal of a single-dash word that is neither ours nor a llama.cpp flag we know.
+std::string unknown_flag(const std::string& a, const CLI::App& sub, const std::string& command) {
+  std::string msg = a + " is not an option of `smallthinker " + command +
+                    "` (if it is a llama.cpp flag, it has no equivalent here)";
+  const CLI::Option* first = sub.get_option_no_throw(a.substr(0, 2));
+  if (first && first->get_items_expected_min() > 0)
+    msg += "; for " + a.substr(0, 2) + " with the value '" + a.substr(2) + "', write `" + a.substr(0, 2) + " " + a.substr(2) + "`";
+  return msg + "; see `smallthinker " + command + " --help`";
+}
+
 // The subcommand's own option of this name (`--x=v` looked up as `--x`), if any.
 const CLI::Option* own_option(const CLI::App& sub, const std::string& arg) {
   const std::string name = arg.rfind("--", 0) == 0 ? arg.substr(0, arg.find('=')) : arg;
@@ -118,8 +146,11 @@ class Translator {
         copy_own(*own, a);
         continue;
       }
+      // --version anywhere (not as a value) prints the version, whatever else is missing.
+      if (a == "--version") return {{"--version"}, {}};
       const Rule* rule = is_flag(a) ? find_rule(a.substr(0, a.rfind("--", 0) == 0 ? a.find('=') : a.npos)) : nullptr;
       if (!rule) {
+        if (is_single_dash_word(a)) throw std::invalid_argument(unknown_flag(a, *sub, command_));
         out_.push_back(a);
         continue;
       }
@@ -138,7 +169,12 @@ class Translator {
     }
     command_ = in_[0];
     if (command_ != "run") return;
+    // -st (single turn) with -cnv is one answer in the chat template: `run --chat`, not `chat`.
     for (size_t i = 1; i < in_.size(); ++i) {
+      const Rule* r = find_rule(in_[i]);
+      if (r && r->kind == Kind::single_turn) single_turn_ = true;
+    }
+    for (size_t i = 1; i < in_.size() && !single_turn_; ++i) {
       const Rule* r = find_rule(in_[i]);
       if (r && r->kind == Kind::conversation) {
         command_ = "chat";
@@ -174,11 +210,23 @@ class Translator {
           throw std::invalid_argument(flag + " (llama.cpp's) means " + r.text + ", which `smallthinker " + command_ +
                                       "` does not take");
         out_.push_back(has_inline ? std::string(r.text) + a.substr(a.find('=')) : std::string(r.text));
+        if (r.note) notes_.push_back(flag + " is " + r.text + ": " + r.note);
+        // Its value is copied as it is, however it looks (-sys "-a list").
+        if (!has_inline && sub.get_option_no_throw(r.text)->get_items_expected_min() > 0 && i_ + 1 < in_.size())
+          out_.push_back(in_[++i_]);
         return;
       case Kind::conversation:
+        if (command_ == "run" && single_turn_) return;  // -cnv -st: `run --chat` (see choose_subcommand)
         if (command_ != "chat")
           throw std::invalid_argument(flag + ": a conversation is `smallthinker chat`, not `" + command_ + "`");
         return;  // chat is one already
+      case Kind::single_turn:
+        if (command_ != "run")
+          throw std::invalid_argument(flag + " (llama.cpp's single turn): here one answer in the chat template is "
+                                      "`smallthinker run --chat -p PROMPT`");
+        out_.push_back("--chat");
+        notes_.push_back(flag + ": one answer in the chat template: running `smallthinker run --chat`");
+        return;
       case Kind::drop:
         notes_.push_back(flag + ": ignored: " + r.text);
         return;
@@ -217,6 +265,7 @@ class Translator {
   std::vector<std::string> out_;
   std::vector<std::string> notes_;
   std::string command_;
+  bool single_turn_ = false;  // -st given to `run`
   size_t i_ = 0;
 };
 

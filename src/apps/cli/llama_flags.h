@@ -3,7 +3,9 @@
 // "-s ys"), with baffling errors. Before CLI11 sees argv, each llama.cpp flag becomes its
 // counterpart here, is dropped with a note when it has no effect on a CPU engine, or is
 // refused naming what to use instead. Our own options always win: a flag a subcommand defines
-// itself (bench's -r, run's -p) is never rewritten.
+// itself (bench's -r, run's -p) is never rewritten. Any other single-dash word ("-xyz": one
+// dash, two letters or more) is refused naming it, never split. `--version` anywhere (not as
+// a value) prints the version, as after no subcommand.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "smallthinker/options_check.h"
+#include "text/json_bounded.h"
 
 namespace st::server {
 namespace {
@@ -376,17 +377,13 @@ void parse_logprobs(const json& body, CompletionRequest& r) {
   if (auto n = integer_field(body, "n_probs", 0, kMaxTopLogprobs); n && *n > 0) r.logprobs = std::max(r.logprobs, static_cast<int>(*n));
 }
 
-// Copying, comparing and printing a json value recurse once per nesting level, so a body
-// nested 100,000 deep (200 KB) would overflow the stack long after parsing: the depth is bounded
-// while parsing (nlohmann's parser itself does not recurse).
+// The depth is bounded while parsing (text/json_bounded.h says why); too deep is a 400.
 json parse_bounded(std::string_view text, int max_depth) {
-  const auto depth_guard = [max_depth](int depth, json::parse_event_t event, json&) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth >= max_depth)
-      throw ApiError(400, "the request body nests arrays and objects deeper than " + std::to_string(max_depth) +
-                              " levels (the limit)", "invalid_request_error", "", "json_too_deep");
-    return true;
-  };
-  return json::parse(text, depth_guard, /*allow_exceptions=*/false);
+  try {
+    return st::parse_json_bounded<json>(text, "the request body", max_depth);
+  } catch (const st::JsonTooDeep& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", "", "json_too_deep");
+  }
 }
 
 }  // namespace
