@@ -13,6 +13,7 @@
 #include "api/log_prob.h"
 #include "smallthinker/engine.h"
 #include "smallthinker/tools.h"
+#include "text/json_bounded.h"
 
 namespace smallthinker {
 namespace {
@@ -79,12 +80,8 @@ std::vector<ChoiceItem> load_choice_task(const std::string& path) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + " line " + std::to_string(line_no);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw std::invalid_argument(where + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json j = st::parse_json_bounded(line, where);  // JsonTooDeep names `where`
+    if (j.is_discarded()) throw std::invalid_argument(where + ": not valid JSON");
     if (!j.is_object() || !j.contains("question") || !j["question"].is_string() || !j.contains("choices") ||
         !j["choices"].is_array() || !j.contains("answer"))
       throw std::invalid_argument(where + ": expected {\"question\": \"...\", \"choices\": [\"...\", ...], \"answer\": 0}");

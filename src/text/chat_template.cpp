@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "text/jinja/js_text.h"
+#include "text/json_bounded.h"
 #include "text/jinja/template.h"
 #include "text/tokenizer.h"
 
@@ -80,7 +81,7 @@ ChatTemplate ChatTemplate::from_spec(const std::string& spec) {
   // A tokenizer_config.json carries the template in "chat_template" (a string, or a list of
   // named templates of which "default" is the chat one).
   if (spec.size() >= 5 && spec.compare(spec.size() - 5, 5, ".json") == 0) {
-    const auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+    const auto j = parse_json_bounded<nlohmann::ordered_json>(text, "--chat-template " + spec);
     if (j.is_discarded() || !j.is_object() || !j.contains("chat_template"))
       throw std::runtime_error("--chat-template: " + spec + " is not JSON with a \"chat_template\" field");
     const auto& ct = j["chat_template"];

@@ -252,6 +252,23 @@ def test_llama_flags(tmp, model):
           repr(r.stderr[:300]))
 
 
+def test_deep_json_files(tmp, model):
+    """JSON files the CLI reads (an eval task, a tokenizer_config.json chat template) nested
+    100,000 deep: a clear error naming the file, not a stack overflow."""
+    deep = "[" * 100000 + "]" * 100000
+    task = os.path.join(tmp, "deep.jsonl")
+    with open(task, "w") as f:
+        f.write('{"question": %s}\n' % deep)
+    r = st("eval", model, task)
+    check(refused(r, task + " line 1", "deeper than 64"), "eval: a 100,000-deep task line is refused by name", r.stderr)
+    config = os.path.join(tmp, "tokenizer_config.json")
+    with open(config, "w") as f:
+        f.write('{"chat_template": %s}' % deep)
+    r = st("run", "-m", model, "--chat-template", config, "-p", "hi", "-n", "1")
+    check(refused(r, "--chat-template " + config, "deeper than 64"), "--chat-template: a 100,000-deep JSON file is refused by name",
+          r.stderr)
+
+
 def test_truncated_while_serving(tmp, model):
     # 8: truncating the model under a running in-RAM server killed it with SIGBUS at the next request.
     path = os.path.join(tmp, "served.gguf")
@@ -302,6 +319,7 @@ def main():
         test_inspect(tmp, model)
         test_values(tmp, model)
         test_llama_flags(tmp, model)
+        test_deep_json_files(tmp, model)
         test_truncated_while_serving(tmp, model)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
