@@ -317,7 +317,9 @@ typedef enum st_tool_choice {
   ST_TOOL_CHOICE_AUTO = 0,     /* free text, or calls (constrained from their open tag on) */
   ST_TOOL_CHOICE_REQUIRED = 1, /* the reply starts with a call; for one named function, pass
                                   only that tool with REQUIRED */
-  ST_TOOL_CHOICE_NONE = 2      /* no call: the open tag cannot be written */
+  ST_TOOL_CHOICE_NONE = 2,     /* no call: the open tag cannot be written */
+  ST_TOOL_CHOICE_MAX_ = 0x7fffffff /* not a choice: makes every int32 value a defined value of the
+                                      type (refused as ST_ERR_INVALID_ARGUMENT) */
 } st_tool_choice;
 
 /* A sampler (as st_sampler_new) constrained to tool calls. params may be NULL (the defaults)

@@ -50,6 +50,7 @@ smallthinker::Sampler::ToolChoice to_cpp(st_tool_choice choice, size_t n_tools) 
     case ST_TOOL_CHOICE_REQUIRED:
       if (n_tools == 0) fail(ST_ERR_INVALID_ARGUMENT, "choice is ST_TOOL_CHOICE_REQUIRED but n_tools is 0");
       return Choice::required;
+    case ST_TOOL_CHOICE_MAX_: break;
   }
   fail(ST_ERR_INVALID_ARGUMENT, "choice is " + std::to_string(static_cast<int>(choice)) +
                                     ": use ST_TOOL_CHOICE_AUTO, _REQUIRED or _NONE");
