@@ -3,8 +3,24 @@
 # the header, smallthinker.pc and the CMake package). The C API's own install rules (component
 # capi) are in src/capi/CMakeLists.txt.
 include(GNUInstallDirs)
+find_package(Python3 COMPONENTS Interpreter)
 if(TARGET smallthinker_cli)
   install(TARGETS smallthinker_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
+endif()
+if(TARGET smallthinker_cli AND NOT Python3_Interpreter_FOUND)
+  message(WARNING "no python3: smallthinker(1) is not generated nor installed")
+elseif(TARGET smallthinker_cli)
+  # smallthinker(1), generated from the built command's --help (every subcommand's) at build
+  # time, so the page says what this build's command does; gzipped without a timestamp.
+  set(ST_MANPAGE ${PROJECT_BINARY_DIR}/man/smallthinker.1.gz)
+  add_custom_command(OUTPUT ${ST_MANPAGE}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/gen_manpage.py ${ST_MANPAGE} --
+            ${CMAKE_CROSSCOMPILING_EMULATOR} $<TARGET_FILE:smallthinker_cli>
+    DEPENDS smallthinker_cli ${PROJECT_SOURCE_DIR}/scripts/gen_manpage.py
+    COMMENT "smallthinker(1) from smallthinker --help" VERBATIM)
+  add_custom_target(smallthinker_manpage ALL DEPENDS ${ST_MANPAGE})
+  install(FILES ${ST_MANPAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT cli)
 endif()
 
 set(CPACK_PACKAGE_NAME smallthinker)

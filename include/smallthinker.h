@@ -30,7 +30,8 @@
  * added; st_api_version() tells what the loaded library implements. Structs carry their size
  * (struct_size, set by the _init functions or sizeof), so a program built against an older
  * header keeps working with a newer library: fields it does not know get their defaults (option
- * structs) or are not written (info and statistics). Fields marked "v2" came with API version 2.
+ * structs) or are not written (info and statistics). Fields marked "v2" came with API version 2,
+ * "v3" with version 3.
  *
  * Misuse. NULL handles and pointers, a struct_size below the first version's, sizes that do not
  * match and values out of range are refused with ST_ERR_INVALID_ARGUMENT and a message naming
@@ -49,7 +50,7 @@
 extern "C" {
 #endif
 
-#define SMALLTHINKER_API_VERSION 2
+#define SMALLTHINKER_API_VERSION 3
 
 #if defined(SMALLTHINKER_BUILDING_LIBRARY) && defined(__GNUC__)
 #define SMALLTHINKER_EXPORT __attribute__((visibility("default")))
@@ -107,6 +108,11 @@ typedef struct st_model_options {
   const char *kv_type_k;       /* element types of the KV cache: "f16", "bf16", "q8_0", "q4_0" */
   const char *kv_type_v;       /* or "f32"; what the memory plan sizes for and sessions use by
                                   default. NULL: "f16" */
+  /* v3 */
+  const char *chat_template;   /* the chat template: NULL or "": the file's tokenizer.chat_template
+                                  (ChatML if it has none); "chatml": the built-in ChatML; else a
+                                  file holding a Jinja template (or a tokenizer_config.json with
+                                  a "chat_template" field), e.g. one that shows tools */
 } st_model_options;
 
 /* Fills *options with the defaults: 0 threads, no budget, n_ctx 4096, no progress, cache policy
@@ -168,6 +174,21 @@ SMALLTHINKER_EXPORT st_status st_chat_tokens(st_model *model, const st_chat_mess
 /* v2. The tokens that end a generation (<|im_end|>, <|endoftext|>, eos), as for st_tokenize's
  * output; what st_session_generate stops at. */
 SMALLTHINKER_EXPORT st_status st_model_stop_tokens(st_model *model, int32_t *tokens, size_t capacity, size_t *n_tokens);
+
+/* v3. The chat template applied to OpenAI-shaped messages: `messages_json` a JSON array of
+ * {"role", "content", "tool_calls", "tool_call_id", "name", ...} (roles system, user, assistant,
+ * tool; assistant turns may carry tool_calls whose function.arguments is a JSON string or
+ * object), `tools_json` a JSON array of OpenAI tools ({"type": "function", "function": {"name",
+ * "description", "parameters"}}) that templates able to show tools render, or NULL/"" for none.
+ * Both NUL-terminated UTF-8. Message contents are encoded as plain text (no special tokens
+ * injected). Written as st_chat_tokens / st_chat_apply_template write. Malformed JSON is
+ * ST_ERR_INVALID_ARGUMENT; a template that fails (its raise_exception) is ST_ERR_RUNTIME. */
+SMALLTHINKER_EXPORT st_status st_chat_json_tokens(st_model *model, const char *messages_json, const char *tools_json,
+                                                  int add_generation_prompt, int32_t *tokens, size_t capacity,
+                                                  size_t *n_tokens);
+SMALLTHINKER_EXPORT st_status st_chat_json_text(st_model *model, const char *messages_json, const char *tools_json,
+                                                int add_generation_prompt, char *text, size_t capacity,
+                                                size_t *text_len);
 
 /* ---- Session: a KV cache over a model ---- */
 
@@ -282,6 +303,34 @@ SMALLTHINKER_EXPORT st_status st_sampler_sample_logprobs(st_sampler *sampler, co
 /* v2. *complete = 1 when the constrained output so far is a whole JSON value, 0 while it is not
  * (always 1 without a constraint). */
 SMALLTHINKER_EXPORT st_status st_sampler_json_complete(st_sampler *sampler, int *complete);
+
+/* v3. Tool calls, in the Qwen/Hermes convention the engine's server uses:
+ *   text <tool_call>{"name": "f", "arguments": {...}}</tool_call> <tool_call>...</tool_call>
+ * A sampler whose output may contain such calls: from a call's open tag on, its JSON is
+ * constrained to {"name": one of `tools`, "arguments": an object valid for that tool's
+ * parameters schema (the json_schema subset)}. Parsing the calls out of the text is the
+ * caller's (the format above). */
+typedef struct st_tool {
+  const char *name;            /* the function's name (NUL-terminated, non-empty) */
+  const char *parameters;      /* JSON Schema text of its arguments object; NULL or "": none */
+} st_tool;
+
+typedef enum st_tool_choice {
+  ST_TOOL_CHOICE_AUTO = 0,     /* free text, or calls (constrained from their open tag on) */
+  ST_TOOL_CHOICE_REQUIRED = 1, /* the reply starts with a call; for one named function, pass
+                                  only that tool with REQUIRED */
+  ST_TOOL_CHOICE_NONE = 2,     /* no call: the open tag cannot be written */
+  ST_TOOL_CHOICE_MAX_ = 0x7fffffff /* not a choice: makes every int32 value a defined value of the
+                                      type (refused as ST_ERR_INVALID_ARGUMENT) */
+} st_tool_choice;
+
+/* A sampler (as st_sampler_new) constrained to tool calls. params may be NULL (the defaults)
+ * but must not ask for a JSON constraint (json_object/json_schema: ST_ERR_INVALID_ARGUMENT).
+ * parallel_calls != 0 lets the reply hold several calls. A schema the constraint cannot
+ * express is ST_ERR_INVALID_ARGUMENT naming "tools[i].parameters" and the keyword. */
+SMALLTHINKER_EXPORT st_status st_sampler_new_tools(st_model *model, const st_sampling_params *params,
+                                                   const st_tool *tools, size_t n_tools, st_tool_choice choice,
+                                                   int parallel_calls, st_sampler **out_sampler);
 
 /* ---- Generation ---- */
 

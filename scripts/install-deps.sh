@@ -24,8 +24,9 @@ PACKAGES=(
   # the Python package (pip install --no-build-isolation . in a venv, offline) and its tests;
   # make builds examples/c
   python3-setuptools python3-pip python3-venv python3-wheel python3-pytest python3-jsonschema make
-  # the Debian package (cpack -G DEB; its Depends come from dpkg-shlibdeps)
-  dpkg-dev
+  # the Debian package (cpack -G DEB; its Depends come from dpkg-shlibdeps); its test renders
+  # smallthinker(1) with groff and finds it installed with man
+  dpkg-dev groff-base man-db
 )
 # npm: Debian's package, unless the installed nodejs already brings its own (NodeSource's
 # nodejs conflicts with Debian's npm package).

@@ -12,7 +12,7 @@ import os
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint64, c_void_p
 from typing import Optional
 
-API_VERSION = 2  # the header's SMALLTHINKER_API_VERSION these bindings were written for
+API_VERSION = 3  # the header's SMALLTHINKER_API_VERSION these bindings were written for
 
 ST_OK = 0
 ST_ERR_BUFFER_TOO_SMALL = 4
@@ -26,7 +26,7 @@ class ModelOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("path", c_char_p), ("n_threads", c_int32),
                 ("memory_budget", c_uint64), ("n_ctx", c_int64), ("progress", PROGRESS_FN),
                 ("progress_user_data", c_void_p), ("cache_policy", c_char_p),
-                ("kv_type_k", c_char_p), ("kv_type_v", c_char_p)]
+                ("kv_type_k", c_char_p), ("kv_type_v", c_char_p), ("chat_template", c_char_p)]
 
 
 class ModelInfo(ctypes.Structure):
@@ -39,6 +39,13 @@ class ModelInfo(ctypes.Structure):
 
 class ChatMessage(ctypes.Structure):
     _fields_ = [("role", c_char_p), ("content", c_char_p)]
+
+
+class Tool(ctypes.Structure):
+    _fields_ = [("name", c_char_p), ("parameters", c_char_p)]
+
+
+TOOL_CHOICE_AUTO, TOOL_CHOICE_REQUIRED, TOOL_CHOICE_NONE = 0, 1, 2
 
 
 class SessionOptions(ctypes.Structure):
@@ -105,6 +112,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         "st_detokenize": (c_int, [c_void_p, i32p, c_size_t, c_char_p, c_size_t, szp]),
         "st_chat_tokens": (c_int, [c_void_p, POINTER(ChatMessage), c_size_t, c_int, i32p, c_size_t, szp]),
         "st_chat_apply_template": (c_int, [c_void_p, POINTER(ChatMessage), c_size_t, c_int, c_char_p, c_size_t, szp]),
+        "st_chat_json_tokens": (c_int, [c_void_p, c_char_p, c_char_p, c_int, i32p, c_size_t, szp]),
+        "st_chat_json_text": (c_int, [c_void_p, c_char_p, c_char_p, c_int, c_char_p, c_size_t, szp]),
+        "st_sampler_new_tools": (c_int, [c_void_p, POINTER(SamplingParams), POINTER(Tool), c_size_t, c_int, c_int,
+                                         POINTER(c_void_p)]),
         "st_session_options_init": (None, [POINTER(SessionOptions)]),
         "st_session_new": (c_int, [c_void_p, POINTER(SessionOptions), POINTER(c_void_p)]),
         "st_session_free": (None, [c_void_p]),

@@ -7,6 +7,8 @@ import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from .tools import ToolCallParser, tool_spec
+
 _FIELD_REFUSED = "%s: not supported by smallthinker (leave it out)"
 
 
@@ -30,8 +32,8 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
 class CompletionMixin:
     """The OpenAI-shaped layer of Llama (see llama.py for the engine side)."""
 
-    def _pieces(self, prompt: List[int], params, max_tokens: int, stop: Sequence[str], logit_bias, n_logprobs: int
-                ) -> Iterator[Tuple[str, Optional[Dict[str, Any]], Optional[str]]]:
+    def _pieces(self, prompt: List[int], params, max_tokens: int, stop: Sequence[str], logit_bias, n_logprobs: int,
+                tools=None) -> Iterator[Tuple[str, Optional[Dict[str, Any]], Optional[str]]]:
         """Yields (text, token_info, finish_reason): text safe to show (stop strings cut off,
         whole UTF-8 characters), one entry per generated token, the last with the finish
         reason ("stop" or "length")."""
@@ -40,7 +42,7 @@ class CompletionMixin:
         info, is_stop_token = None, False
         stops = [s for s in stop if s]
         self._n_generated = 0
-        for token, logprob, top in self.generate_tokens(prompt, params, max_tokens, logit_bias, n_logprobs):
+        for token, logprob, top in self.generate_tokens(prompt, params, max_tokens, logit_bias, n_logprobs, tools):
             n += 1
             self._n_generated = n
             is_stop_token = token in self._stop_tokens
@@ -156,36 +158,54 @@ class CompletionMixin:
                                max_tokens: Optional[int] = None, presence_penalty: float = 0.0,
                                frequency_penalty: float = 0.0, repeat_penalty: float = 1.0,
                                logit_bias: Optional[Dict[int, float]] = None, logprobs: Optional[bool] = None,
-                               top_logprobs: Optional[int] = None, grammar: Any = None, **unsupported: Any
+                               top_logprobs: Optional[int] = None, grammar: Any = None,
+                               parallel_tool_calls: bool = True, **unsupported: Any
                                ) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
         """A reply to OpenAI-shaped `messages` through the model's chat template. response_format
-        constrains it to JSON (optionally validating a schema). tools/functions/grammar are refused."""
+        constrains it to JSON (optionally validating a schema). tools / tool_choice ("auto",
+        "none", "required" or {"type": "function", "function": {"name": ...}}): the reply may
+        (or must) call them, in message.tool_calls (streamed as delta.tool_calls) with
+        finish_reason "tool_calls"; each call's arguments are constrained to its parameters
+        schema. Turns with tool_calls and role "tool" results render through the template
+        (Llama(chat_template=...) for one that shows tools). functions/grammar are refused."""
         if unsupported:
             raise TypeError("create_chat_completion(): smallthinker does not support %s" % ", ".join(sorted(unsupported)))
-        _refuse(functions=functions, function_call=function_call, tools=tools, tool_choice=tool_choice, grammar=grammar)
+        _refuse(functions=functions, function_call=function_call, grammar=grammar)
         if typical_p != 1.0:
             raise ValueError(_FIELD_REFUSED % "typical_p")
         json_object, schema = self._response_format(response_format)
-        tokens = self.chat_tokens(messages)
+        spec = tool_spec(tools, tool_choice, parallel_tool_calls)
+        if spec is not None and (json_object or schema is not None):
+            if tool_choice != "none":
+                raise ValueError("response_format cannot be combined with tools (unless tool_choice is \"none\")")
+            spec = None  # with tool_choice none, JSON output wins (as the server does)
+        history = any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
+        tokens = self.chat_json_tokens(messages, tools) if tools or history else self.chat_tokens(messages)
         params = self._sampling(temperature, top_k, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty,
                                 seed, schema, json_object)
         n_top = (top_logprobs or 0) if logprobs else 0
         if logprobs and n_top == 0:
             n_top = 1  # the chosen token's logprob is reported with one alternative
         stops = [stop] if isinstance(stop, str) else list(stop or [])
-        pieces = self._pieces(tokens, params, max_tokens or 0, stops, logit_bias, n_top)
+        pieces = self._pieces(tokens, params, max_tokens or 0, stops, logit_bias, n_top, spec)
         head = {"id": "chatcmpl-" + uuid.uuid4().hex, "created": int(time.time()), "model": self.model_path}
+        if spec is not None:
+            pieces = _tool_pieces(pieces)
         if stream:
             return self._chat_chunks(head, pieces, bool(logprobs), top_logprobs or 0)
-        text, content_lps, reason = "", [], "length"
-        for piece, info, finish in pieces:
+        text, content_lps, reason, calls = "", [], "length", []
+        for piece, info, finish, *events in pieces:
             text += piece
+            calls += [e for e in (events[0] if events else []) if e[0] != "content"]
             if logprobs and info:
                 content_lps.append(self._chat_logprob(info, top_logprobs or 0))
             reason = finish or reason
         n_gen = self._n_generated
+        message: Dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message = {"role": "assistant", "content": text or None, "tool_calls": _whole_calls(calls)}
         return dict(head, object="chat.completion", choices=[{
-            "index": 0, "message": {"role": "assistant", "content": text},
+            "index": 0, "message": message,
             "logprobs": {"content": content_lps} if logprobs else None, "finish_reason": reason}],
             usage={"prompt_tokens": len(tokens), "completion_tokens": n_gen, "total_tokens": len(tokens) + n_gen})
 
@@ -202,9 +222,41 @@ class CompletionMixin:
             return dict(head, object="chat.completion.chunk",
                         choices=[{"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish}])
         yield chunk({"role": "assistant"})
-        for piece, info, finish in pieces:
+        for piece, info, finish, *events in pieces:
             lp = {"content": [self._chat_logprob(info, n_top)]} if logprobs and info else None
             if piece or lp:
                 yield chunk({"content": piece}, lp)
+            for e in (events[0] if events else []):
+                if e[0] == "open":
+                    yield chunk({"tool_calls": [{"index": e[1], "id": e[2], "type": "function",
+                                                 "function": {"name": e[3], "arguments": ""}}]})
+                elif e[0] == "arguments":
+                    yield chunk({"tool_calls": [{"index": e[1], "function": {"arguments": e[2]}}]})
             if finish:
                 yield chunk({}, None, finish)
+
+
+def _tool_pieces(pieces):
+    """(text, info, finish) pieces -> (content, info, finish, events): the text goes through a
+    ToolCallParser; content is what is not a call, events the calls' (see tools.py), and the
+    finish reason is "tool_calls" when a reply that ended by itself holds any."""
+    parser = ToolCallParser()
+    for text, info, finish in pieces:
+        events = parser.push(text)
+        if finish:
+            events += parser.finish()
+            if parser.calls and finish == "stop":  # (a reply cut by max_tokens stays "length")
+                finish = "tool_calls"
+        yield "".join(e[1] for e in events if e[0] == "content"), info, finish, \
+            [e for e in events if e[0] != "content"]
+
+
+def _whole_calls(events) -> List[Dict[str, Any]]:
+    """The calls the events of a whole reply describe, in OpenAI's message.tool_calls shape."""
+    calls: List[Dict[str, Any]] = []
+    for e in events:
+        if e[0] == "open":
+            calls.append({"id": e[2], "type": "function", "function": {"name": e[3], "arguments": ""}})
+        else:
+            calls[e[1]]["function"]["arguments"] += e[2]
+    return calls

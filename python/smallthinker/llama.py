@@ -16,6 +16,7 @@ import numpy as np
 from . import _ffi
 from ._ffi import check, lib
 from .completion import CompletionMixin
+from .tools import ToolSpec
 
 LLAMA_DEFAULT_SEED = 0xFFFFFFFF  # llama-cpp-python's "random seed"
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
@@ -47,9 +48,13 @@ class LlamaState:
 class _Sampler:
     """An st_sampler for one generation (its penalties and constraint are per generation)."""
 
-    def __init__(self, model: c_void_p, params: _ffi.SamplingParams):
+    def __init__(self, model: c_void_p, params: _ffi.SamplingParams, tools: Optional[ToolSpec] = None):
         self.handle = c_void_p()
-        check(lib.st_sampler_new(model, byref(params), byref(self.handle)), "creating the sampler")
+        if tools is None:
+            check(lib.st_sampler_new(model, byref(params), byref(self.handle)), "creating the sampler")
+            return
+        check(lib.st_sampler_new_tools(model, byref(params), tools.c_arrays(), len(tools.tools), tools.choice,
+                                       1 if tools.parallel else 0, byref(self.handle)), "tools")
 
     def __del__(self):
         if getattr(self, "handle", None):
@@ -79,13 +84,15 @@ class Llama(CompletionMixin):
     def __init__(self, model_path: str, *, n_ctx: int = 512, n_batch: int = 512, n_threads: Optional[int] = None,
                  seed: int = LLAMA_DEFAULT_SEED, memory: Union[str, int, None] = None,
                  cache_policy: Optional[str] = None, type_k: Optional[str] = None, type_v: Optional[str] = None,
-                 logits_all: bool = False, verbose: bool = False, n_gpu_layers: int = 0, **unsupported: Any):
+                 logits_all: bool = False, verbose: bool = False, n_gpu_layers: int = 0,
+                 chat_template: Optional[str] = None, **unsupported: Any):
         """model_path: a SmallThinker GGUF. n_ctx: the context (0: the model's training context).
         n_threads: None or 0: one per physical core. seed: for sampling when a call gives none
         (LLAMA_DEFAULT_SEED: random). memory: a budget ("1GiB"; None: the whole file is mapped);
         with one, experts stream from the file through a cache (cache_policy lru | lfu |
         lfu_cyclic). type_k / type_v: KV cache types (f16, bf16, q8_0, q4_0, f32).
-        logits_all: eval() returns every token's logits. n_gpu_layers is accepted for
+        logits_all: eval() returns every token's logits. chat_template: None: the file's;
+        "chatml"; or a file with a Jinja template (e.g. one that shows tools to the model). n_gpu_layers is accepted for
         compatibility: this engine computes on the CPU (anything but 0 or -1 is refused)."""
         if unsupported:
             raise TypeError("Llama(): smallthinker does not support %s" % ", ".join(sorted(unsupported)))
@@ -105,6 +112,7 @@ class Llama(CompletionMixin):
         opts.memory_budget = parse_memory(memory)
         opts.n_ctx = n_ctx
         opts.cache_policy, opts.kv_type_k, opts.kv_type_v = self._c(cache_policy), self._c(type_k), self._c(type_v)
+        opts.chat_template = self._c(chat_template)
         check(lib.st_model_load(byref(opts), byref(self._model)), "loading %s" % model_path)
         info = _ffi.ModelInfo()
         info.struct_size = ctypes.sizeof(info)
@@ -200,13 +208,59 @@ class Llama(CompletionMixin):
                     raise ValueError("messages[%d].content: only text parts are supported" % i)
                 content = "".join(p.get("text", "") for p in content)
             if m.get("role") not in ("system", "user", "assistant"):
-                raise ValueError("messages[%d].role %r: use system, user or assistant" % (i, m.get("role")))
+                raise ValueError("messages[%d].role %r: use system, user, assistant (or tool, with tool "
+                                 "results)" % (i, m.get("role")))
             arr[i].role, arr[i].content = self._c(m["role"]), self._c(str(content))
         return arr
 
     def chat_tokens(self, messages: List[Dict[str, Any]], add_generation_prompt: bool = True) -> List[int]:
         msgs = self._chat_messages(messages)
         return self._grow(lib.st_chat_tokens, self._model, msgs, len(msgs), 1 if add_generation_prompt else 0)
+
+    @staticmethod
+    def _json_messages(messages: List[Dict[str, Any]]) -> bytes:
+        """OpenAI messages as the library's JSON (content null, as tool-call turns have it, as "")."""
+        out = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
+                raise ValueError("messages[%d].role: use system, user, assistant or tool" % i)
+            m = dict(m)
+            if m.get("content") is None:
+                m["content"] = ""
+            elif isinstance(m["content"], list):
+                m["content"] = "".join(p.get("text", "") for p in m["content"] if p.get("type") == "text")
+            if m.get("tool_calls"):
+                m["tool_calls"] = [Llama._template_call(c, "messages[%d].tool_calls[%d]" % (i, k))
+                                   for k, c in enumerate(m["tool_calls"])]
+            out.append(m)
+        return json.dumps(out, ensure_ascii=False).encode()
+
+    @staticmethod
+    def _template_call(call: Dict[str, Any], where: str) -> Dict[str, Any]:
+        """A tool call as templates take it: OpenAI sends function.arguments as a JSON string,
+        templates (Qwen's `tool_call.arguments | tojson`) expect the object (as the server does)."""
+        fn = dict(call.get("function") or {})
+        if isinstance(fn.get("arguments"), str):
+            try:
+                fn["arguments"] = json.loads(fn["arguments"]) if fn["arguments"].strip() else {}
+            except ValueError:
+                raise ValueError("%s.function.arguments is not valid JSON" % where) from None
+        return dict(call, function=fn)
+
+    def chat_json_tokens(self, messages: List[Dict[str, Any]], tools: Optional[List[Dict[str, Any]]] = None,
+                         add_generation_prompt: bool = True) -> List[int]:
+        """The template's rendering of OpenAI-shaped messages (tool_calls, role "tool") and tools."""
+        tools_json = json.dumps(tools, ensure_ascii=False).encode() if tools else None
+        return self._grow(lib.st_chat_json_tokens, self._model, self._json_messages(messages), tools_json,
+                          1 if add_generation_prompt else 0)
+
+    def chat_json_text(self, messages: List[Dict[str, Any]], tools: Optional[List[Dict[str, Any]]] = None,
+                       add_generation_prompt: bool = True) -> str:
+        tools_json = json.dumps(tools, ensure_ascii=False).encode() if tools else None
+        buf, n = _ffi.grow_call(lib.st_chat_json_text, self._model, self._json_messages(messages), tools_json,
+                                1 if add_generation_prompt else 0, what="chat template", kind=ctypes.c_char,
+                                first=4096)
+        return buf.raw[:n].decode(errors="replace")
 
     # ---- the context ----
 
@@ -282,9 +336,11 @@ class Llama(CompletionMixin):
 
     def generate_tokens(self, prompt: Sequence[int], params: _ffi.SamplingParams, max_tokens: int = -1,
                         logit_bias: Optional[Dict[int, float]] = None,
-                        n_logprobs: int = 0) -> Iterator[Tuple[int, Optional[float], List[Tuple[int, float]]]]:
+                        n_logprobs: int = 0, tools: Optional[ToolSpec] = None
+                        ) -> Iterator[Tuple[int, Optional[float], List[Tuple[int, float]]]]:
         """Empties the context, evaluates `prompt`, then yields (token, logprob, top) per sampled
         token until a stop token (yielded too), max_tokens (<= 0: no limit) or a full context.
+        tools: the sampler is constrained to tool calls (see tools.py).
         Each step is a call into the library, so Ctrl-C (KeyboardInterrupt) stops it within
         one token's time and leaves the context consistent."""
         prompt = [int(t) for t in prompt]
@@ -293,7 +349,7 @@ class Llama(CompletionMixin):
         if len(prompt) >= self.n_ctx():
             raise ValueError("prompt: %d tokens do not fit the context of %d (n_ctx)" % (len(prompt), self.n_ctx()))
         self.reset()
-        sampler = _Sampler(self._model, params)
+        sampler = _Sampler(self._model, params, tools)
         sampler.accept_prompt(prompt)
         logits = self._eval_ptr(prompt)
         n_vocab, n = self.n_vocab(), 0

@@ -36,6 +36,7 @@ smallthinker::ModelOptions to_cpp(const st_model_options& o) {
   }
   if (o.kv_type_k) m.plan_kv_types.k = o.kv_type_k;
   if (o.kv_type_v) m.plan_kv_types.v = o.kv_type_v;
+  if (o.chat_template) m.chat_template = o.chat_template;  // v3
   st_capi::fail_if_problem(smallthinker::check_model_options(m), "st_model_options");
   if (o.progress) {
     const st_progress_fn fn = o.progress;

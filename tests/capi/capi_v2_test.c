@@ -2,7 +2,8 @@
  * handles used after free (the registry refuses them without reading freed memory), structs of
  * the first version's size, load options (cache policy, KV types), state save/restore, the
  * JSON-schema constraint, log-probabilities, stop tokens, the session's token history and a
- * budgeted load (its refusal message printed when it fails).
+ * budgeted load (its refusal message printed when it fails); version 3's OpenAI-shaped chat
+ * rendering and tool-call sampler.
  *   capi_v2_test MODEL OUT_PREFIX   (writes OUT_PREFIX.json: the constrained generation's text,
  *   with OUT_PREFIX.json.complete when the constraint reported a whole value; run_capi.py parses
  *   and validates it with Python's json and jsonschema) */
@@ -291,6 +292,76 @@ static void test_budget(const char *path) {
   st_model_free(m);
 }
 
+/* v3: OpenAI-shaped chat rendering and the tool-call sampler, with their misuse. */
+static void test_tools(st_model *m) {
+  const char *msgs = "[{\"role\":\"user\",\"content\":\"2+3?\"},{\"role\":\"assistant\",\"content\":\"\","
+                     "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"add\","
+                     "\"arguments\":{\"a\":2}}}]},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"5\"}]";
+  const char *tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"add\",\"parameters\":{}}}]";
+  st_tool tools[2] = {{"add", "{\"type\":\"object\",\"properties\":{\"op\":{\"enum\":[\"plus\",\"minus\"]}},"
+                              "\"required\":[\"op\"]}"}, {"add", NULL}};
+  st_tool bad_schema = {"f", "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"pattern\":\"a+\"}}}"};
+  st_sampling_params p;
+  st_sampler *smp = NULL;
+  st_session *s = NULL;
+  char text[4096];
+  int32_t ids[1024], tok;
+  size_t n = 0, n_text = 0, i, len = 0;
+  const float *logits;
+  size_t n_vocab;
+  check(st_chat_json_text(m, msgs, tools_json, 1, text, sizeof text, &n_text) == ST_OK &&
+        contains(text, "<|im_start|>tool\n5<|im_end|>") && contains(text, "<|im_start|>user\n2+3?"),
+        "st_chat_json_text renders a role \"tool\" turn");
+  check(st_chat_json_tokens(m, msgs, NULL, 1, ids, 4, &n) == ST_ERR_BUFFER_TOO_SMALL && n > 4,
+        "st_chat_json_tokens: a small buffer gets the size needed");
+  check(st_chat_json_tokens(m, msgs, NULL, 1, ids, 1024, &n) == ST_OK && n > 4, "st_chat_json_tokens");
+  check(st_chat_json_tokens(m, "[{\"role\":", NULL, 1, ids, 1024, &n) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "messages"), "malformed messages JSON is refused naming messages");
+  check(st_chat_json_tokens(m, "[]", "{}", 1, ids, 1024, &n) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "tools"), "tools that are not an array are refused naming tools");
+  check(st_chat_json_tokens(m, NULL, NULL, 1, ids, 1024, &n) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "messages_json"), "NULL messages_json is refused");
+  st_sampling_params_init(&p);
+  p.temperature = 0;
+  check(st_sampler_new_tools(m, &p, NULL, 1, ST_TOOL_CHOICE_AUTO, 0, &smp) == ST_ERR_INVALID_ARGUMENT && smp == NULL,
+        "st_sampler_new_tools: NULL tools with n_tools 1 is refused");
+  check(st_sampler_new_tools(m, &p, tools, 2, ST_TOOL_CHOICE_AUTO, 0, &smp) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "two tools"), "two tools of one name are refused");
+  check(st_sampler_new_tools(m, &p, tools, 1, (st_tool_choice)7, 0, &smp) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "choice"), "an unknown tool choice is refused naming choice");
+  check(st_sampler_new_tools(m, &p, tools, 0, ST_TOOL_CHOICE_REQUIRED, 0, &smp) == ST_ERR_INVALID_ARGUMENT,
+        "a required call without tools is refused");
+  check(st_sampler_new_tools(m, &p, &bad_schema, 1, ST_TOOL_CHOICE_REQUIRED, 0, &smp) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "tools[0].parameters") && contains(st_last_error(), "pattern"),
+        "an unsupported schema keyword is refused naming tools[0].parameters and the keyword");
+  p.json_object = 1;
+  check(st_sampler_new_tools(m, &p, tools, 1, ST_TOOL_CHOICE_AUTO, 0, &smp) == ST_ERR_INVALID_ARGUMENT &&
+        contains(st_last_error(), "json_object"), "a JSON constraint with tools is refused");
+  p.json_object = 0;
+  check(st_sampler_new_tools(m, &p, tools, 1, ST_TOOL_CHOICE_REQUIRED, 0, &smp) == ST_OK && smp != NULL,
+        "st_sampler_new_tools: one required tool");
+  /* Greedy under the constraint: the reply opens with a call to `add` whose op is an enum value. */
+  check(st_chat_json_tokens(m, "[{\"role\":\"user\",\"content\":\"hi\"}]", tools_json, 1, ids, 1024, &n) == ST_OK &&
+        st_session_new(m, NULL, &s) == ST_OK && st_session_eval(s, ids, n) == ST_OK, "a prompt for the call");
+  text[0] = '\0';
+  for (i = 0; i < 200 && smp && s && !contains(text, "</tool_call>"); ++i) {
+    size_t piece = 0;
+    if (st_session_logits(s, &logits, &n_vocab) != ST_OK || st_sampler_sample(smp, logits, n_vocab, &tok) != ST_OK ||
+        st_sampler_accept(smp, &tok, 1) != ST_OK || st_session_eval(s, &tok, 1) != ST_OK)
+      break;
+    if (st_detokenize(m, &tok, 1, text + len, sizeof text - 1 - len, &piece) == ST_OK) len += piece;
+    text[len] = '\0';
+  }
+  text[len] = '\0';
+  printf("  constrained call: %s\n", text);
+  check(strncmp(text, "<tool_call>", 11) == 0 && contains(text, "\"name\"") && contains(text, "\"add\""),
+        "a required call opens with <tool_call> and names the tool");
+  check(contains(text, "\"op\":\"plus\"") || contains(text, "\"op\":\"minus\""), "its op is one of the enum's values");
+  check(contains(text, "</tool_call>"), "the call closes");
+  st_session_free(s);
+  st_sampler_free(smp);
+}
+
 int main(int argc, char **argv) {
   st_model_options o;
   st_model *m;
@@ -298,7 +369,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s MODEL OUT_PREFIX\n", argv[0]);
     return 2;
   }
-  check(st_api_version() >= 2, "the library implements API version 2");
+  check(st_api_version() >= 3, "the library implements API version 3");
   test_after_free(argv[1]);
   test_v1_structs(argv[1]);
   test_load_options(argv[1]);
@@ -308,6 +379,7 @@ int main(int argc, char **argv) {
   test_state(m);
   test_json(m, argv[2]);
   test_logprobs(m);
+  test_tools(m);
   st_model_free(m);
   test_budget(argv[1]);
   printf("%d failure(s)\n", failures);

@@ -1,5 +1,6 @@
 """The examples against an installed package, not the build tree:
-  - `cmake --install --component capi` into a temporary prefix;
+  - `cmake --install --component capi` into a temporary prefix (and a whole `cmake --install`
+    into another: the command and its man page);
   - examples/c built with its Makefile, whose flags come from `pkg-config --cflags --libs
     smallthinker` alone (PKG_CONFIG_PATH pointing into the prefix);
   - examples/cpp configured with `find_package(smallthinker)` (CMAKE_PREFIX_PATH = the prefix)
@@ -49,6 +50,20 @@ def install(prefix):
     check(r.returncode == 0, "cmake --install --component capi into %s" % prefix, r.stderr)
     configs = [os.path.join(d, f) for d, _, fs in os.walk(prefix) for f in fs if f == "smallthinkerConfig.cmake"]
     check(len(configs) == 1, "the CMake package (smallthinkerConfig.cmake) is installed")
+
+
+def install_all(prefix):
+    """A plain `cmake --install` (every component): the command runs from the prefix and its
+    man page is there, where `man` looks (share/man/man1)."""
+    r = run([CMAKE, "--install", BUILD, "--prefix", prefix])
+    check(r.returncode == 0, "cmake --install into %s" % prefix, r.stderr)
+    r = run([os.path.join(prefix, "bin", "smallthinker"), "--version"])
+    check(r.returncode == 0 and r.stdout.startswith("smallthinker "), "the installed smallthinker --version: %r" %
+          r.stdout.strip())
+    page = os.path.join(prefix, "share", "man", "man1", "smallthinker.1.gz")
+    r = run(["man", "-M", os.path.join(prefix, "share", "man"), "-w", "smallthinker"])
+    check(os.path.exists(page) and r.returncode == 0 and r.stdout.strip() == page,
+          "cmake --install puts smallthinker(1) where man -M PREFIX/share/man finds it", r.stdout + r.stderr)
 
 
 def build_c(prefix, tmp):
@@ -103,6 +118,7 @@ def main():
     try:
         prefix = os.path.join(tmp, "prefix")
         install(prefix)
+        install_all(os.path.join(tmp, "all"))
         expected = cli_answer()
         run_example(build_c(prefix, tmp), prefix, expected, "examples/c")
         run_example(build_cpp(prefix, tmp), prefix, expected, "examples/cpp")
