@@ -6,6 +6,7 @@
 // template that opens the thinking in the prompt (data/think_template.jinja), and the close tag
 // comes from a schema whose enum strings hold "</think>" (the model picks one, greedily). The
 // oracle of every split is the same request with reasoning_format none: the text as generated.
+// Last, the server flag --reasoning-format.
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
@@ -155,5 +156,13 @@ await withServer(["--chat-template", template, "-c", "512", "--max-tokens", "40"
     badBudget = e;
   }
   check(badBudget?.status === 400 && badBudget.message.includes("thinking.budget_tokens"), `budget_tokens >= max_tokens: ${badBudget}`);
+});
+// --reasoning-format sets the default of requests that name none (as llama-server's flag).
+await withServer(["--chat-template", template, "-c", "512", "--max-tokens", "40", "--reasoning-format", "none"], async ({ url }) => {
+  const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0, timeout: 60000 });
+  const m = (await openai.chat.completions.create({ messages: user, temperature: 0, max_tokens: 40 })).choices[0].message;
+  check(m.reasoning_content === undefined && m.content.length > 0, `--reasoning-format none: ${JSON.stringify(m)}`);
+  const split = (await openai.chat.completions.create({ messages: user, temperature: 0, max_tokens: 40, reasoning_format: "auto" })).choices[0].message;
+  eq(split.reasoning_content, m.content.trim(), "--reasoning-format none, request auto: reasoning_content");
 });
 console.log("test_thinking: OK");

@@ -145,8 +145,9 @@ class CompletionReply : public JobReply {
 
 }  // namespace
 
-Completions::Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits)
-    : model_(std::move(model)), scheduler_(scheduler), model_id_(std::move(model_id)), limits_(limits),
+Completions::Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits,
+                         ReasoningFormat reasoning)
+    : model_(std::move(model)), scheduler_(scheduler), model_id_(std::move(model_id)), limits_(limits), reasoning_(reasoning),
       rng_(std::random_device{}()) {}
 
 std::string Completions::next_id(Endpoint e) {
@@ -239,7 +240,8 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
 Outcome Completions::start(const std::string& body, Endpoint endpoint, const ExtraHeaders& extra) {
   Outcome out;
   try {
-    const CompletionRequest r = parse_request(body, endpoint, limits_);
+    CompletionRequest r = parse_request(body, endpoint, limits_);
+    if (endpoint == Endpoint::chat && !r.reasoning_format_given) r.reasoning_format = reasoning_;
     std::shared_ptr<Job> job = make_job(r);
     ReplyHead head{endpoint, next_id(endpoint), static_cast<int64_t>(std::time(nullptr)), model_id_};
     // What the engine writes before the connection subscribes (start()) waits in the job: the

@@ -376,6 +376,7 @@ void parse_thinking(const json& body, CompletionRequest& r) {
     const auto f = it->is_string() ? parse_reasoning_format(it->get<std::string>()) : std::nullopt;
     if (!f) bad("reasoning_format", "'reasoning_format' must be \"none\", \"deepseek\", \"deepseek-legacy\" or \"auto\"");
     r.reasoning_format = *f;
+    r.reasoning_format_given = true;
   }
   if (const auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object of template variables");

@@ -81,6 +81,7 @@ struct CompletionRequest {
   // reasoning_format, default auto; the raw-prompt routes keep none), and extra variables for
   // the chat template (chat_template_kwargs, e.g. {"enable_thinking": false}; empty: none).
   ReasoningFormat reasoning_format = ReasoningFormat::automatic;
+  bool reasoning_format_given = false;  // else the server's --reasoning-format applies
   std::string template_kwargs_json;
   bool reasoning_history = false;    // an assistant message has reasoning_content (for the template)
   // Whether the reply is parsed for <tool_call> blocks (tools offered and tool_choice not none).
