@@ -28,6 +28,7 @@
 #include "apps/server/anthropic_protocol.h"
 #include "apps/server/ollama_protocol.h"
 #include "apps/server/protocol.h"
+#include "apps/server/reasoning.h"
 #include "apps/server/tool_call_parser.h"
 
 namespace {
@@ -119,6 +120,32 @@ std::pair<std::string, std::vector<std::pair<std::string, std::string>>> parse_c
 
 void check_tool_call_parser(std::string_view data) {
   check(parse_calls(data, false) == parse_calls(data, true), "tool-call parsing does not depend on the pieces");
+}
+
+// The <think> splitter, fed whole and in pieces, gives the same reasoning and content; nothing
+// but whitespace and the two tags is ever dropped.
+std::pair<std::string, std::string> split_thinking(std::string_view text, bool open, bool pieces) {
+  st::server::ReasoningSplitter s(open);
+  std::pair<std::string, std::string> out;
+  auto add = [&](const st::server::ReasoningSplitter::Output& o) {
+    out.first += o.reasoning;
+    out.second += o.content;
+  };
+  for (size_t i = 0; i < text.size();) {
+    const size_t piece = pieces ? 1 + static_cast<uint8_t>(text[i]) % 5 : text.size();
+    add(s.push(text.substr(i, piece)));
+    i += piece;
+  }
+  add(s.finish());
+  return out;
+}
+
+void check_reasoning_splitter(std::string_view data) {
+  for (const bool open : {false, true}) {
+    const auto whole = split_thinking(data, open, false);
+    check(whole == split_thinking(data, open, true), "the thinking split does not depend on the pieces");
+    check(whole.first.size() + whole.second.size() <= data.size(), "the split adds nothing");
+  }
 }
 
 // Nesting of `depth` arrays put where a client controls it; the parse must stop at the limit.
@@ -268,6 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_compat_requests(body);
   check_stop_matcher(body);
   check_tool_call_parser(body);
+  check_reasoning_splitter(body);
   check_deep_nesting(body);
   check_framing(body);
   check_chunked(body);

@@ -83,7 +83,8 @@ TEST(OllamaRequest, UnsupportedOptionsAreRefusedByName) {
 TEST(OllamaRequest, FieldsWithoutMeaningHereAreRefused) {
   EXPECT_EQ(ollama_refused(ollama_chat({{"tools", {{{"type", "function"}}}}})), "tools[0].function");
   EXPECT_EQ(ollama_refused(ollama_chat({{"tools", json::array()}})), "");
-  EXPECT_EQ(ollama_refused(ollama_chat({{"think", true}})), "think");
+  EXPECT_EQ(ollama_refused(ollama_chat({{"think", "high"}})), "think");  // gpt-oss effort levels
+  EXPECT_EQ(ollama_refused(ollama_chat({{"think", true}})), "");
   EXPECT_EQ(ollama_refused(ollama_chat({{"think", false}})), "");
   EXPECT_EQ(ollama_refused(ollama_chat({{"keep_alive", "5m"}})), "");
   EXPECT_EQ(ollama_refused(ollama_chat({{"keep_alive", 0}})), "");
@@ -198,7 +199,8 @@ TEST(AnthropicRequest, RefusalsNameTheField) {
   EXPECT_EQ(anthropic_refused(messages_body({{"tools", {{{"name", "add"}}}}})), "tools[0].input_schema");
   EXPECT_EQ(anthropic_refused(messages_body({{"tools", json::array()}})), "");
   EXPECT_EQ(anthropic_refused(messages_body({{"temperature", 1.5}})), "temperature");
-  EXPECT_EQ(anthropic_refused(messages_body({{"thinking", {{"type", "enabled"}, {"budget_tokens", 1024}}}})), "thinking");
+  // budget_tokens as Anthropic checks it: at least 1024, below max_tokens (64 here).
+  EXPECT_EQ(anthropic_refused(messages_body({{"thinking", {{"type", "enabled"}, {"budget_tokens", 1024}}}})), "thinking.budget_tokens");
   EXPECT_EQ(anthropic_refused(messages_body({{"frobnicate", 1}})), "frobnicate");
   EXPECT_EQ(anthropic_refused(messages_body({{"messages", {{{"role", "system"}, {"content", "x"}}}}})), "messages[0].role");
   EXPECT_EQ(anthropic_refused(messages_body({{"messages", {{{"role", "user"}, {"content", {{{"type", "image"}}}}}}}})),

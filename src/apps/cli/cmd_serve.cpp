@@ -15,6 +15,7 @@ struct ServeArgs {
   server::ServerOptions server;
   std::string max_body = "1MiB";
   std::string alias;
+  std::string reasoning_format = "auto";
 };
 
 int run_serve(ServeArgs a) {
@@ -24,6 +25,7 @@ int run_serve(ServeArgs a) {
   if (a.server.n_parallel <= 0) throw std::invalid_argument("--parallel must be at least 1");
   if (a.server.limits.max_tokens_cap <= 0) throw std::invalid_argument("--max-tokens must be at least 1");
   a.server.limits.default_max_tokens = std::min(a.server.limits.default_max_tokens, a.server.limits.max_tokens_cap);
+  a.server.reasoning_format = *server::parse_reasoning_format(a.reasoning_format);  // (checked by the option)
   a.server.model_path = a.model.model.path;
   a.server.model_id = a.alias.empty() ? std::filesystem::path(a.model.model.path).stem().string() : a.alias;
 
@@ -71,6 +73,11 @@ const bool registered = register_command({"serve", "OpenAI-compatible HTTP serve
   app.add_option("--queue", a->server.max_queue, "requests that may wait for a slot before 429")->capture_default_str();
   app.add_option("--max-tokens", a->server.limits.max_tokens_cap, "largest max_tokens a request may ask for")->capture_default_str();
   app.add_option("--max-body", a->max_body, "largest request body")->capture_default_str();
+  app.add_option("--reasoning-format", a->reasoning_format,
+                 "how chat replies report <think>...</think> when a request does not say (llama-server's): auto or "
+                 "deepseek (message.reasoning_content), deepseek-legacy (also kept in the content), none (the text as generated)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "deepseek", "deepseek-legacy", "auto"}));
   app.add_option("--alias", a->alias, "model name in /v1/models (default: the file name without .gguf)");
   return [a] { return run_serve(*a); };
 }});

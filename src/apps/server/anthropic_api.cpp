@@ -38,8 +38,9 @@ struct Call {
 // ToolCallParser: each call becomes a tool_use block, its arguments input_json_delta pieces.
 class MessagesReply : public JobReply {
  public:
-  MessagesReply(std::shared_ptr<Job> job, Head head, int64_t input_tokens, bool stream, ExtraHeaders extra, bool tools)
-      : JobReply(std::move(job), stream, tools), head_(std::move(head)), input_tokens_(input_tokens), extra_(std::move(extra)) {}
+  MessagesReply(std::shared_ptr<Job> job, Head head, int64_t input_tokens, bool stream, ExtraHeaders extra, bool tools,
+                ReasoningFormat reasoning)
+      : JobReply(std::move(job), stream, tools, reasoning), head_(std::move(head)), input_tokens_(input_tokens), extra_(std::move(extra)) {}
 
   Piece next() override {
     std::string text;
@@ -62,6 +63,7 @@ class MessagesReply : public JobReply {
 
   json content_blocks() const {
     json blocks = json::array();
+    if (!thinking_.empty()) blocks.push_back(thinking_block(thinking_));
     if (!text_.empty() || calls_.empty()) blocks.push_back({{"type", "text"}, {"text", text_}});
     for (const Call& c : calls_) {
       json input = json::parse(c.arguments.empty() ? "{}" : c.arguments, nullptr, false);
@@ -71,7 +73,8 @@ class MessagesReply : public JobReply {
     return blocks;
   }
 
-  Piece whole_reply(const ToolCallParser::Output& parts, bool done) {
+  Piece whole_reply(const Parts& parts, bool done) {
+    thinking_ += parts.reasoning;
     text_ += parts.content;
     for (const auto& e : parts.calls) record(e);
     Piece p;
@@ -92,23 +95,29 @@ class MessagesReply : public JobReply {
     data += event(ev);
   }
 
-  void stream_parts(std::string& data, const ToolCallParser::Output& parts) {
+  void stream_parts(std::string& data, const Parts& parts) {
+    if (!parts.reasoning.empty()) {
+      if (open_kind_ != Kind::thinking) open_block(data, thinking_block_start(0));
+      open_kind_ = Kind::thinking;
+      data += event(thinking_delta(parts.reasoning, open_));
+    }
     if (!parts.content.empty()) {
-      if (!open_is_text_) open_block(data, text_block_start());
-      open_is_text_ = true;
+      if (open_kind_ != Kind::text) open_block(data, text_block_start());
+      open_kind_ = Kind::text;
+      text_opened_ = true;
       data += event(text_delta(parts.content, open_));
     }
     for (const auto& e : parts.calls) {
       const Call& c = record(e);
       if (e.opens) {
         open_block(data, tool_use_block_start(0, c.id, c.name));
-        open_is_text_ = false;
+        open_kind_ = Kind::tool_use;
       }
       if (!e.arguments.empty()) data += event(input_json_delta(e.arguments, open_));
     }
   }
 
-  Piece next_events(const ToolCallParser::Output& parts, bool done) {
+  Piece next_events(const Parts& parts, bool done) {
     Piece p;
     if (first_) {
       Response head{http::status::ok, 11};
@@ -117,9 +126,10 @@ class MessagesReply : public JobReply {
       for (const auto& [name, value] : extra_) head.set(name, value);
       p.head = std::move(head);
       p.data += event(message_start(head_, input_tokens_));
-      if (!parser_) {  // without tools the one text block opens at once
+      if (!parser_ && !thinker_) {  // without tools or thinking the one text block opens at once
         open_block(p.data, text_block_start());
-        open_is_text_ = true;
+        open_kind_ = Kind::text;
+        text_opened_ = true;
       }
       first_ = false;
     }
@@ -129,7 +139,8 @@ class MessagesReply : public JobReply {
       if (job_->error) {
         p.data += event(anthropic::error_body(*job_->error));  // "event: error", as the API does mid-stream
       } else {
-        if (open_ < 0) open_block(p.data, text_block_start());  // an empty reply still has its text block
+        // A reply with no text and no calls still has its (empty) text block, as whole replies do.
+        if (!text_opened_ && calls_.empty()) open_block(p.data, text_block_start());
         p.data += event(block_stop(open_));
         p.data += event(message_delta(reason(), job_->stop_sequence, job_->usage));
         p.data += event(message_stop());
@@ -144,9 +155,12 @@ class MessagesReply : public JobReply {
   ExtraHeaders extra_;
   bool first_ = true;
   std::string text_;        // whole reply: its text
+  std::string thinking_;    // ... and its thinking
   std::vector<Call> calls_;
   int open_ = -1;           // streaming: index of the open block (-1: none yet)
-  bool open_is_text_ = false;
+  enum class Kind { none, thinking, text, tool_use };
+  Kind open_kind_ = Kind::none;  // streaming: what the open block is
+  bool text_opened_ = false;
   int next_index_ = 0;
 };
 
@@ -190,7 +204,7 @@ Outcome start(const CompatContext& c, const std::string& body, const ExtraHeader
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.completion.max_tokens));
     const auto input_tokens = static_cast<int64_t>(job->prompt.size());
     auto reply = std::make_shared<MessagesReply>(job, std::move(head), input_tokens, r.completion.stream, std::move(headers),
-                                                 r.completion.wants_tool_calls());
+                                                 r.completion.wants_tool_calls(), r.completion.reasoning_format);
     switch (c.scheduler.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

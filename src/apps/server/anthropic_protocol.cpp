@@ -70,10 +70,19 @@ json tool_use_call(const json& block, const std::string& p) {
 // text blocks; is_error is said in the text, as the model sees it.
 json tool_result_message(const json& block, const std::string& p);
 
+// A thinking block passed back: its text (the signature is not checked: this server signs nothing).
+std::string thinking_text(const json& block, const std::string& p) {
+  only_fields(block, p, {"type", "thinking", "signature", "cache_control"});
+  const auto t = block.find("thinking");
+  if (t == block.end() || !t->is_string()) bad(p + ".thinking", "'" + p + ".thinking' must be a string");
+  return t->get<std::string>();
+}
+
 // Content: a string, or an array of blocks. Text is joined; tool_use blocks (assistant) become
 // `calls`, tool_result blocks (user) become `results` ("tool" messages).
 struct Content {
   std::string text;
+  std::string thinking;  // thinking blocks (assistant), for the template's reasoning_content
   json calls = json::array();
   json results = json::array();
 };
@@ -89,10 +98,11 @@ Content read_content(const json& content, const std::string& p, bool assistant) 
     const std::string t = block_type(content[i], q);
     if (t == "text") out.text += text_block(content[i], q);
     else if (t == "tool_use" && assistant) out.calls.push_back(tool_use_call(content[i], q));
+    else if (t == "thinking" && assistant) out.thinking += thinking_text(content[i], q);
     else if (t == "tool_result" && !assistant) out.results.push_back(tool_result_message(content[i], q));
     else if (t == "tool_use" || t == "tool_result")
       bad(q + ".type", "'" + q + ".type': " + t + " blocks belong in " + (t == "tool_use" ? "assistant" : "user") + " messages");
-    else not_supported(q + ".type", "\"" + t + "\" blocks; \"text\", \"tool_use\" and \"tool_result\" are read");
+    else not_supported(q + ".type", "\"" + t + "\" blocks; \"text\", \"thinking\", \"tool_use\" and \"tool_result\" are read");
   }
   return out;
 }
@@ -141,6 +151,8 @@ void parse_messages(const json& body, const Limits& limits, Request& out) {
     Content c = read_content(*content, p + ".content", assistant);
     const bool last = i + 1 == it->size();
     if (last && assistant && c.calls.empty()) {
+      if (!c.thinking.empty())
+        not_supported(p + ".content", "a thinking block in the prefill (a last assistant message); the reply cannot continue inside it");
       out.prefill = std::move(c.text);
       continue;
     }
@@ -152,6 +164,10 @@ void parse_messages(const json& body, const Limits& limits, Request& out) {
     if (!c.results.empty() && c.text.empty()) continue;
     json entry = {{"role", *role}, {"content", c.text}};
     if (!c.calls.empty()) entry["tool_calls"] = std::move(c.calls);
+    if (!c.thinking.empty()) {
+      entry["reasoning_content"] = c.thinking;
+      out.completion.reasoning_history = true;
+    }
     for_template.push_back(std::move(entry));
     out.completion.messages.push_back({role->get<std::string>(), std::move(c.text)});
     out.completion.tool_history = out.completion.tool_history || for_template.back().contains("tool_calls");
@@ -252,6 +268,39 @@ void parse_sampling(const json& body, CompletionRequest& r) {
   if (const auto p = smallthinker::check_sampling_options(s)) bad(p->field, "'" + p->field + "' " + p->message);
 }
 
+// thinking: {"type": "enabled", "budget_tokens": N} splits <think>...</think> into thinking
+// blocks and sets the template's enable_thinking; {"type": "disabled"} renders the prompt with
+// enable_thinking false (Qwen3-style templates then close the thinking in the prompt) and keeps
+// the text as generated. budget_tokens is checked as Anthropic checks it (>= 1024, below
+// max_tokens); the README says what it bounds.
+void parse_thinking(const json& body, CompletionRequest& r) {
+  r.reasoning_format = ReasoningFormat::none;  // without `thinking`: the text as generated
+  const auto it = body.find("thinking");
+  if (it == body.end() || it->is_null()) return;
+  if (!it->is_object()) bad("thinking", "'thinking' must be an object");
+  const auto type = it->find("type");
+  const std::string t = type != it->end() && type->is_string() ? type->get<std::string>() : "";
+  if (t != "enabled" && t != "disabled") bad("thinking.type", "'thinking.type' must be \"enabled\" or \"disabled\"");
+  for (const auto& item : it->items())
+    if (item.key() != "type" && !(t == "enabled" && item.key() == "budget_tokens") && !item.value().is_null())
+      bad("thinking." + item.key(), "unknown field 'thinking." + item.key() + "'");
+  if (t == "disabled") {
+    r.template_kwargs_json = R"({"enable_thinking":false})";
+    return;
+  }
+  std::optional<int64_t> budget;
+  try {
+    budget = integer_field(*it, "budget_tokens", 1024, std::numeric_limits<int64_t>::max());
+  } catch (const ApiError& e) {  // named by its path
+    bad("thinking.budget_tokens", "'thinking." + std::string(e.what()).substr(1));
+  }
+  if (!budget) bad("thinking.budget_tokens", "'thinking.budget_tokens' is required (at least 1024)");
+  if (*budget >= r.max_tokens_requested)
+    bad("thinking.budget_tokens", "'thinking.budget_tokens' must be less than 'max_tokens'");
+  r.reasoning_format = ReasoningFormat::deepseek;
+  r.template_kwargs_json = R"({"enable_thinking":true})";
+}
+
 void check_fields(const json& body) {
   static constexpr std::string_view kKnown[] = {"model", "messages", "max_tokens", "system", "stop_sequences", "temperature",
                                                 "top_k", "top_p", "stream", "metadata", "service_tier", "tools",
@@ -260,10 +309,7 @@ void check_fields(const json& body) {
     const std::string& key = item.key();
     const json& value = item.value();
     if (value.is_null() || std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown)) continue;
-    if (key == "thinking") {
-      if (!(value.is_object() && value.value("type", "") == "disabled")) not_supported(key, "extended thinking; only {\"type\": \"disabled\"}");
-      continue;
-    }
+    if (key == "thinking") continue;  // parse_thinking
     bad(key, "unknown field '" + key + "': this server does not support it; remove it from the request");
   }
   // metadata ({"user_id": ...}) and service_tier are accepted without effect, as OpenAI's `user`.
@@ -293,6 +339,7 @@ Request parse_request(std::string_view body_text, const Limits& limits) {
   r.max_tokens = static_cast<int>(std::min<int64_t>(*max_tokens, limits.max_tokens_cap));
   parse_stop_sequences(body, limits, r);
   parse_sampling(body, r);
+  parse_thinking(body, r);
   r.stream = bool_field(body, "stream").value_or(false);
   return out;
 }
@@ -343,6 +390,16 @@ json message_json_blocks(const Head& h, const json& content, const std::string& 
           {"stop_reason", reason},
           {"stop_sequence", stop_sequence_json(stop_sequence)},
           {"usage", usage_json(u.prompt_tokens, u.completion_tokens)}};
+}
+
+json thinking_block(const std::string& thinking) { return {{"type", "thinking"}, {"thinking", thinking}, {"signature", ""}}; }
+
+json thinking_block_start(int index) {
+  return {{"type", "content_block_start"}, {"index", index}, {"content_block", thinking_block("")}};
+}
+
+json thinking_delta(const std::string& thinking, int index) {
+  return {{"type", "content_block_delta"}, {"index", index}, {"delta", {{"type", "thinking_delta"}, {"thinking", thinking}}}};
 }
 
 std::string event(const json& data) {

@@ -21,7 +21,9 @@ struct Request {
 // ("messages[1].content[0].type"). tools / tool_choice become the OpenAI path's ToolSpecs and
 // ToolChoice (auto, any -> required, tool -> named, none); tool_use blocks in assistant turns
 // become the template's tool_calls, tool_result blocks in user turns its "tool" messages.
-// Other block types (image, document, thinking) are refused.
+// Thinking blocks in assistant turns go to the template as reasoning_content; other block
+// types (image, document, redacted_thinking) are refused. `thinking` sets the request's
+// reasoning_format and the template's enable_thinking.
 Request parse_request(std::string_view body, const Limits& limits);
 
 // {"type": "error", "error": {"type": "invalid_request_error", "message": ...}}, the error type
@@ -55,6 +57,11 @@ json block_stop(int index = 0);
 // A tool_use block opens with an empty input; its input JSON follows in input_json_delta pieces.
 json tool_use_block_start(int index, const std::string& id, const std::string& name);
 json input_json_delta(const std::string& partial_json, int index);
+// A thinking block (extended thinking): {"type": "thinking", "thinking", "signature"}. The
+// signature is empty: nothing here is encrypted or verified, the block is passed back as text.
+json thinking_block(const std::string& thinking);
+json thinking_block_start(int index);
+json thinking_delta(const std::string& thinking, int index);
 json message_delta(const std::string& stop_reason, const std::string& stop_sequence, const Usage& u);
 json message_stop();
 

@@ -56,7 +56,7 @@ Outcome answer(Response r) {
 
 Api::Api(std::shared_ptr<smallthinker::Model> model, smallthinker::SessionOptions session, const ServerOptions& o)
     : model_(std::move(model)), options_(o), policy_{o.host, o.allowed_hosts, o.cors_origins},
-      scheduler_(model_, o.n_parallel, session, o.max_queue), completions_(model_, scheduler_, o.model_id, o.limits),
+      scheduler_(model_, o.n_parallel, session, o.max_queue), completions_(model_, scheduler_, o.model_id, o.limits, o.reasoning_format),
       compat_{model_, scheduler_, completions_, options_} {}
 
 Outcome Api::handle(Request&& req) {

@@ -25,8 +25,8 @@ namespace {
 class CompletionReply : public JobReply {
  public:
   CompletionReply(std::shared_ptr<Job> job, ReplyHead head, bool stream, bool include_usage, ExtraHeaders extra,
-                  std::vector<std::string> warnings, bool tool_calls)
-      : JobReply(std::move(job), stream, tool_calls), head_(std::move(head)), include_usage_(include_usage),
+                  std::vector<std::string> warnings, bool tool_calls, ReasoningFormat reasoning)
+      : JobReply(std::move(job), stream, tool_calls, reasoning), head_(std::move(head)), include_usage_(include_usage),
         extra_(std::move(extra)), warnings_(std::move(warnings)) {}
 
   Piece next() override {
@@ -73,8 +73,9 @@ class CompletionReply : public JobReply {
   }
 
   Piece whole_reply(const std::string& text, std::vector<TokenLogprobs>& probs, bool done) {
-    const ToolCallParser::Output parts = split(text, done);
+    const Parts parts = split(text, done);
     text_ += parts.content;
+    reasoning_ += parts.reasoning;
     call_deltas(parts.calls);
     std::move(probs.begin(), probs.end(), std::back_inserter(probs_));
     Piece p;
@@ -84,7 +85,7 @@ class CompletionReply : public JobReply {
     p.head = job_->error ? error_response(*job_->error, extra_)
                          : json_response(200, full_reply(head_, text_, finish_reason(), job_->usage, job_->timings,
                                                          logprobs_json(probs_), warnings_,
-                                                         calls_.empty() ? json(nullptr) : calls_), extra_);
+                                                         calls_.empty() ? json(nullptr) : calls_, reasoning_), extra_);
     return p;
   }
 
@@ -103,7 +104,12 @@ class CompletionReply : public JobReply {
     // With tools, the log-probabilities ride on the first chunk of this round, content or call.
     bool first_chat = first_ && head_.endpoint == Endpoint::chat;
     json lp = probs.empty() ? json(nullptr) : logprobs_json(probs);
-    const ToolCallParser::Output parts = split(text, done);
+    const Parts parts = split(text, done);
+    if (!parts.reasoning.empty()) {  // the thinking comes before the content of the same piece
+      p.data += sse_event(reasoning_chunk(head_, parts.reasoning, first_chat, lp));
+      first_chat = false;
+      lp = nullptr;
+    }
     if (first_chat || !parts.content.empty() || (!lp.is_null() && parts.calls.empty())) {
       p.data += sse_event(text_chunk(head_, parts.content, first_chat, lp));
       first_chat = false;
@@ -131,6 +137,7 @@ class CompletionReply : public JobReply {
   std::vector<std::string> warnings_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
+  std::string reasoning_;             // ... its thinking
   std::vector<TokenLogprobs> probs_;  // ... and its log-probabilities
   json calls_ = json::array();        // the calls so far, arguments accumulated
   int64_t text_offset_ = 0;           // completions logprobs: characters generated before the next token
@@ -138,8 +145,9 @@ class CompletionReply : public JobReply {
 
 }  // namespace
 
-Completions::Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits)
-    : model_(std::move(model)), scheduler_(scheduler), model_id_(std::move(model_id)), limits_(limits),
+Completions::Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits,
+                         ReasoningFormat reasoning)
+    : model_(std::move(model)), scheduler_(scheduler), model_id_(std::move(model_id)), limits_(limits), reasoning_(reasoning),
       rng_(std::random_device{}()) {}
 
 std::string Completions::next_id(Endpoint e) {
@@ -148,6 +156,25 @@ std::string Completions::next_id(Endpoint e) {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng_()));
   return std::string(e == Endpoint::chat ? "chatcmpl-" : "cmpl-") + buf;
 }
+
+namespace {
+
+// The messages as the template gets them (the Ollama and Anthropic routes may fill only `messages`).
+std::string template_messages(const CompletionRequest& r) {
+  if (!r.messages_json.empty()) return r.messages_json;
+  json out = json::array();
+  for (const auto& m : r.messages) out.push_back({{"role", m.role}, {"content", m.content}});
+  return out.dump();
+}
+
+// The end of the prompt as text (control tokens by name), enough to see a trailing "<think>\n".
+std::string prompt_tail(const smallthinker::Model& model, const std::vector<int32_t>& prompt) {
+  std::string tail;
+  for (size_t i = prompt.size() > 8 ? prompt.size() - 8 : 0; i < prompt.size(); ++i) tail += model.token_piece(prompt[i]);
+  return tail;
+}
+
+}  // namespace
 
 // Calls constrained to the offered tools (a named choice: that one, from the first token);
 // tool_choice none masks the open tag.
@@ -179,8 +206,9 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
   auto job = std::make_shared<Job>();
   const char* input = r.endpoint == Endpoint::chat ? "messages" : "prompt";
   try {
-    if (r.endpoint == Endpoint::chat && (r.tool_history || !r.tools.empty()))
-      job->prompt = model_->render_chat(r.messages_json, r.tools_json).tokens;  // the template shows the tools
+    // The template sees the tools, tool calls and results, reasoning and chat_template_kwargs.
+    if (r.endpoint == Endpoint::chat && (r.tool_history || !r.tools.empty() || r.reasoning_history || !r.template_kwargs_json.empty()))
+      job->prompt = model_->render_chat(template_messages(r), r.tools_json, true, r.template_kwargs_json).tokens;
     else
       job->prompt = r.endpoint == Endpoint::chat ? model_->chat_tokens(r.messages) : model_->tokenize(r.prompt, true);
   } catch (const std::exception& e) {
@@ -196,6 +224,7 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
   job->stop = r.stop;
   job->sampling = r.sampling;
   job->n_probs = r.logprobs;
+  job->thinking_open = r.endpoint == Endpoint::chat && splits_reasoning(r.reasoning_format) && prompt_opens_thinking(prompt_tail(*model_, job->prompt));
   if (!r.tools.empty() && !r.json_object && r.json_schema.empty()) {  // (with tool_choice none, JSON output wins)
     job->sampler = tool_sampler(r);
     return job;
@@ -211,7 +240,8 @@ std::shared_ptr<Job> Completions::make_job(const CompletionRequest& r) {
 Outcome Completions::start(const std::string& body, Endpoint endpoint, const ExtraHeaders& extra) {
   Outcome out;
   try {
-    const CompletionRequest r = parse_request(body, endpoint, limits_);
+    CompletionRequest r = parse_request(body, endpoint, limits_);
+    if (endpoint == Endpoint::chat && !r.reasoning_format_given) r.reasoning_format = reasoning_;
     std::shared_ptr<Job> job = make_job(r);
     ReplyHead head{endpoint, next_id(endpoint), static_cast<int64_t>(std::time(nullptr)), model_id_};
     // What the engine writes before the connection subscribes (start()) waits in the job: the
@@ -224,7 +254,7 @@ Outcome Completions::start(const std::string& body, Endpoint endpoint, const Ext
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.max_tokens));
     }
     auto reply = std::make_shared<CompletionReply>(job, std::move(head), r.stream, r.include_usage, std::move(headers),
-                                                   std::move(warnings), r.wants_tool_calls());
+                                                   std::move(warnings), r.wants_tool_calls(), r.reasoning_format);
     switch (scheduler_.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

@@ -24,7 +24,8 @@ Response error_response(const ApiError& e, const ExtraHeaders& extra = {});
 
 class Completions {
  public:
-  Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits);
+  Completions(std::shared_ptr<smallthinker::Model> model, Scheduler& scheduler, std::string model_id, Limits limits,
+              ReasoningFormat reasoning = ReasoningFormat::automatic);
   // On a worker thread: parses the body, queues its Job; the reply (or an error response).
   Outcome start(const std::string& body, Endpoint endpoint, const ExtraHeaders& extra);
   // Tokenizes and checks a parsed request (also for the Ollama and Anthropic routes, which
@@ -39,6 +40,7 @@ class Completions {
   Scheduler& scheduler_;
   std::string model_id_;
   Limits limits_;
+  ReasoningFormat reasoning_;  // --reasoning-format: for requests that name none
   std::mutex id_mutex_;
   std::mt19937_64 rng_;
 };

@@ -40,21 +40,23 @@ int64_t nanoseconds(double ms) { return static_cast<int64_t>(ms * 1e6); }
 // A Job's output as Ollama's reply: one JSON object, or NDJSON lines as the text arrives.
 class OllamaReply : public JobReply {
  public:
-  OllamaReply(std::shared_ptr<Job> job, Route route, std::string model, bool stream, ExtraHeaders extra, bool tools)
-      : JobReply(std::move(job), stream, tools), route_(route), model_(std::move(model)), extra_(std::move(extra)),
+  OllamaReply(std::shared_ptr<Job> job, Route route, std::string model, bool stream, ExtraHeaders extra, bool tools,
+              ReasoningFormat reasoning)
+      : JobReply(std::move(job), stream, tools, reasoning), route_(route), model_(std::move(model)), extra_(std::move(extra)),
         start_(clock_type::now()) {}
 
   Piece next() override {
-    std::string text;
+    std::string text, thinking;
     const bool done = job_->take(text);
-    text = content_and_calls(text, done);
+    text = content_and_calls(text, done, thinking);
     Piece p;
     if (!stream_) {
       text_ += text;
+      thinking_ += thinking;
       if (!done) return p;
       p.done = true;
       p.head = finished_error() ? family_error(ApiFamily::ollama, *job_->error, extra_)
-                                : json_response(200, last_line(text_, calls_json()), extra_);
+                                : json_response(200, last_line(text_, calls_json(), thinking_), extra_);
       return p;
     }
     if (first_) {
@@ -65,7 +67,8 @@ class OllamaReply : public JobReply {
       p.head = std::move(head);
       first_ = false;
     }
-    if (!text.empty()) p.data += ndjson(reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text));
+    if (!text.empty() || !thinking.empty())
+      p.data += ndjson(reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, {}, {}, nullptr, thinking));
     if (done) {
       // Calls go out whole, on a line of their own before the last, as Ollama sends them.
       const bool error = finished_error();
@@ -84,9 +87,10 @@ class OllamaReply : public JobReply {
     return job_->error.has_value();
   }
 
-  // With tools: the content; the calls' events are collected into calls_.
-  std::string content_and_calls(const std::string& text, bool done) {
-    const ToolCallParser::Output out = split(text, done);
+  // The content; the thinking into `thinking`, the calls' events into calls_.
+  std::string content_and_calls(const std::string& text, bool done, std::string& thinking) {
+    const Parts out = split(text, done);
+    thinking = out.reasoning;
     for (const auto& e : out.calls) {
       if (e.opens) calls_.push_back({e.name, ""});
       calls_.at(static_cast<size_t>(e.index)).second += e.arguments;
@@ -100,7 +104,7 @@ class OllamaReply : public JobReply {
     return out;
   }
 
-  json last_line(const std::string& text, const json& tool_calls = nullptr) {
+  json last_line(const std::string& text, const json& tool_calls = nullptr, const std::string& thinking = {}) {
     std::lock_guard<std::mutex> lock(job_->mutex);
     Stats s;
     s.prompt_eval_count = job_->usage.prompt_tokens;
@@ -108,7 +112,7 @@ class OllamaReply : public JobReply {
     s.prompt_eval_duration = nanoseconds(job_->timings.prompt_ms);
     s.eval_duration = nanoseconds(job_->timings.predicted_ms);
     s.total_duration = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start_).count();
-    return reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, job_->finish_reason, s, tool_calls);
+    return reply_line(route_, model_, timestamp(std::chrono::system_clock::now()), text, job_->finish_reason, s, tool_calls, thinking);
   }
 
   Route route_;
@@ -117,6 +121,7 @@ class OllamaReply : public JobReply {
   clock_type::time_point start_;
   bool first_ = true;
   std::string text_;  // non-streaming: the reply so far
+  std::string thinking_;  // ... and its thinking
   std::vector<std::pair<std::string, std::string>> calls_;  // name, arguments' JSON text
 };
 
@@ -160,7 +165,7 @@ Outcome start(const CompatContext& c, const std::string& body, Route route, cons
     if (r.completion.max_tokens_requested > r.completion.max_tokens)
       headers.emplace_back("X-Max-Tokens-Clamped", std::to_string(r.completion.max_tokens));
     auto reply = std::make_shared<OllamaReply>(job, route, model, r.completion.stream, std::move(headers),
-                                               r.completion.wants_tool_calls());
+                                               r.completion.wants_tool_calls(), r.completion.reasoning_format);
     switch (c.scheduler.submit(job)) {
       case Scheduler::Submitted::queued: out.source = std::move(reply); break;
       case Scheduler::Submitted::queue_full: throw error_for_status(429);

@@ -135,10 +135,19 @@ void check_keep_alive(const json& body) {
   if (!it->is_string() && !it->is_number()) bad("keep_alive", "'keep_alive' must be a duration (\"5m\", \"1h\", \"-1\") or a number of seconds");
 }
 
-void check_think(const json& body) {
+// think: true splits <think>...</think> into message.thinking (chat) / thinking (generate) and
+// renders with enable_thinking true; false renders with enable_thinking false (Qwen3-style
+// templates then close the thinking in the prompt) and keeps the text as generated, as does an
+// absent think. The effort levels of gpt-oss ("high", ...) are refused.
+void parse_think(const json& body, CompletionRequest& r) {
+  r.reasoning_format = ReasoningFormat::none;
   const auto it = body.find("think");
-  if (it == body.end() || is_empty_value(*it)) return;
-  not_supported("think", "separate thinking output");
+  if (it == body.end() || it->is_null()) return;
+  if (!it->is_boolean()) not_supported("think", "thinking effort levels; 'think' must be true or false");
+  if (r.endpoint != Endpoint::chat) bad("think", "'think' needs the chat template ('raw': true sends the prompt as it is)");
+  const bool on = it->get<bool>();
+  if (on) r.reasoning_format = ReasoningFormat::deepseek;
+  r.template_kwargs_json = on ? R"({"enable_thinking":true})" : R"({"enable_thinking":false})";
 }
 
 // An assistant's tool_calls [{"function": {"name", "arguments" (an object)}}] as the chat
@@ -179,7 +188,7 @@ json parse_message(const json& m, const std::string& p, CompletionRequest& r) {
     if (key == "tool_calls" && name == "assistant") continue;
     if (key == "tool_name" && name == "tool") continue;
     if (key == "images") not_supported(p + ".images", "images: the model reads text only");
-    if (key == "thinking") not_supported(p + ".thinking", "thinking in the history");
+    if (key == "thinking" && name == "assistant") continue;  // the template's reasoning_content
     bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
   }
   const auto content = m.find("content");
@@ -192,6 +201,11 @@ json parse_message(const json& m, const std::string& p, CompletionRequest& r) {
   if (const auto tn = m.find("tool_name"); tn != m.end() && !is_empty_value(*tn)) {
     if (!tn->is_string()) bad(p + ".tool_name", "'" + p + ".tool_name' must be a string");
     entry["name"] = *tn;
+  }
+  if (const auto th = m.find("thinking"); th != m.end() && !is_empty_value(*th)) {
+    if (!th->is_string()) bad(p + ".thinking", "'" + p + ".thinking' must be a string");
+    entry["reasoning_content"] = *th;
+    r.reasoning_history = true;
   }
   r.tool_history = r.tool_history || name == "tool" || entry.contains("tool_calls");
   r.messages.push_back({name, std::move(text)});
@@ -317,7 +331,7 @@ Request parse_request(std::string_view body_text, Route route, const Limits& lim
   parse_format(body, out.completion);
   if (route == Route::chat) parse_tools(body, out.completion);
   check_keep_alive(body);
-  check_think(body);
+  parse_think(body, out.completion);
   out.completion.stream = bool_field(body, "stream").value_or(true);  // Ollama streams unless told not to
   out.completion.model = out.model;
   return out;
@@ -351,10 +365,11 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
 }
 
 json reply_line(Route route, const std::string& model, const std::string& created_at, const std::string& text,
-                const std::string& done_reason, const Stats& stats, const json& tool_calls) {
+                const std::string& done_reason, const Stats& stats, const json& tool_calls, const std::string& thinking) {
   json j = {{"model", model}, {"created_at", created_at}};
   if (route == Route::chat) j["message"] = {{"role", "assistant"}, {"content", text}};
   else j["response"] = text;
+  if (!thinking.empty()) (route == Route::chat ? j["message"]["thinking"] : j["thinking"]) = thinking;
   if (route == Route::chat && tool_calls.is_array() && !tool_calls.empty()) j["message"]["tool_calls"] = tool_calls;
   j["done"] = !done_reason.empty();
   if (done_reason.empty()) return j;

@@ -52,9 +52,11 @@ struct Stats {
 
 // One line of a reply: text generated so far (streamed: the new text; whole: all of it).
 // `done_reason` empty: a line of a stream that is not the last. `tool_calls` (chat): the
-// message's calls, an array of tool_call_json().
+// message's calls, an array of tool_call_json(). A non-empty `thinking` (think: true) is
+// message.thinking (chat) or thinking (generate).
 json reply_line(Route route, const std::string& model, const std::string& created_at, const std::string& text,
-                const std::string& done_reason = {}, const Stats& stats = {}, const json& tool_calls = nullptr);
+                const std::string& done_reason = {}, const Stats& stats = {}, const json& tool_calls = nullptr,
+                const std::string& thinking = {});
 // {"function": {"index", "name", "arguments": {...}}}: a call the reply made, its arguments'
 // JSON text parsed (an object; {} when it was cut off).
 json tool_call_json(int index, const std::string& name, const std::string& arguments);

@@ -101,6 +101,7 @@ void check_message_fields(const json& m, const std::string& p, const std::string
     if (key == "role" || key == "content" || key == "name" || is_empty_value(value)) continue;
     if (key == "tool_calls" && role == "assistant") continue;
     if (key == "tool_call_id" && role == "tool") continue;
+    if (key == "reasoning_content" && role == "assistant") continue;  // the template decides (Qwen3 keeps the last turn's)
     if (key == "function_call") not_supported(p + "." + key, "the legacy function_call; send tool_calls");
     bad(p + "." + key, "unknown field '" + p + "." + key + "': this server does not support it; remove it from the request");
   }
@@ -156,6 +157,10 @@ json template_message(const json& m, const std::string& p, const std::string& ro
     if (!id->is_string()) bad(p + ".tool_call_id", "'" + p + ".tool_call_id' must be a string");
     out["tool_call_id"] = *id;
   }
+  if (const auto rc = m.find("reasoning_content"); rc != m.end() && !is_empty_value(*rc)) {
+    if (!rc->is_string()) bad(p + ".reasoning_content", "'" + p + ".reasoning_content' must be a string");
+    out["reasoning_content"] = *rc;
+  }
   return out;
 }
 
@@ -183,6 +188,7 @@ void parse_messages(const json& body, const Limits& limits, CompletionRequest& r
     std::string text = content == m.end() ? "" : message_content(*content, p + ".content");
     for_template.push_back(template_message(m, p, r_name, text));
     tool_history = tool_history || r_name == "tool" || for_template.back().contains("tool_calls");
+    r.reasoning_history = r.reasoning_history || for_template.back().contains("reasoning_content");
     r.messages.push_back({r_name, std::move(text)});
   }
   r.messages_json = for_template.dump();
@@ -240,7 +246,8 @@ constexpr std::string_view kCommonFields[] = {
     "model", "max_tokens", "max_completion_tokens", "n", "stop", "temperature", "top_p", "top_k", "min_p",
     "presence_penalty", "frequency_penalty", "repeat_penalty", "seed", "stream", "stream_options",
     "response_format", "logprobs", "n_probs"};
-constexpr std::string_view kChatFields[] = {"messages", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls"};
+constexpr std::string_view kChatFields[] = {"messages", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls",
+                                            "reasoning_format", "chat_template_kwargs"};
 constexpr std::string_view kCompletionFields[] = {"prompt"};
 
 template <size_t N>
@@ -363,6 +370,20 @@ void parse_tools(const json& body, CompletionRequest& r) {
     bad("response_format", "'response_format' cannot be combined with 'tools' (unless 'tool_choice' is \"none\")");
 }
 
+// reasoning_format and chat_template_kwargs (chat), as llama-server takes them.
+void parse_thinking(const json& body, CompletionRequest& r) {
+  if (const auto it = body.find("reasoning_format"); it != body.end() && !it->is_null()) {
+    const auto f = it->is_string() ? parse_reasoning_format(it->get<std::string>()) : std::nullopt;
+    if (!f) bad("reasoning_format", "'reasoning_format' must be \"none\", \"deepseek\", \"deepseek-legacy\" or \"auto\"");
+    r.reasoning_format = *f;
+    r.reasoning_format_given = true;
+  }
+  if (const auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object of template variables");
+    if (!it->empty()) r.template_kwargs_json = it->dump();
+  }
+}
+
 // chat: logprobs (bool) + top_logprobs; completions: logprobs (an integer); both: llama.cpp's
 // n_probs, which asks for that many alternatives (and the chosen token's log-probability).
 void parse_logprobs(const json& body, CompletionRequest& r) {
@@ -471,7 +492,12 @@ CompletionRequest parse_request(std::string_view body_text, Endpoint endpoint, c
       bad("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
     }
   }
-  if (endpoint == Endpoint::chat) parse_tools(body, r);
+  if (endpoint == Endpoint::chat) {
+    parse_tools(body, r);
+    parse_thinking(body, r);
+  } else {
+    r.reasoning_format = ReasoningFormat::none;  // a raw prompt: the text as generated
+  }
   return r;
 }
 
@@ -557,13 +583,15 @@ json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& te
 }
 
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
-                const Timings& t, const json& logprobs, const std::vector<std::string>& warnings, const json& tool_calls) {
+                const Timings& t, const json& logprobs, const std::vector<std::string>& warnings, const json& tool_calls,
+                const std::string& reasoning) {
   json j = head_json(h, false);
   json choice = {{"index", 0}, {"finish_reason", finish_json(finish_reason)}, {"logprobs", logprobs}};
   if (h.endpoint == Endpoint::chat) {
     const bool calls = tool_calls.is_array() && !tool_calls.empty();
     choice["message"] = {{"role", "assistant"}, {"content", calls && text.empty() ? json(nullptr) : json(text)}};
     if (calls) choice["message"]["tool_calls"] = tool_calls;
+    if (!reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;
   } else {
     choice["text"] = text;
   }
@@ -583,6 +611,14 @@ json text_chunk(const ReplyHead& h, const std::string& text, bool first, const j
     choice["text"] = text;
   }
   j["choices"] = json::array({choice});
+  return j;
+}
+
+json reasoning_chunk(const ReplyHead& h, const std::string& reasoning, bool first, const json& logprobs) {
+  json j = head_json(h, true);
+  json delta = {{"reasoning_content", reasoning}};
+  if (first) delta["role"] = "assistant";
+  j["choices"] = json::array({{{"index", 0}, {"finish_reason", nullptr}, {"logprobs", logprobs}, {"delta", std::move(delta)}}});
   return j;
 }
 

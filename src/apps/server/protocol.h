@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apps/server/reasoning.h"
 #include "smallthinker/engine.h"
 
 namespace st::server {
@@ -76,6 +77,13 @@ struct CompletionRequest {
   ToolChoice tool_choice = ToolChoice::automatic;
   size_t tool_choice_index = 0;      // named: which of `tools`
   bool parallel_tool_calls = true;
+  // Thinking: how <think>...</think> in the reply is reported (chat; llama-server's
+  // reasoning_format, default auto; the raw-prompt routes keep none), and extra variables for
+  // the chat template (chat_template_kwargs, e.g. {"enable_thinking": false}; empty: none).
+  ReasoningFormat reasoning_format = ReasoningFormat::automatic;
+  bool reasoning_format_given = false;  // else the server's --reasoning-format applies
+  std::string template_kwargs_json;
+  bool reasoning_history = false;    // an assistant message has reasoning_content (for the template)
   // Whether the reply is parsed for <tool_call> blocks (tools offered and tool_choice not none).
   bool wants_tool_calls() const { return !tools.empty() && tool_choice != ToolChoice::none; }
 };
@@ -139,10 +147,13 @@ json completion_logprobs_json(std::span<const TokenLogprobs> tokens, int64_t& te
 // `logprobs` (null when not requested) and `warnings` (omitted when empty) go into the choice
 // and the body as given.
 // `tool_calls` (an array, or null for none) makes a chat message's "tool_calls", and then an
-// empty `text` becomes "content": null.
+// empty `text` becomes "content": null. A non-empty `reasoning` is the message's
+// "reasoning_content" (llama-server's and DeepSeek's name for the thinking).
 json full_reply(const ReplyHead& h, const std::string& text, const std::string& finish_reason, const Usage& u,
                 const Timings& t, const json& logprobs = nullptr, const std::vector<std::string>& warnings = {},
-                const json& tool_calls = nullptr);
+                const json& tool_calls = nullptr, const std::string& reasoning = "");
+// A streamed piece of the thinking: delta.reasoning_content (+ the role on the first chunk).
+json reasoning_chunk(const ReplyHead& h, const std::string& reasoning, bool first, const json& logprobs = nullptr);
 // A streamed chat chunk whose delta holds `tool_calls` (an array of OpenAI's delta entries:
 // {index, id, type, function: {name, arguments}} to open a call, {index, function: {arguments}}
 // for more of its arguments).

@@ -33,6 +33,7 @@ struct Job {
   std::vector<std::string> stop;
   std::unique_ptr<smallthinker::Sampler> sampler;  // built by the submitter (JSON mode errors are 400s)
   int n_probs = -1;  // >= 0: report each token's log-probability and this many alternatives
+  bool thinking_open = false;  // the prompt ends with <think>: the reply starts inside the thinking
 
   // Set by the HTTP side when the client has gone: the engine drops the job at its next step.
   std::atomic<bool> cancelled{false};

@@ -27,6 +27,8 @@ struct ServerOptions {
   std::vector<std::string> allowed_hosts;  // Host names besides localhost and --host
   std::vector<std::string> cors_origins;   // browser origins besides local pages ("*": any)
   Limits limits;
+  // How chat replies report <think>...</think> when a request names no reasoning_format.
+  ReasoningFormat reasoning_format = ReasoningFormat::automatic;
 };
 
 // Serves until SIGINT/SIGTERM; `on_listening(port)` runs once the socket is bound.
