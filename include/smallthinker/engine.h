@@ -240,6 +240,26 @@ class Session {
   std::vector<int32_t> generate(std::span<const int32_t> prompt, int n_predict, const SamplingOptions& sampling,
                                 const std::vector<int32_t>& stop_tokens,
                                 const std::function<bool(int32_t)>& on_token, Timings* timings = nullptr);
+  // The same, when the first n_cached tokens of `prompt` are already the last n_cached positions
+  // of the context (restored from a prompt cache): they join the sampler's history (repeat
+  // penalties) but are not evaluated; n_cached < prompt.size(). on_prompt runs once the prompt
+  // is evaluated, before the first token is sampled (to save the prompt cache).
+  std::vector<int32_t> generate(std::span<const int32_t> prompt, size_t n_cached, int n_predict,
+                                const SamplingOptions& sampling, const std::vector<int32_t>& stop_tokens,
+                                const std::function<bool(int32_t)>& on_token, Timings* timings,
+                                const std::function<void()>& on_prompt);
+
+  // Forgets positions >= n (keeps a shared prefix). False when a sliding-window layer has
+  // already overwritten what position n needs: then nothing changed and the caller must reset.
+  bool truncate(int64_t n);
+  // The context on disk (prompt cache, server slot file): `tokens` are the ids of the n_past()
+  // positions. Written through a temporary file and a rename. Format: runtime/kv_state.h.
+  void save_state(const std::string& path, std::span<const int32_t> tokens);
+  // Replaces the context with a file's and returns its token ids. Throws std::runtime_error
+  // naming the file and why when it is not a cache file, another version, truncated or
+  // corrupt, from another model or quantization, of another K/V type, or too long for n_ctx;
+  // the context is then empty.
+  std::vector<int32_t> load_state(const std::string& path);
 
   struct Impl;
 

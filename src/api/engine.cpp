@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -26,6 +27,7 @@
 #include "formats/output_file.h"
 #include "kernels/memory_read.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_state.h"
 #include "sampling/sampler.h"
 #include "smallthinker/options_check.h"
 
@@ -273,6 +275,25 @@ int64_t Session::n_past() const { return impl_->kv->n_past(); }
 int64_t Session::n_ctx() const { return impl_->kv->n_ctx(); }
 void Session::reset() { impl_->kv->clear(); }
 
+bool Session::truncate(int64_t n) { return impl_->kv->truncate(n); }
+
+namespace {
+st::ModelFingerprint fingerprint(const st::GgufFile& f) {
+  return st::model_fingerprint(f.bytes(), f.data_offset(), f.file_size(),
+                               std::filesystem::path(f.path()).filename().string());
+}
+}  // namespace
+
+void Session::save_state(const std::string& path, std::span<const int32_t> tokens) {
+  const st::GgufFile& f = *ModelAccess::impl(*model_).file;
+  st::save_kv_state(path, *impl_->kv, tokens, fingerprint(f), {f.path()});
+}
+
+std::vector<int32_t> Session::load_state(const std::string& path) {
+  const st::GgufFile& f = *ModelAccess::impl(*model_).file;
+  return st::load_kv_state(path, *impl_->kv, fingerprint(f), model_->info().n_vocab);
+}
+
 std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_logits) {
   if (tokens.empty()) throw std::invalid_argument("eval: no tokens");
   const int64_t V = model_->info().n_vocab;
@@ -296,14 +317,26 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
 std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_predict, const SamplingOptions& so,
                                        const std::vector<int32_t>& stop_tokens,
                                        const std::function<bool(int32_t)>& on_token, Timings* timings) {
+  return generate(prompt, 0, n_predict, so, stop_tokens, on_token, timings, {});
+}
+
+std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, size_t n_cached, int n_predict,
+                                       const SamplingOptions& so, const std::vector<int32_t>& stop_tokens,
+                                       const std::function<bool(int32_t)>& on_token, Timings* timings,
+                                       const std::function<void()>& on_prompt) {
   using clock = std::chrono::steady_clock;
   if (const auto p = check_n_predict(n_predict)) throw std::invalid_argument(p->field + " " + p->message);
+  if (n_cached >= prompt.size() || static_cast<int64_t>(n_cached) > n_past())
+    throw std::invalid_argument("generate: " + std::to_string(n_cached) + " cached tokens of a " +
+                                std::to_string(prompt.size()) + "-token prompt with " + std::to_string(n_past()) +
+                                " in the context");
   st::Sampler sampler(sampler_params(so), static_cast<int>(model_->info().n_vocab));
   for (int32_t t : prompt) sampler.accept(t);
 
   const auto t0 = clock::now();
-  std::span<const float> logits = eval(prompt);
+  std::span<const float> logits = eval(prompt.subspan(n_cached));
   const auto t1 = clock::now();
+  if (on_prompt) on_prompt();
   std::vector<int32_t> out;
   // -1: no limit of our own; the loop ends at a stop token or a full context.
   for (int i = 0; n_predict < 0 || i < n_predict; ++i) {
@@ -317,7 +350,7 @@ std::vector<int32_t> Session::generate(std::span<const int32_t> prompt, int n_pr
   }
   const auto t2 = clock::now();
   if (timings) {
-    timings->prompt_tokens = static_cast<int64_t>(prompt.size());
+    timings->prompt_tokens = static_cast<int64_t>(prompt.size() - n_cached);  // evaluated, not reused
     timings->prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
     timings->generated_tokens = static_cast<int64_t>(out.size());
     timings->generate_seconds = std::chrono::duration<double>(t2 - t1).count();

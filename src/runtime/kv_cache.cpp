@@ -51,13 +51,14 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_ctx, TensorType k_type, TensorT
   check_kv_cache_type(c, k_type);
   check_kv_cache_type(c, v_type);
   if (n_ctx <= 0) throw std::invalid_argument("context size must be positive");
+  kv_width_ = c.kv_width();
   k_row_bytes_ = row_bytes(k_type, c.kv_width());
   v_row_bytes_ = row_bytes(v_type, c.kv_width());
   size_t offset = 0;
   for (const auto& l : c.layers) {
     const int64_t n = slots_for(l, n_ctx);
     // A ring is needed only when the window is shorter than the context.
-    layers_.push_back({offset, n, l.window > 0 && l.window < n_ctx});
+    layers_.push_back({offset, n, l.window > 0 && l.window < n_ctx, l.window});
     offset += (k_row_bytes_ + v_row_bytes_) * static_cast<size_t>(n);
   }
   // Untouched pages are never faulted in: memory grows with the positions stored.

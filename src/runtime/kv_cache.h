@@ -41,16 +41,22 @@ class KvCache final : public KvStore {
   static size_t bytes_needed(const ModelConfig& config, int64_t n_ctx, TensorType k_type, TensorType v_type);
   TensorType k_type() const { return k_type_; }
   TensorType v_type() const { return v_type_; }
+  int64_t kv_width() const { return kv_width_; }  // elements of one position's K (and V) row
+  int n_layer() const { return static_cast<int>(layers_.size()); }
+  // The sliding window of layer il (0: global), as the model declares it.
+  int64_t window(int il) const { return layers_.at(static_cast<size_t>(il)).window; }
 
  private:
   struct Layer {
     size_t offset;     // of K in buffer_; V follows
     int64_t n_slots;
     bool ring;
+    int64_t window;
   };
   TensorType k_type_, v_type_;
   int64_t n_ctx_;
   int64_t n_past_ = 0;
+  int64_t kv_width_;
   size_t k_row_bytes_, v_row_bytes_;
   std::vector<Layer> layers_;
   PageBuffer buffer_;

@@ -26,6 +26,7 @@ namespace sm = smallthinker;
 struct ChatArgs {
   ModelArgs model;
   SamplingArgs sampling;
+  PromptCacheArgs cache;
   std::string system;
   int n_predict = -1;
 
@@ -56,6 +57,7 @@ class ChatLoop {
         session_(model_, args.model.session_options()),
         sampling_(args.sampling.options()),
         system_(args.system),
+        cache_(args.cache),
         n_predict_(args.n_predict < 0 ? INT_MAX : args.n_predict),
         stops_(model_->stop_tokens()) {}
 
@@ -157,7 +159,12 @@ class ChatLoop {
     bool interrupted = false;
     sm::Timings timings;
     clear_sigint();
-    const std::vector<int32_t> out = session_.generate(prompt, n_predict_, sampling_, stops_, [&](int32_t tok) {
+    // The first turn (system prompt and first message) may start as a cached one did.
+    const size_t n_cached = n_past == 0 ? cache_.restore(session_, prompt) : 0;
+    const auto on_prompt = [&] {
+      if (n_past == 0) cache_.save(session_, prompt);
+    };
+    const std::vector<int32_t> out = session_.generate(prompt, n_cached, n_predict_, sampling_, stops_, [&](int32_t tok) {
       if (sigint_pending()) {
         interrupted = true;
         return false;  // this token is neither shown nor kept
@@ -165,7 +172,7 @@ class ChatLoop {
       if (!is_stop(tok)) std::fputs(streamer.push(tok).c_str(), stdout);
       std::fflush(stdout);
       return true;
-    }, &timings);
+    }, &timings, on_prompt);
     clear_sigint();
     std::fputs(streamer.flush().c_str(), stdout);
 
@@ -177,7 +184,7 @@ class ChatLoop {
 
     ++n_turns_;
     last_.timings = timings;
-    last_.n_reused = n_past;
+    last_.n_reused = n_past + static_cast<int64_t>(n_cached);
     std::printf("\n");
     if (end == AnswerEnd::kInterrupted) std::printf("[answer stopped]\n");
     if (end == AnswerEnd::kContextFull) {
@@ -208,6 +215,7 @@ class ChatLoop {
   sm::Session session_;
   sm::SamplingOptions sampling_;
   std::string system_;
+  PromptCacheArgs cache_;
   int n_predict_;
   std::vector<int32_t> stops_;
   std::vector<int32_t> pending_;  // shown to the user but not yet in the KV cache
@@ -233,6 +241,7 @@ const bool registered = register_command({"chat", "interactive multi-turn chat i
   app.add_option("--chat-template", a->model.model.chat_template,
                  "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   a->sampling.add_to(app);
+  a->cache.add_to(app, false);
   app.add_option("--system", a->system, "system prompt (default: the template's)");
   app.add_option("-n,--n-predict", a->n_predict, "most tokens per answer (-1 = until the model stops)")
       ->capture_default_str();

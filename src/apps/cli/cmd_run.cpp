@@ -12,6 +12,7 @@ namespace {
 struct RunArgs {
   ModelArgs model;
   SamplingArgs sampling;
+  PromptCacheArgs cache;
   std::string prompt;
   std::string prompt_file;
   std::string tokens;
@@ -56,12 +57,20 @@ int run_run(RunArgs a) {
   }
   const std::vector<int32_t> stops = text ? model->stop_tokens() : std::vector<int32_t>{};
   smallthinker::Timings t;
-  session.generate(prompt, a.n_predict, sampling, stops, [&](int32_t tok) {
+  const size_t n_cached = a.cache.restore(session, prompt);
+  const auto out = session.generate(prompt, n_cached, a.n_predict, sampling, stops, [&](int32_t tok) {
     if (streamer) std::fputs(streamer->push(tok).c_str(), stdout);
     else std::printf("%d ", tok);
     std::fflush(stdout);
     return true;
-  }, &t);
+  }, &t, [&] { if (!a.cache.all) a.cache.save(session, prompt); });
+  if (a.cache.all) {
+    // The last sampled token is never evaluated: the context holds the prompt and all but it.
+    std::vector<int32_t> held(prompt);
+    held.insert(held.end(), out.begin(), out.end());
+    held.resize(static_cast<size_t>(session.n_past()));
+    a.cache.save(session, held);
+  }
   if (streamer) std::fputs(streamer->flush().c_str(), stdout);
   std::printf("\n");
   std::fprintf(stderr, "prompt: %lld tokens, %.2f tok/s; generation: %lld tokens, %.2f tok/s\n",
@@ -76,6 +85,7 @@ const bool registered = register_command({"run", "generate text from a prompt", 
   app.add_option("--chat-template", a->model.model.chat_template,
                  "chat template: chatml, or a Jinja file or tokenizer_config.json (default: the model file's)");
   a->sampling.add_to(app);
+  a->cache.add_to(app, true);
   app.add_option("-p,--prompt", a->prompt, "prompt text");
   app.add_option("-f,--file", a->prompt_file, "read the prompt from a file ('-': standard input)");
   app.add_option("--tokens", a->tokens, "prompt as comma-separated token ids");

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -204,6 +206,47 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
     i = j + 1;
   }
   return out;
+}
+
+}  // namespace st::cli
+
+namespace st::cli {
+
+void PromptCacheArgs::add_to(CLI::App& app, bool with_all) {
+  app.add_option("--prompt-cache", path,
+                 "file to cache the prompt's state in: reused when a later prompt starts the same way, written after "
+                 "the prompt");
+  if (with_all) app.add_flag("--prompt-cache-all", all, "also save the generated tokens to the prompt cache");
+  app.add_flag("--prompt-cache-ro", read_only, "use the prompt cache but do not update it");
+}
+
+size_t PromptCacheArgs::restore(smallthinker::Session& session, std::span<const int32_t> prompt) const {
+  if (path.empty()) return 0;
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    std::fprintf(stderr, "prompt cache: %s does not exist yet%s\n", path.c_str(),
+                 read_only ? " (read-only: it will not be written)" : "; it will be written after the prompt");
+    return 0;
+  }
+  const std::vector<int32_t> cached = session.load_state(path);
+  size_t n = static_cast<size_t>(std::mismatch(cached.begin(), cached.end(), prompt.begin(), prompt.end()).first - cached.begin());
+  n = std::min(n, prompt.size() - 1);  // the last prompt token is evaluated for the logits
+  if (!session.truncate(static_cast<int64_t>(n))) {
+    // A sliding-window ring has moved past the shared prefix: it cannot be rewound.
+    std::fprintf(stderr, "prompt cache: %zu tokens of %s match, but the sliding-window layers cannot go back to them; "
+                 "evaluating the whole prompt\n", n, path.c_str());
+    session.reset();
+    return 0;
+  }
+  std::fprintf(stderr, "prompt cache: reused %zu of %zu prompt tokens from %s (%zu cached); %zu to evaluate\n", n,
+               prompt.size(), path.c_str(), cached.size(), prompt.size() - n);
+  return n;
+}
+
+void PromptCacheArgs::save(smallthinker::Session& session, std::span<const int32_t> tokens) const {
+  if (path.empty() || read_only) return;
+  session.save_state(path, tokens);
+  std::fprintf(stderr, "prompt cache: saved %zu tokens to %s\n", tokens.size(), path.c_str());
 }
 
 }  // namespace st::cli

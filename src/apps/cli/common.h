@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,22 @@ struct ModelArgs {
 // -ctk/--cache-type-k and -ctv/--cache-type-v (llama.cpp's names); a name outside f32, f16,
 // bf16, q8_0, q4_0 is refused with the list.
 void add_kv_type_options(CLI::App& app, std::string& k, std::string& v);
+
+// --prompt-cache FILE (llama.cpp's flags): the context after the prompt on disk, so a later run
+// whose prompt starts the same way evaluates only what differs.
+struct PromptCacheArgs {
+  std::string path;
+  bool all = false;        // --prompt-cache-all: also save the generated tokens at the end (run)
+  bool read_only = false;  // --prompt-cache-ro: use the file, never write it
+  void add_to(CLI::App& app, bool with_all);
+  // Restores the file when it exists and keeps the longest prefix it shares with `prompt`
+  // (at most prompt.size() - 1: the last token is evaluated for its logits). Returns how many
+  // prompt tokens are in the context now; prints what it reused to stderr. A file from
+  // another model, of another KV type, truncated or corrupt is an error.
+  size_t restore(smallthinker::Session& session, std::span<const int32_t> prompt) const;
+  // Writes the session's context (tokens: its ids) unless read-only; prints a line to stderr.
+  void save(smallthinker::Session& session, std::span<const int32_t> tokens) const;
+};
 
 struct SamplingArgs {
   smallthinker::SamplingOptions s;
