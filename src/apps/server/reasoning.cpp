@@ -1,4 +1,5 @@
 #include "apps/server/reasoning.h"
+#include "apps/server/tag_scan.h"
 
 #include <algorithm>
 
@@ -7,16 +8,6 @@ namespace {
 
 constexpr std::string_view kOpen = "<think>";
 constexpr std::string_view kClose = "</think>";
-
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-// The length of the longest tail of `s` that is a proper prefix of `tag` (it may be completed
-// by the next piece, so it is held back).
-size_t partial_tag(std::string_view s, std::string_view tag) {
-  for (size_t n = std::min(tag.size() - 1, s.size()); n > 0; --n)
-    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
-  return 0;
-}
 
 }  // namespace
 
@@ -66,7 +57,7 @@ void ReasoningSplitter::thinking_step(Output& out) {
     state_ = State::after_close;
     return;
   }
-  size_t keep = partial_tag(pending_, kClose);
+  size_t keep = partial_tag_tail(pending_, kClose);
   while (keep < pending_.size() && is_space(pending_[pending_.size() - keep - 1])) ++keep;
   out.reasoning.append(pending_, 0, pending_.size() - keep);
   pending_.erase(0, pending_.size() - keep);

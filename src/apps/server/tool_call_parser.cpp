@@ -1,4 +1,5 @@
 #include "apps/server/tool_call_parser.h"
+#include "apps/server/tag_scan.h"
 
 #include <algorithm>
 
@@ -11,15 +12,6 @@ using json = nlohmann::json;
 
 constexpr std::string_view kOpenTag = "<tool_call>";
 constexpr std::string_view kCloseTag = "</tool_call>";
-
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
-
-// The longest tail of `text` that is a proper prefix of `tag` (it may become the tag).
-size_t partial_tag_tail(std::string_view text, std::string_view tag) {
-  for (size_t n = std::min(tag.size() - 1, text.size()); n > 0; --n)
-    if (text.substr(text.size() - n) == tag.substr(0, n)) return n;
-  return 0;
-}
 
 enum class Match { more, fail, ok };
 
