@@ -81,7 +81,15 @@ std::vector<ChoiceItem> load_choice_task(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + " line " + std::to_string(line_no);
     const nlohmann::json j = st::parse_json_bounded(line, where);  // JsonTooDeep names `where`
-    if (j.is_discarded()) throw std::invalid_argument(where + ": not valid JSON");
+    if (j.is_discarded()) {  // parse again with exceptions for the parser's own account of the error
+      try {
+        const nlohmann::json unused = nlohmann::json::parse(line);  // throws: the text is invalid
+        (void)unused;
+      } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(where + ": not valid JSON (" + e.what() + ")");
+      }
+      throw std::invalid_argument(where + ": not valid JSON");
+    }
     if (!j.is_object() || !j.contains("question") || !j["question"].is_string() || !j.contains("choices") ||
         !j["choices"].is_array() || !j.contains("answer"))
       throw std::invalid_argument(where + ": expected {\"question\": \"...\", \"choices\": [\"...\", ...], \"answer\": 0}");
